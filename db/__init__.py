@@ -1,0 +1,1 @@
+"""The job store: connection setup, numbered migrations, and the one class that holds all SQL."""

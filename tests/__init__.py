@@ -1,0 +1,1 @@
+"""veo-bot test suite."""
