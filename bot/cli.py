@@ -1,0 +1,74 @@
+"""The ``veo-bot`` command line: parse arguments, load settings, start the chosen front-end."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.config import Settings, SettingsError, settings_from_environment
+from bot.logs import configure_logging
+
+EXIT_SETTINGS = 2
+
+# The chat front-end is loaded by name so that the runtime and job core stay free of any one platform.
+FRONTEND_MODULE = "cogs.runner"
+
+
+class Frontend(Protocol):
+    """What a chat front-end module offers the command line."""
+
+    async def run(self, settings: Settings) -> int: ...
+    async def sync_commands(self, settings: Settings) -> int: ...
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="veo-bot", description="A Discord bot that turns /veo prompts into videos (CometAPI / Google Veo)."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="start the bot in the foreground (stops on SIGINT / SIGTERM)")
+    commands.add_parser("sync", help="register the slash commands with Discord now, even if unchanged")
+    commands.add_parser("check-config", help="validate the settings and print them (secrets hidden)")
+    return parser
+
+
+def _load_settings() -> Settings | None:
+    try:
+        return settings_from_environment()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"veo-bot: {problem}", file=sys.stderr)
+        print("veo-bot: see .env.example for every setting.", file=sys.stderr)
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``veo-bot`` console script; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help(sys.stderr)
+        return EXIT_SETTINGS
+    settings = _load_settings()
+    if settings is None:
+        return EXIT_SETTINGS
+    configure_logging(settings.log_level, [settings.discord_token.reveal(), settings.cometapi_key.reveal()])
+    if args.command == "check-config":
+        for name in Settings.__dataclass_fields__:
+            print(f"{name} = {getattr(settings, name)!r}")
+        return 0
+    frontend: Frontend = importlib.import_module(FRONTEND_MODULE)  # type: ignore[assignment]
+    try:
+        if args.command == "sync":
+            return asyncio.run(frontend.sync_commands(settings))
+        return asyncio.run(frontend.run(settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    """Run ``main`` and exit with its code."""
+    sys.exit(main())

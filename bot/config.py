@@ -1,0 +1,241 @@
+"""Typed settings, read once from the environment (and a ``.env`` file) and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+from bot.secret import Secret
+
+T = TypeVar("T")
+
+MIB = 1024 * 1024
+DEFAULT_MODELS = ("veo3.1-fast", "veo3.1", "veo3.1-pro", "veo3-fast", "veo3")
+PROVIDERS = ("cometapi", "mock")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ORIENTATIONS = ("16x9", "9x16")
+DEFAULT_COMETAPI_BASE_URL = "https://api.cometapi.com/v1"
+DEFAULT_DISCORD_API_BASE_URL = "https://discord.com/api/v10"
+DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+DEFAULT_DATABASE_URL = "sqlite:///data/veo.sqlite3"
+DEFAULT_ORIENTATION_MAP = "16x9=16x9,9x16=9x16"
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or malformed; ``problems`` holds one line per setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting the bot reads, typed; secrets are wrapped so that ``repr()`` never shows them."""
+
+    discord_token: Secret
+    cometapi_key: Secret
+    cometapi_base_url: str = DEFAULT_COMETAPI_BASE_URL
+    discord_api_base_url: str = DEFAULT_DISCORD_API_BASE_URL
+    discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    poll_interval: float = 10.0
+    job_timeout: float = 1800.0
+    guild_ids: tuple[int, ...] = ()
+    max_active_per_user: int = 2
+    max_active_per_guild: int = 10
+    max_active_total: int = 20
+    daily_quota_per_user: int = 10
+    provider: str = "cometapi"
+    http_port: int | None = None
+    models: tuple[str, ...] = DEFAULT_MODELS
+    default_model: str = DEFAULT_MODELS[0]
+    orientation_map: str = DEFAULT_ORIENTATION_MAP
+    max_prompt_chars: int = 1500
+    max_image_bytes: int = 10 * MIB
+    max_video_bytes: int = 200 * MIB
+    upload_limit_bytes: int | None = None
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    log_level: str = "INFO"
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file named by ``database_url`` (``sqlite:///rel`` or ``sqlite:////abs``)."""
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+class _Reader:
+    """Reads typed values from a mapping, collecting one problem line per bad setting."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def required_secret(self, name: str, what: str) -> Secret:
+        value = self.raw(name)
+        if value is None:
+            self.problems.append(f"{name} is missing: set it to {what}.")
+            return Secret("")
+        return Secret(value)
+
+    def parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError:
+            # The value itself is not echoed: a secret pasted into the wrong variable must not leak.
+            self.problems.append(f"{name} is malformed: expected {expected}.")
+            return default
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _http_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        scheme, sep, rest = text.partition("://")
+        if not sep or scheme.lower() not in schemes or not rest.strip("/") or any(c.isspace() for c in text):
+            raise ValueError(text)
+        return text.rstrip("/") if scheme.lower().startswith("http") else text
+
+    return parse
+
+
+def _sqlite_url(text: str) -> str:
+    if not text.startswith("sqlite:///") or len(text) <= len("sqlite:///"):
+        raise ValueError(text)
+    return text
+
+
+def _guild_ids(text: str) -> tuple[int, ...]:
+    ids = tuple(int(part) for part in text.split(",") if part.strip())
+    if any(i <= 0 for i in ids):
+        raise ValueError(text)
+    return ids
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(text)
+        return text.lower()
+
+    return parse
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise ValueError(text)
+    return text.upper()
+
+
+def _port(text: str) -> int | None:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names or any(len(n) > 100 or any(c.isspace() for c in n) for n in names):
+        raise ValueError(text)
+    return names
+
+
+def _orientation_map(text: str) -> str:
+    from bot.comet_types import parse_orientation_map
+
+    if sorted(parse_orientation_map(text)) != sorted(ORIENTATIONS):
+        raise ValueError(text)
+    return text
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build ``Settings`` from a mapping of variables; raise ``SettingsError`` listing every problem."""
+    r = _Reader(env)
+    token = r.required_secret("DISCORD_TOKEN", "the bot token from the Discord developer portal")
+    key = r.required_secret("COMETAPI_KEY", "your CometAPI key")
+    models = r.parse("VEO_MODELS", DEFAULT_MODELS, _names, "a comma-separated list of model names")
+    default_model = r.parse("VEO_DEFAULT_MODEL", models[0], str, "a model name")
+    if default_model not in models:
+        r.problems.append("VEO_DEFAULT_MODEL is malformed: expected one of the models in VEO_MODELS.")
+    port_text = "a TCP port number from 1 to 65535"
+    settings = Settings(
+        discord_token=token,
+        cometapi_key=key,
+        cometapi_base_url=r.parse(
+            "COMETAPI_BASE_URL", DEFAULT_COMETAPI_BASE_URL, _http_url(("http", "https")), "an http(s) URL"
+        ),
+        discord_api_base_url=r.parse(
+            "DISCORD_API_BASE_URL", DEFAULT_DISCORD_API_BASE_URL, _http_url(("http", "https")), "an http(s) URL"
+        ),
+        discord_gateway_url=r.parse(
+            "DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, _http_url(("ws", "wss")), "a ws:// or wss:// URL"
+        ),
+        database_url=r.parse(
+            "DATABASE_URL", DEFAULT_DATABASE_URL, _sqlite_url, "sqlite:///relative/path or sqlite:////absolute/path"
+        ),
+        poll_interval=r.parse("VEO_POLL_INTERVAL", 10.0, _positive_float, "a number of seconds greater than 0"),
+        job_timeout=r.parse("VEO_JOB_TIMEOUT", 1800.0, _positive_float, "a number of seconds greater than 0"),
+        guild_ids=r.parse("DISCORD_GUILD_IDS", (), _guild_ids, "comma-separated numeric guild ids"),
+        max_active_per_user=r.parse("VEO_MAX_ACTIVE_PER_USER", 2, _int_at_least(1), "a whole number, 1 or more"),
+        max_active_per_guild=r.parse("VEO_MAX_ACTIVE_PER_GUILD", 10, _int_at_least(1), "a whole number, 1 or more"),
+        max_active_total=r.parse("VEO_MAX_ACTIVE_TOTAL", 20, _int_at_least(1), "a whole number, 1 or more"),
+        daily_quota_per_user=r.parse(
+            "VEO_DAILY_QUOTA_PER_USER", 10, _int_at_least(0), "a whole number, 0 or more (0 = no quota)"
+        ),
+        provider=r.parse("VEO_PROVIDER", "cometapi", _choice(PROVIDERS), "one of: " + ", ".join(PROVIDERS)),
+        http_port=r.parse("VEO_HTTP_PORT", None, _port, port_text),
+        models=models,
+        default_model=default_model,
+        orientation_map=r.parse(
+            "VEO_ORIENTATION_MAP", DEFAULT_ORIENTATION_MAP, _orientation_map,
+            "entries like 16x9=1280x720:8,9x16=720x1280:8 for the orientations 16x9 and 9x16",
+        ),
+        max_prompt_chars=r.parse("VEO_MAX_PROMPT_CHARS", 1500, _int_at_least(1), "a whole number, 1 or more"),
+        max_image_bytes=r.parse("VEO_MAX_IMAGE_BYTES", 10 * MIB, _int_at_least(1), "a number of bytes, 1 or more"),
+        max_video_bytes=r.parse("VEO_MAX_VIDEO_BYTES", 200 * MIB, _int_at_least(1), "a number of bytes, 1 or more"),
+        upload_limit_bytes=r.parse("VEO_UPLOAD_LIMIT_BYTES", None, _int_at_least(1), "a number of bytes, 1 or more"),
+        data_dir=r.parse("VEO_DATA_DIR", Path("data"), Path, "a directory path"),
+        log_level=r.parse("VEO_LOG_LEVEL", "INFO", _log_level, "one of: " + ", ".join(LOG_LEVELS)),
+    )
+    if r.problems:
+        raise SettingsError(r.problems)
+    return settings
+
+
+def settings_from_environment(env_file: Path | None = Path(".env")) -> Settings:
+    """Read settings from ``os.environ`` over a ``.env`` file in the working directory (environment wins)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return load_settings(merged)

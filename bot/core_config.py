@@ -1,0 +1,53 @@
+"""The job core's knobs, derived from ``Settings`` in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.models import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """Timing, limits and storage the job core needs; no chat front-end details."""
+
+    limits: Limits
+    poll_interval: float = 10.0
+    job_timeout: float = 1800.0
+    data_dir: Path = Path("data")
+    # The first poll comes a little after submission: Veo never finishes in under half a minute.
+    first_poll_delay: float | None = None
+    poll_batch: int = 100
+    poll_concurrency: int = 16
+    submit_batch: int = 20
+    # A job left in ``submitting`` this long was interrupted (the process died mid-request).
+    submit_grace: float = 120.0
+    error_backoff_cap: float = 300.0
+    status_edit_interval: float = 10.0
+    delivery_retry_base: float = 15.0
+    delivery_retry_cap: float = 900.0
+    max_delivery_attempts: int = 8
+    download_attempts: int = 3
+    max_prompt_chars: int = 1500
+
+    @property
+    def first_poll(self) -> float:
+        """Seconds from submission to the first status request."""
+        return self.first_poll_delay if self.first_poll_delay is not None else self.poll_interval
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CoreConfig:
+        """The core's configuration for these settings."""
+        return cls(
+            limits=Limits(
+                per_user=settings.max_active_per_user,
+                per_guild=settings.max_active_per_guild,
+                total=settings.max_active_total,
+            ),
+            poll_interval=settings.poll_interval,
+            job_timeout=settings.job_timeout,
+            data_dir=settings.data_dir,
+            max_prompt_chars=settings.max_prompt_chars,
+        )

@@ -1,0 +1,103 @@
+"""The job record and its states, shared by the job core, the store and the chat front-ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """A job's state; the same strings are stored in the database and written to the logs."""
+
+    QUEUED = "queued"  # stored, waiting for a free slot to be submitted
+    SUBMITTING = "submitting"  # the create request is being sent; ambiguous if the process dies here
+    SUBMITTED = "submitted"  # the provider accepted it and has not reported progress yet
+    RUNNING = "running"  # the provider reports it is generating
+    COMPLETED = "completed"  # the video is ready and waits to be posted
+    DELIVERED = "delivered"  # the video was posted in the channel
+    FAILED = "failed"  # no video: the provider refused or failed, or the submission was uncertain
+    CANCELLED = "cancelled"  # stopped by its owner or a moderator
+    TIMED_OUT = "timed_out"  # no result within the job timeout
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when nothing more will happen to the job at the provider."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        """True while the job holds one of the provider's concurrency slots."""
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING})
+IN_FLIGHT_STATUSES = frozenset({JobStatus.QUEUED, *ACTIVE_STATUSES})
+TERMINAL_STATUSES = frozenset({JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT})
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a front-end knows when a user asks for a video, before the job has a number."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    prompt: str
+    model: str
+    orientation: str
+    image_count: int = 0
+    input_dir: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One row of the job store: everything needed to finish a job after a restart."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    user_id: int
+    prompt: str
+    model: str
+    orientation: str
+    image_count: int
+    input_dir: str | None
+    locale: str | None
+    status: JobStatus
+    progress: int
+    task_id: str | None
+    error: str | None
+    safety_rejection: bool
+    video_url: str | None
+    attempts: int
+    polls: int
+    next_poll_at: float | None
+    created_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    finished_at: float | None
+    status_message_id: int | None
+    status_rendered: str | None
+    status_edited_at: float | None
+    delivery_attempts: int
+    delivered_at: float | None
+    delivered_message_id: int | None
+
+    @property
+    def needs_notice(self) -> bool:
+        """True when the channel still has to be told of the result (video or failure)."""
+        return self.delivered_at is None and self.status in (
+            JobStatus.COMPLETED,
+            JobStatus.FAILED,
+            JobStatus.TIMED_OUT,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How many jobs may hold a provider slot at once, per user, per guild and in total."""
+
+    per_user: int
+    per_guild: int
+    total: int

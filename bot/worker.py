@@ -1,0 +1,295 @@
+"""``JobWorker``: submits queued jobs, polls the provider, and hands finished jobs to the notifier."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bot.comet_errors import SafetyRejected, TaskNotFound, VideoApiError, VideoTooLarge
+from bot.comet_types import TaskState
+from bot.core_config import CoreConfig
+from bot.inputs import load_inputs, remove_inputs
+from bot.models import Job, JobStatus
+from bot.ports import DeliveryFailed, JobStore, Notifier, VideoProvider
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED_SUBMISSION = (
+    "The bot restarted while this job was being sent to the video service, so it is not known whether "
+    "the service received it. It was not sent again, to avoid a double charge. Please try again."
+)
+LOST_INPUTS = "The images for this job were lost before it could be sent. Please try again."
+TIMED_OUT = "The video service did not finish this job in time."
+SUBMIT_FAILED = "The job could not be sent to the video service. Please try again later."
+
+
+class _TryLater(Exception):
+    """A step failed in a way the next attempt may fix; it is already scheduled."""
+
+
+class JobWorker:
+    """The background half of the job core: one ``poll_once`` per tick, safe to resume after a crash."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        provider: VideoProvider,
+        notifier: Notifier,
+        config: CoreConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.notifier = notifier
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._dispatch_lock = asyncio.Lock()
+        self._jobs_limit = asyncio.Semaphore(config.poll_concurrency)
+        self.last_tick: float | None = None
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def _jitter(self, seconds: float) -> float:
+        # +/-20 % spreads polls of jobs submitted together, so they never hit the API in bursts.
+        return seconds * self.rng.uniform(0.8, 1.2)
+
+    def _after_error(self, failures: int) -> float:
+        delay = min(self.config.poll_interval * 2 ** max(failures, 1), self.config.error_backoff_cap)
+        return self.clock() + self._jitter(delay)
+
+    def wake(self) -> None:
+        """Make ``run`` tick now (a job was queued, a slot freed)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 5.0) -> None:
+        """Tick until ``stop`` is set, sleeping until the soonest due job (at most ``idle`` seconds)."""
+        log.info("job worker started")
+        while not stop.is_set():
+            try:
+                await self.poll_once()
+            except Exception:
+                # Only the store itself failing gets here; keep going, the next tick may succeed.
+                log.exception("poll cycle failed")
+            due = await self._next_due()
+            delay = idle if due is None else max(0.0, min(idle, due - self.clock()))
+            self._wake.clear()
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED), delay)
+            for w in waits:
+                w.cancel()
+        log.info("job worker stopped")
+
+    async def _next_due(self) -> float | None:
+        try:
+            return await self.store.next_due_at()
+        except Exception:
+            log.exception("could not read the next due time")
+            return None
+
+    async def poll_once(self) -> int:
+        """Submit what fits under the caps, then handle every due job once; return how many were handled."""
+        self.last_tick = self.clock()
+        await self.dispatch()
+        due = await self.store.due_jobs(self.clock(), self.config.poll_batch)
+        await asyncio.gather(*(self._guarded(job, self._handle_due) for job in due))
+        if due:
+            # Jobs that finished freed provider slots: let queued jobs take them in the same tick.
+            await self.dispatch()
+        return len(due)
+
+    async def _guarded(self, job: Job, step: Callable[[Job], Awaitable[None]]) -> None:
+        async with self._jobs_limit:
+            try:
+                await step(job)
+            except Exception:
+                # One bad job never stops the loop; it is retried when next due.
+                log.exception("job=%s step failed in status %s", job.id, job.status)
+
+    async def dispatch(self) -> list[Job]:
+        """Submit queued jobs, oldest first, as long as the user, guild and total caps allow."""
+        async with self._dispatch_lock:
+            now = self.clock()
+            claimed = await self.store.claim_submittable(
+                self.config.limits, now, now + self.config.submit_grace, self.config.submit_batch
+            )
+            await asyncio.gather(*(self._guarded(job, self._submit) for job in claimed))
+            return claimed
+
+    # -- one step per job -------------------------------------------------------------------------
+
+    async def _submit(self, job: Job) -> None:
+        try:
+            images = load_inputs(job.input_dir)
+        except (OSError, ValueError, KeyError):
+            log.warning("job=%s input images missing", job.id)
+            await self._fail(job, JobStatus.FAILED, LOST_INPUTS, from_statuses=(JobStatus.SUBMITTING,))
+            return
+        try:
+            task_id = await self.provider.create(job.prompt, job.model, job.orientation, images)
+        except VideoApiError as exc:
+            log.warning("job=%s submission refused: %s", job.id, type(exc).__name__)
+            await self._fail(job, JobStatus.FAILED, exc.user_message,
+                             safety=isinstance(exc, SafetyRejected), from_statuses=(JobStatus.SUBMITTING,))
+            return
+        except Exception:
+            log.exception("job=%s submission failed unexpectedly", job.id)
+            await self._fail(job, JobStatus.FAILED, SUBMIT_FAILED, from_statuses=(JobStatus.SUBMITTING,))
+            return
+        finally:
+            remove_inputs(job.input_dir)
+        now = self.clock()
+        if await self.store.mark_submitted(job.id, task_id, now, now + self._jitter(self.config.first_poll)):
+            log.info("job=%s submitted task=%s", job.id, task_id)
+        else:
+            log.info("job=%s submitted task=%s but it was cancelled meanwhile", job.id, task_id)
+        await self.refresh_status(job.id, force=True)
+
+    async def _handle_due(self, job: Job) -> None:
+        if job.status is JobStatus.SUBMITTING:
+            log.warning("job=%s submission was interrupted; not resubmitting", job.id)
+            await self._fail(job, JobStatus.FAILED, INTERRUPTED_SUBMISSION, from_statuses=(JobStatus.SUBMITTING,))
+        elif job.status in (JobStatus.SUBMITTED, JobStatus.RUNNING):
+            await self._poll(job)
+        elif job.needs_notice:
+            await self._deliver(job)
+        else:
+            await self.store.postpone_delivery(job.id, None, None)
+
+    async def _poll(self, job: Job) -> None:
+        assert job.task_id is not None
+        now = self.clock()
+        if job.submitted_at is not None and now - job.submitted_at > self.config.job_timeout:
+            log.info("job=%s timed out", job.id)
+            await self._fail(job, JobStatus.TIMED_OUT, TIMED_OUT)
+            return
+        try:
+            status = await self.provider.get(job.task_id)
+        except TaskNotFound as exc:
+            await self._fail(job, JobStatus.FAILED, exc.user_message)
+            return
+        except VideoApiError as exc:
+            log.warning("job=%s poll failed (%s); retrying later", job.id, type(exc).__name__)
+            await self.store.record_poll_error(job.id, self._after_error(job.attempts + 1))
+            return
+        if status.state is TaskState.SUCCEEDED:
+            if await self.store.mark_completed(job.id, status.video_url, self.clock()):
+                log.info("job=%s completed", job.id)
+                await self.refresh_status(job.id, force=True)
+                fresh = await self.store.get_job(job.id)
+                if fresh is not None:
+                    await self._deliver(fresh)
+        elif status.state is TaskState.FAILED:
+            log.info("job=%s failed at the provider (safety=%s)", job.id, status.safety_rejection)
+            await self._fail(job, JobStatus.FAILED, status.error or "The video service could not make this video.",
+                             safety=status.safety_rejection)
+        else:
+            stage = JobStatus.RUNNING if status.progress > 0 or job.status is JobStatus.RUNNING else JobStatus.SUBMITTED
+            next_poll = self.clock() + self._jitter(self.config.poll_interval)
+            if await self.store.record_progress(job.id, stage, status.progress, next_poll):
+                await self.refresh_status(job.id)
+
+    async def _fail(
+        self,
+        job: Job,
+        status: JobStatus,
+        error: str,
+        *,
+        safety: bool = False,
+        from_statuses: tuple[JobStatus, ...] = (JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING),
+    ) -> None:
+        if await self.store.mark_failed(job.id, status, error, self.clock(),
+                                        safety_rejection=safety, from_statuses=from_statuses):
+            remove_inputs(job.input_dir)
+            await self.refresh_status(job.id, force=True)
+            fresh = await self.store.get_job(job.id)
+            if fresh is not None:
+                await self._deliver(fresh)
+
+    # -- delivery: exactly once -------------------------------------------------------------------
+
+    def video_path(self, job: Job) -> Path:
+        """Where a job's downloaded video is kept until it is posted."""
+        return self.config.data_dir / "videos" / f"{job.id}.mp4"
+
+    async def _deliver(self, job: Job) -> None:
+        backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
+        # The attempt is counted (and its retry scheduled) before anything is posted, so a crash in the
+        # middle of an upload leaves a row that says so; the notifier then checks before posting again.
+        started = await self.store.begin_delivery(job.id, self.clock() + self._jitter(backoff))
+        if started is None:
+            return
+        try:
+            if started.status is JobStatus.COMPLETED:
+                video = await self._download(started)
+                message_id = await self.notifier.deliver_video(started, video)
+            else:
+                message_id = await self.notifier.deliver_failure(started)
+        except _TryLater:
+            return  # begin_delivery already scheduled the next attempt
+        except DeliveryFailed as exc:
+            give_up = exc.permanent or started.delivery_attempts >= self.config.max_delivery_attempts
+            log.warning("job=%s delivery failed (%s)%s", job.id, exc.reason, "; giving up" if give_up else "")
+            if give_up:
+                await self.store.postpone_delivery(job.id, None, f"Could not post the result: {exc.reason}")
+            return
+        await self.store.mark_delivered(job.id, message_id, self.clock())
+        log.info("job=%s delivered message=%s", job.id, message_id)
+        self.video_path(job).unlink(missing_ok=True)
+        await self.refresh_status(job.id, force=True)
+        self.wake()
+
+    async def _download(self, job: Job) -> Path | None:
+        path = self.video_path(job)
+        if path.exists():
+            return path  # a complete file from an interrupted attempt (downloads land by rename)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert job.task_id is not None
+        try:
+            await self.provider.download(job.task_id, job.video_url, path)
+        except VideoTooLarge:
+            log.info("job=%s video over the download cap; delivering a link", job.id)
+            return None
+        except VideoApiError as exc:
+            log.warning("job=%s download failed (%s), attempt %s", job.id, type(exc).__name__,
+                        job.delivery_attempts)
+            if job.delivery_attempts < self.config.download_attempts:
+                raise _TryLater from exc
+            return None  # deliver a link (or say the file is unavailable) rather than nothing
+        return path
+
+    # -- the status message -----------------------------------------------------------------------
+
+    async def refresh_status(self, job_id: int, *, force: bool = False) -> None:
+        """Show the job's state in its status message, skipping edits that change nothing or come too often."""
+        job = await self.store.get_job(job_id)
+        if job is None:
+            return
+        position = await self.store.queue_position(job)
+        rendered = f"{job.status}|{job.progress}|{position}|{job.delivered_message_id}"
+        if job.status_message_id is not None:
+            if rendered == job.status_rendered:
+                return
+            same_state = (job.status_rendered or "").split("|", 1)[0] == job.status
+            recent = job.status_edited_at is not None and (
+                self.clock() - job.status_edited_at < self.config.status_edit_interval
+            )
+            if not force and same_state and recent:
+                return
+        try:
+            created = await self.notifier.show_status(job, position)
+        except Exception:
+            log.exception("job=%s status message update failed", job.id)
+            return
+        if created is not None:
+            await self.store.set_status_message(job.id, created)
+        await self.store.set_status_rendered(job.id, rendered, self.clock())

@@ -1,0 +1,62 @@
+"""Opening the SQLite job store: pragmas, file mode, and numbered migrations in ``PRAGMA user_version``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """The numbered migrations shipped with the package, as (version, name, sql), in order."""
+    scripts = []
+    for entry in resources.files("db.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            scripts.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    scripts.sort()
+    versions = [v for v, _, _ in scripts]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return scripts
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply every migration newer than the file's ``user_version``; return the version reached."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    current = int(row[0]) if row else 0
+    for version, name, sql in migration_scripts():
+        if version <= current:
+            continue
+        # One transaction per migration, the version bump included, so a crash leaves a clean state.
+        await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        log.info("applied migration %s", name)
+        current = version
+    return current
+
+
+async def open_database(path: Path) -> aiosqlite.Connection:
+    """Open (creating if needed) the database file with WAL, a busy timeout and foreign keys, migrated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Created owner-only before SQLite opens it: prompts and user ids are not for other local users.
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute("PRAGMA journal_mode = WAL")
+    # In WAL mode NORMAL loses no committed transaction on a process crash (only on power loss may the
+    # last commits roll back), and it saves an fsync per commit on the hot path.
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    await migrate(conn)
+    return conn

@@ -1,0 +1,299 @@
+"""``SqliteJobStore``: every SQL statement of the bot, parameterised, returning typed records."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
+from db.connection import open_database
+
+_ACTIVE = tuple(sorted(ACTIVE_STATUSES))
+_IN_FLIGHT = tuple(sorted(IN_FLIGHT_STATUSES))
+_POLLABLE = (JobStatus.SUBMITTED, JobStatus.RUNNING)
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    data: dict[str, Any] = dict(row)
+    data["status"] = JobStatus(data["status"])
+    data["safety_rejection"] = bool(data["safety_rejection"])
+    return Job(**data)
+
+
+class SqliteJobStore:
+    """The job store on one long-lived SQLite connection; the only place that speaks SQL."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        # Statements of one transaction must not interleave with another coroutine's on the shared
+        # connection; single statements are atomic on their own.
+        self._tx_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteJobStore:
+        """Open and migrate the database file at ``path``."""
+        return cls(await open_database(path))
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
+        async with self._conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return _job(row) if row else None
+
+    async def _many(self, sql: str, params: Sequence[object] = ()) -> list[Job]:
+        async with self._conn.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [_job(r) for r in rows]
+
+    async def _scalar(self, sql: str, params: Sequence[object] = ()) -> Any:
+        async with self._conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def _update(self, sql: str, params: Sequence[object]) -> bool:
+        async with self._tx_lock, self._conn.execute(sql, params) as cur:
+            return cur.rowcount > 0
+
+    # -- creating and reading -------------------------------------------------------------------
+
+    async def insert_job(self, new: NewJob, now: float) -> Job:
+        """Store a new job as queued and return it with its number."""
+        async with self._conn.execute(
+            "INSERT INTO jobs (guild_id, channel_id, user_id, prompt, model, orientation, image_count,"
+            " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.guild_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
+             new.image_count, new.input_dir, new.locale, JobStatus.QUEUED, now),
+        ) as cur:
+            job_id = cur.lastrowid
+        job = await self.get_job(int(job_id or 0))
+        assert job is not None
+        return job
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """The job with this number, or None."""
+        return await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    async def get_job_by_task(self, task_id: str) -> Job | None:
+        """The job the provider knows by this task id, or None."""
+        return await self._one("SELECT * FROM jobs WHERE task_id = ?", (task_id,))
+
+    async def due_jobs(self, now: float, limit: int) -> list[Job]:
+        """Jobs with work due (poll, deliver, notify, recover), soonest first, at most ``limit``."""
+        return await self._many(
+            "SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
+            " ORDER BY next_poll_at LIMIT ?",
+            (now, limit),
+        )
+
+    async def next_due_at(self) -> float | None:
+        """When the soonest scheduled work is due, or None when nothing is scheduled."""
+        value = await self._scalar("SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL")
+        return float(value) if value is not None else None
+
+    async def user_jobs(self, guild_id: int, user_id: int, limit: int) -> list[Job]:
+        """A user's most recent jobs in a guild, newest first."""
+        return await self._many(
+            "SELECT * FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, user_id, limit),
+        )
+
+    async def in_flight(self, guild_id: int) -> list[Job]:
+        """A guild's jobs that are queued or at the provider, oldest first."""
+        return await self._many(
+            f"SELECT * FROM jobs WHERE guild_id = ? AND status IN ({_marks(_IN_FLIGHT)}) ORDER BY id",
+            (guild_id, *_IN_FLIGHT),
+        )
+
+    async def failures_since(self, guild_id: int, since: float) -> list[Job]:
+        """A guild's jobs that failed or timed out since ``since``, newest first."""
+        return await self._many(
+            "SELECT * FROM jobs WHERE guild_id = ? AND finished_at >= ? AND status IN (?, ?)"
+            " ORDER BY finished_at DESC",
+            (guild_id, since, JobStatus.FAILED, JobStatus.TIMED_OUT),
+        )
+
+    async def queue_position(self, job: Job) -> int:
+        """1-based position of a job among its guild's in-flight jobs (0 when it is not in flight)."""
+        if job.status not in IN_FLIGHT_STATUSES:
+            return 0
+        ahead = await self._scalar(
+            f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND id < ? AND status IN ({_marks(_IN_FLIGHT)})",
+            (job.guild_id, job.id, *_IN_FLIGHT),
+        )
+        return int(ahead) + 1
+
+    # -- the submit queue -------------------------------------------------------------------------
+
+    async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int) -> list[Job]:
+        """Move the oldest queued jobs that fit under the caps to submitting, in one transaction."""
+        async with self._tx_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                claimed = await self._claim(limits, now, deadline, batch)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+        return [job for job in [await self.get_job(i) for i in claimed] if job is not None]
+
+    async def _claim(self, limits: Limits, now: float, deadline: float, batch: int) -> list[int]:
+        total = int(await self._scalar(
+            f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
+        if total >= limits.total:
+            return []
+        per_user: dict[int, int] = {}
+        per_guild: dict[int, int] = {}
+        async with self._conn.execute(
+            f"SELECT user_id, guild_id, COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})"
+            " GROUP BY user_id, guild_id", _ACTIVE,
+        ) as cur:
+            async for user_id, guild_id, count in cur:
+                per_user[user_id] = per_user.get(user_id, 0) + count
+                per_guild[guild_id] = per_guild.get(guild_id, 0) + count
+        claimed: list[int] = []
+        # Scan the queue in FIFO order; a job blocked by its user's or guild's cap does not block others.
+        async with self._conn.execute(
+            "SELECT id, user_id, guild_id FROM jobs WHERE status = ? ORDER BY id", (JobStatus.QUEUED,)
+        ) as cur:
+            queued = await cur.fetchall()
+        for job_id, user_id, guild_id in queued:
+            if total >= limits.total or len(claimed) >= batch:
+                break
+            if per_user.get(user_id, 0) >= limits.per_user or per_guild.get(guild_id, 0) >= limits.per_guild:
+                continue
+            claimed.append(job_id)
+            total += 1
+            per_user[user_id] = per_user.get(user_id, 0) + 1
+            per_guild[guild_id] = per_guild.get(guild_id, 0) + 1
+        for job_id in claimed:
+            await self._conn.execute(
+                "UPDATE jobs SET status = ?, next_poll_at = ?, attempts = 0 WHERE id = ? AND status = ?",
+                (JobStatus.SUBMITTING, deadline, job_id, JobStatus.QUEUED),
+            )
+        return claimed
+
+    # -- state transitions; each guarded by the states it may leave, so a cancel always wins ------
+
+    async def mark_submitted(self, job_id: int, task_id: str, now: float, next_poll_at: float) -> bool:
+        """Record the provider's task id for a job that was being submitted."""
+        return await self._update(
+            "UPDATE jobs SET status = ?, task_id = ?, submitted_at = ?, next_poll_at = ?, attempts = 0"
+            " WHERE id = ? AND status = ?",
+            (JobStatus.SUBMITTED, task_id, now, next_poll_at, job_id, JobStatus.SUBMITTING),
+        )
+
+    async def record_progress(
+        self, job_id: int, status: JobStatus, progress: int, next_poll_at: float
+    ) -> bool:
+        """Record a poll's answer for a job still at the provider and schedule the next poll."""
+        return await self._update(
+            f"UPDATE jobs SET status = ?, progress = MAX(progress, ?), next_poll_at = ?, attempts = 0,"
+            f" polls = polls + 1 WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
+            (status, progress, next_poll_at, job_id, *_POLLABLE),
+        )
+
+    async def record_poll_error(self, job_id: int, next_poll_at: float) -> bool:
+        """Count a failed poll and schedule a retry."""
+        return await self._update(
+            "UPDATE jobs SET attempts = attempts + 1, polls = polls + 1, next_poll_at = ?"
+            f" WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
+            (next_poll_at, job_id, *_POLLABLE),
+        )
+
+    async def mark_completed(self, job_id: int, video_url: str | None, now: float) -> bool:
+        """The provider finished the video: due for delivery at once."""
+        return await self._update(
+            "UPDATE jobs SET status = ?, progress = 100, video_url = ?, completed_at = ?, next_poll_at = ?,"
+            f" attempts = 0, polls = polls + 1 WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
+            (JobStatus.COMPLETED, video_url, now, now, job_id, *_POLLABLE),
+        )
+
+    async def mark_failed(
+        self,
+        job_id: int,
+        status: JobStatus,
+        error: str,
+        now: float,
+        *,
+        safety_rejection: bool = False,
+        from_statuses: Iterable[JobStatus] = (JobStatus.SUBMITTING, *_POLLABLE),
+    ) -> bool:
+        """End a job without a video (failed or timed out); its failure notice is due at once."""
+        allowed = tuple(from_statuses)
+        return await self._update(
+            "UPDATE jobs SET status = ?, error = ?, safety_rejection = ?, finished_at = ?, next_poll_at = ?,"
+            f" attempts = 0 WHERE id = ? AND status IN ({_marks(allowed)})",
+            (status, error, int(safety_rejection), now, now, job_id, *allowed),
+        )
+
+    async def cancel(self, job_id: int, now: float) -> bool:
+        """Cancel a job that has not finished; nothing is delivered for it afterwards."""
+        return await self._update(
+            "UPDATE jobs SET status = ?, finished_at = ?, next_poll_at = NULL"
+            f" WHERE id = ? AND status IN ({_marks(_IN_FLIGHT)})",
+            (JobStatus.CANCELLED, now, job_id, *_IN_FLIGHT),
+        )
+
+    # -- delivery ---------------------------------------------------------------------------------
+
+    async def begin_delivery(self, job_id: int, retry_at: float) -> Job | None:
+        """Count a delivery attempt before it starts, so a crash mid-upload is known after a restart."""
+        updated = await self._update(
+            "UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = ?"
+            " WHERE id = ? AND delivered_at IS NULL AND status IN (?, ?, ?)",
+            (retry_at, job_id, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT),
+        )
+        return await self.get_job(job_id) if updated else None
+
+    async def mark_delivered(self, job_id: int, message_id: int, now: float) -> bool:
+        """Record the message that carried the result (the video, or the failure notice)."""
+        return await self._update(
+            "UPDATE jobs SET status = CASE status WHEN ? THEN ? ELSE status END, delivered_at = ?,"
+            " delivered_message_id = ?, next_poll_at = NULL,"
+            " finished_at = COALESCE(finished_at, ?) WHERE id = ? AND delivered_at IS NULL",
+            (JobStatus.COMPLETED, JobStatus.DELIVERED, now, message_id, now, job_id),
+        )
+
+    async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None) -> bool:
+        """Schedule another delivery attempt (or none, with ``retry_at`` None) after a failed one."""
+        return await self._update(
+            "UPDATE jobs SET next_poll_at = ?, error = COALESCE(?, error) WHERE id = ? AND delivered_at IS NULL",
+            (retry_at, error, job_id),
+        )
+
+    # -- the status message -----------------------------------------------------------------------
+
+    async def set_status_message(self, job_id: int, message_id: int) -> bool:
+        """Remember the channel message that shows the job's status."""
+        return await self._update("UPDATE jobs SET status_message_id = ? WHERE id = ?", (message_id, job_id))
+
+    async def set_status_rendered(self, job_id: int, rendered: str, now: float) -> bool:
+        """Remember what the status message shows now, to skip edits that would change nothing."""
+        return await self._update(
+            "UPDATE jobs SET status_rendered = ?, status_edited_at = ? WHERE id = ?", (rendered, now, job_id)
+        )
+
+    # -- small notes (command payload hash, ...) ----------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        """A stored note, or None."""
+        value = await self._scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(value) if value is not None else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store a note, replacing any earlier value."""
+        await self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
