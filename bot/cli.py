@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in Settings.__dataclass_fields__:
             print(f"{name} = {getattr(settings, name)!r}")
         return 0
-    frontend: Frontend = importlib.import_module(FRONTEND_MODULE)  # type: ignore[assignment]
+    frontend: Frontend = importlib.import_module(FRONTEND_MODULE)
     try:
         if args.command == "sync":
             return asyncio.run(frontend.sync_commands(settings))

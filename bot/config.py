@@ -15,7 +15,7 @@ from bot.secret import Secret
 T = TypeVar("T")
 
 MIB = 1024 * 1024
-DEFAULT_MODELS = ("veo3.1-fast", "veo3.1", "veo3.1-pro", "veo3-fast", "veo3")
+DEFAULT_MODELS: tuple[str, ...] = ("veo3.1-fast", "veo3.1", "veo3.1-pro", "veo3-fast", "veo3")
 PROVIDERS = ("cometapi", "mock")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ORIENTATIONS = ("16x9", "9x16")

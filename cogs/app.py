@@ -1,0 +1,144 @@
+"""``VeoApp``: owns the resources (HTTP session, job store, provider, bot) and wires the layers together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.comet import VideoClient
+from bot.comet_types import parse_orientation_map
+from bot.config import Settings
+from bot.core_config import CoreConfig
+from bot.jobs import JobService
+from bot.ports import VideoProvider
+from bot.worker import JobWorker
+from cogs.errors import VeoCommandTree
+from cogs.notifier import DiscordNotifier
+from cogs.queue import QueueCog
+from cogs.sync import sync_commands
+from cogs.veo import VeoCog
+from db.store import SqliteJobStore
+
+log = logging.getLogger(__name__)
+
+
+def configure_discord_endpoints(settings: Settings) -> None:
+    """Point discord.py at the configured REST base and gateway (a proxy, or a local test double)."""
+    discord.http.Route.BASE = settings.discord_api_base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class VeoBot(commands.Bot):
+    """The discord.py client: no privileged intents, no pings unless a message allows one."""
+
+    def __init__(self, app: VeoApp) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=VeoCommandTree,
+        )
+        self.app = app
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(VeoCog(self.app.service, self.app.settings))
+        await self.add_cog(QueueCog(self.app.service))
+        if self.app.sync_on_start:
+            try:
+                await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
+            except discord.HTTPException as exc:
+                log.error("slash command sync failed: %s %s; run `veo-bot sync` to retry", exc.status, exc.code)
+        if self.app.worker_enabled:
+            self.app.start_worker()
+
+
+class VeoApp:
+    """Everything one bot process runs, created once and closed once."""
+
+    def __init__(self, settings: Settings, core: CoreConfig, session: aiohttp.ClientSession,
+                 store: SqliteJobStore, provider: VideoProvider, nonce_salt: str) -> None:
+        self.settings = settings
+        self.session = session
+        self.store = store
+        self.bot = VeoBot(self)
+        self.notifier = DiscordNotifier(self.bot, nonce_salt=nonce_salt, upload_limit=settings.upload_limit_bytes)
+        self.worker = JobWorker(store, provider, self.notifier, core)
+        self.service = JobService(store, self.worker)
+        self.sync_on_start = True
+        self.worker_enabled = True
+        self._stop = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+        self._bot_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def create(cls, settings: Settings, **core_overrides: Any) -> VeoApp:
+        """Open the store and the HTTP session, and build the provider, the job core and the bot."""
+        configure_discord_endpoints(settings)
+        core = dataclasses.replace(CoreConfig.from_settings(settings), **core_overrides)
+        store = await SqliteJobStore.open(settings.database_path)
+        salt = await store.get_meta("nonce_salt")
+        if salt is None:
+            # Nonces must differ between databases, or job #1 of a fresh database could match an old one.
+            salt = secrets.token_hex(3)
+            await store.set_meta("nonce_salt", salt)
+        session = aiohttp.ClientSession()
+        provider = VideoClient(
+            session,
+            base_url=settings.cometapi_base_url,
+            api_key=settings.cometapi_key,
+            orientation_map=parse_orientation_map(settings.orientation_map),
+            max_download_bytes=settings.max_video_bytes,
+        )
+        return cls(settings, core, session, store, provider, salt)
+
+    def start_worker(self) -> None:
+        """Start the background poller (once)."""
+        if self._worker_task is None:
+            self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="veo-worker")
+
+    async def start(self) -> None:
+        """Log in and connect to the gateway in the background; returns once logged in."""
+        await self.bot.login(self.settings.discord_token.reveal())
+        self._bot_task = asyncio.create_task(self.bot.connect(reconnect=True), name="veo-gateway")
+
+    async def serve(self) -> None:
+        """Run until the bot's connection ends (``close`` was called, or a fatal gateway error)."""
+        await self.start()
+        assert self._bot_task is not None
+        await self._bot_task
+
+    async def close(self) -> None:
+        """Stop the poller, then the bot, then the session and the store, in that order."""
+        self._stop.set()
+        if self._worker_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+        if not self.bot.is_closed():
+            await self.bot.close()
+        if self._bot_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._bot_task
+        await self.session.close()
+        await self.store.close()
+
+    async def kill(self) -> None:
+        """Stop abruptly, as a crash would: cancel everything mid-step (for crash tests)."""
+        for task in (self._worker_task, self._bot_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        with contextlib.suppress(Exception):
+            await self.bot.http.close()
+            await self.session.close()
+            await self.store.close()

@@ -1,0 +1,71 @@
+"""The one error path for slash commands: expected errors become their message, the rest are logged."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+GENERIC = "Something went wrong; it has been logged."
+# Discord error codes for an interaction whose token is gone: answering again can only fail again.
+EXPIRED_CODES = frozenset({10062, 50027})
+
+
+def user_message(error: BaseException) -> str | None:
+    """The message to show for an expected error, or None when it is a bug."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserFacingError):
+        return error.user_message
+    if isinstance(error, app_commands.MissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"Only moderators can do this (it needs the {needed} permission)."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works in server channels only."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        return "One of the options has a value I can't use. Please check it and try again."
+    return None
+
+
+async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Answer with an ephemeral message whether or not the interaction was already deferred."""
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=text, embed=None, attachments=[])
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        # An expired token (10062 / 50027) is final: retrying would only earn more 401/404s.
+        level = logging.INFO if exc.code in EXPIRED_CODES else logging.WARNING
+        log.log(level, "could not answer interaction %s: %s %s", interaction.id, exc.status, exc.code)
+
+
+class VeoCommandTree(app_commands.CommandTree[discord.Client]):
+    """A command tree whose ``on_error`` is the bot's single error handler."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        message = user_message(error)
+        command = interaction.command.name if interaction.command else "?"
+        if message is None:
+            incident = uuid.uuid4().hex[:8]
+            original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+            log.error(
+                "command /%s failed incident=%s guild=%s channel=%s user=%s",
+                command, incident, interaction.guild_id, interaction.channel_id, interaction.user.id,
+                exc_info=original,
+            )
+            message = f"{GENERIC} (incident {incident})"
+        else:
+            log.info("command /%s refused guild=%s user=%s: %s", command, interaction.guild_id,
+                     interaction.user.id, type(error).__name__)
+        await reply_ephemeral(interaction, message)

@@ -1,0 +1,160 @@
+"""``DiscordNotifier``: the job core's notifier on discord.py, posting through the bot's own channel API."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from pathlib import Path
+
+import aiohttp
+import discord
+
+from bot.models import Job
+from bot.ports import DeliveryFailed
+from cogs.render import failure_text, result_text, status_embed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+HISTORY_SCAN_LIMIT = 100
+# Discord answers 413 / code 40005 when a file is over the upload limit.
+TOO_LARGE_CODE = 40005
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, discord.HTTPException):
+        return f"Discord answered {exc.status} (code {exc.code})"
+    return type(exc).__name__
+
+
+def _as_delivery_failure(exc: BaseException) -> DeliveryFailed:
+    # No access or no channel will not fix itself; anything else (5xx, network) may.
+    permanent = isinstance(exc, discord.Forbidden) or (
+        isinstance(exc, discord.NotFound) and exc.code == UNKNOWN_CHANNEL
+    )
+    return DeliveryFailed(_reason(exc), permanent=permanent)
+
+
+class _FileTooLarge(Exception):
+    """Discord refused the upload as over the guild's limit."""
+
+
+class DiscordNotifier:
+    """Status messages and results as channel messages: they outlive the 15-minute interaction token."""
+
+    def __init__(self, client: discord.Client, *, nonce_salt: str, upload_limit: int | None = None) -> None:
+        self.client = client
+        self.nonce_salt = nonce_salt
+        self.upload_limit_override = upload_limit
+
+    def _channel(self, job: Job) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id, type=discord.ChannelType.text)
+
+    def nonce(self, job: Job, kind: str) -> str:
+        """A nonce that is the same for every attempt at one message of one job (Discord dedups on it)."""
+        return f"v{self.nonce_salt}{job.id}{kind}"[:25]
+
+    def upload_limit(self, guild_id: int) -> int:
+        """The largest file the bot may upload in the guild (the override, else the guild's boost tier)."""
+        if self.upload_limit_override is not None:
+            return self.upload_limit_override
+        guild = self.client.get_guild(guild_id)
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+    # -- status -----------------------------------------------------------------------------------
+
+    async def show_status(self, job: Job, position: int) -> int | None:
+        """Edit the job's status message, or post it when it does not exist (yet, or any more)."""
+        embed = status_embed(job, position)
+        channel = self._channel(job)
+        none = discord.AllowedMentions.none()
+        if job.status_message_id is not None:
+            try:
+                await channel.get_partial_message(job.status_message_id).edit(embed=embed, allowed_mentions=none)
+                return None
+            except discord.NotFound as exc:
+                if exc.code != UNKNOWN_MESSAGE:
+                    raise
+                log.info("job=%s status message was deleted; posting a new one", job.id)
+        message = await channel.send(embed=embed, nonce=self.nonce(job, "s"), allowed_mentions=none)
+        return message.id
+
+    # -- results ----------------------------------------------------------------------------------
+
+    async def deliver_video(self, job: Job, video: Path | None) -> int:
+        """Post the video as a file when it fits the guild's limit, else a link; exactly once."""
+        existing = await self._already_posted(job)
+        if existing is not None:
+            return existing
+        if video is not None and video.stat().st_size <= self.upload_limit(job.guild_id):
+            try:
+                return await self._post(job, result_text(job, link=None), video)
+            except _FileTooLarge:
+                log.info("job=%s file refused as too large; posting a link", job.id)
+        if job.video_url:
+            text = result_text(job, link=job.video_url)
+        else:
+            text = result_text(job, link=None, note="The file is too large to upload here, and the video "
+                               "service gave no download link. Ask a server admin to raise the upload limit.")
+        return await self._post(job, text, None)
+
+    async def deliver_failure(self, job: Job) -> int:
+        """Tell the requester, in the channel, that the job failed and why; exactly once."""
+        existing = await self._already_posted(job)
+        if existing is not None:
+            return existing
+        return await self._post(job, failure_text(job), None)
+
+    async def _post(self, job: Job, content: str, video: Path | None) -> int:
+        reference: discord.MessageReference = discord.utils.MISSING
+        if job.status_message_id is not None:
+            reference = discord.MessageReference(
+                message_id=job.status_message_id, channel_id=job.channel_id, guild_id=job.guild_id,
+                fail_if_not_exists=False,
+            )
+        mentions = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
+        )
+        try:
+            file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
+            try:
+                message = await self._channel(job).send(
+                    content, file=file, nonce=self.nonce(job, "r"), allowed_mentions=mentions, reference=reference
+                )
+            finally:
+                if video is not None:
+                    file.close()
+        except discord.HTTPException as exc:
+            if video is not None and (exc.status == 413 or exc.code == TOO_LARGE_CODE):
+                raise _FileTooLarge from exc
+            raise _as_delivery_failure(exc) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _as_delivery_failure(exc) from exc
+        return message.id
+
+    async def _already_posted(self, job: Job) -> int | None:
+        """After an interrupted attempt, find a result message that did get through."""
+        if job.delivery_attempts <= 1:
+            return None
+        assert self.client.user is not None
+        marker = f"job #{job.id}"
+        after_time = datetime.datetime.fromtimestamp(job.created_at, tz=datetime.UTC)
+        after = discord.Object(job.status_message_id or discord.utils.time_snowflake(after_time))
+        try:
+            async for message in self._channel(job).history(limit=HISTORY_SCAN_LIMIT, after=after):
+                replies_to_status = (
+                    job.status_message_id is not None
+                    and message.reference is not None
+                    and message.reference.message_id == job.status_message_id
+                )
+                if message.author.id == self.client.user.id and marker in message.content and (
+                    replies_to_status or job.status_message_id is None
+                ):
+                    log.info("job=%s result message %s was already posted", job.id, message.id)
+                    return message.id
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # Without Read Message History the nonce alone guards against a duplicate.
+            log.warning("job=%s could not read channel history (%s)", job.id, _reason(exc))
+        return None

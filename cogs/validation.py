@@ -1,0 +1,124 @@
+"""Checks on /veo's options and attachments; every refusal says what to change."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+
+from bot.comet_types import ImageInput
+from bot.errors import InvalidInput, NotAllowed
+
+MIB = 1024 * 1024
+_INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]+")
+
+# What the bot needs in a channel to post status messages and results there.
+REQUIRED_CHANNEL_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),
+    ("attach_files", "Attach Files"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageKind:
+    """An accepted image format: its content type and how its first bytes look."""
+
+    content_type: str
+    extension: str
+
+    def matches(self, head: bytes) -> bool:
+        """True when ``head`` starts like a file of this kind."""
+        if self.content_type == "image/png":
+            return head.startswith(b"\x89PNG\r\n\x1a\n")
+        if self.content_type == "image/jpeg":
+            return head.startswith(b"\xff\xd8\xff")
+        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+
+IMAGE_KINDS = {
+    "image/png": ImageKind("image/png", "png"),
+    "image/jpeg": ImageKind("image/jpeg", "jpg"),
+    "image/jpg": ImageKind("image/jpeg", "jpg"),
+    "image/webp": ImageKind("image/webp", "webp"),
+}
+
+
+def clean_prompt(prompt: str, max_chars: int) -> str:
+    """The prompt trimmed; refused when blank (invisible characters count as blank) or too long."""
+    text = prompt.strip()
+    if not _INVISIBLE.sub("", text):
+        raise InvalidInput("The prompt is empty. Describe the video you want, e.g. `a red fox running through snow`.")
+    if len(text) > max_chars:
+        raise InvalidInput(
+            f"The prompt is {len(text)} characters long; the limit is {max_chars}. Please shorten it."
+        )
+    return text
+
+
+def pick_model(model: str | None, models: tuple[str, ...], default: str) -> str:
+    """The chosen model, or the default; refused when it is not one the bot offers."""
+    if model is None or not model.strip():
+        return default
+    chosen = model.strip()
+    if chosen not in models:
+        raise InvalidInput(
+            f"Unknown model. Pick one of: {', '.join(f'`{m}`' for m in models)} (or leave it empty for `{default}`)."
+        )
+    return chosen
+
+
+def pick_orientation(orientation: str | None, allowed: tuple[str, ...]) -> str:
+    """The chosen orientation (16x9 when none); refused when it is not offered."""
+    if orientation is None:
+        return allowed[0]
+    if orientation not in allowed:
+        raise InvalidInput(f"Orientation must be one of: {', '.join(allowed)}.")
+    return orientation
+
+
+def check_frames(image: discord.Attachment | None, last_frame: discord.Attachment | None) -> None:
+    """``last_frame`` only makes sense after a first frame."""
+    if last_frame is not None and image is None:
+        raise InvalidInput("`last_frame` needs `image` too: attach the first frame as `image`, then the last frame.")
+
+
+def check_attachment(attachment: discord.Attachment, label: str, max_bytes: int) -> ImageKind:
+    """Refuse, before downloading anything, a file that is not a PNG, JPEG or WebP image or is too large."""
+    kind = IMAGE_KINDS.get((attachment.content_type or "").split(";")[0].strip().lower())
+    if kind is None:
+        raise InvalidInput(f"`{label}` must be a PNG, JPEG or WebP image.")
+    if attachment.size <= 0:
+        raise InvalidInput(f"`{label}` is an empty file. Attach the image again.")
+    if attachment.size > max_bytes:
+        raise InvalidInput(
+            f"`{label}` is {attachment.size / MIB:.1f} MiB; the limit is {max_bytes / MIB:.1f} MiB. "
+            "Please attach a smaller image."
+        )
+    return kind
+
+
+async def read_image(attachment: discord.Attachment, label: str, kind: ImageKind, max_bytes: int) -> ImageInput:
+    """Download an attachment already checked by ``check_attachment`` and check its real bytes."""
+    try:
+        data = await attachment.read()
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        raise InvalidInput(f"Could not read `{label}` from Discord. Please attach it again.") from exc
+    if len(data) > max_bytes:
+        raise InvalidInput(f"`{label}` is larger than its size said; the limit is {max_bytes / MIB:.1f} MiB.")
+    if not kind.matches(data[:16]):
+        raise InvalidInput(f"`{label}` is not a valid {kind.extension.upper()} image (its content does not match).")
+    return ImageInput(data=data, filename=f"{label}.{kind.extension}", content_type=kind.content_type)
+
+
+def check_bot_can_post(permissions: discord.Permissions) -> None:
+    """Refuse when the bot could not post the status message or the video in this channel."""
+    missing = [name for attr, name in REQUIRED_CHANNEL_PERMISSIONS if not getattr(permissions, attr)]
+    if missing:
+        raise NotAllowed(
+            f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
+            "Ask a server admin to grant them, or use /veo in another channel."
+        )

@@ -1,0 +1,108 @@
+"""``VeoCog``: the ``/veo`` command, from options and attachments to a queued job and its status message."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import ORIENTATIONS, Settings
+from bot.errors import InvalidInput
+from bot.jobs import JobService
+from bot.models import NewJob
+from cogs.render import message_link, state_line, status_embed
+from cogs.validation import (
+    check_attachment,
+    check_bot_can_post,
+    check_frames,
+    clean_prompt,
+    pick_model,
+    pick_orientation,
+    read_image,
+)
+
+log = logging.getLogger(__name__)
+
+ORIENTATION_CHOICES = [
+    app_commands.Choice(name="16x9 (landscape)", value="16x9"),
+    app_commands.Choice(name="9x16 (portrait)", value="9x16"),
+]
+
+
+class VeoCog(commands.Cog):
+    """Makes videos from prompts (and optional first / last frame images)."""
+
+    def __init__(self, service: JobService, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+
+    @app_commands.command(name="veo", description="Make a short video from a text prompt (and optional images).")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What the video should show, e.g. 'a red fox running through fresh snow at dawn'",
+        image="Optional first frame (PNG, JPEG or WebP): the video starts from this picture",
+        last_frame="Optional last frame: the video ends on this picture (needs image too)",
+        model="Which Veo model to use (leave empty for the default)",
+        orientation="Landscape 16x9 (default) or portrait 9x16",
+    )
+    @app_commands.choices(orientation=ORIENTATION_CHOICES)
+    async def veo(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        image: discord.Attachment | None = None,
+        last_frame: discord.Attachment | None = None,
+        model: str | None = None,
+        orientation: app_commands.Choice[str] | None = None,
+    ) -> None:
+        """Queue a video job for this channel."""
+        # Acknowledge first: Discord allows 3 s, and reading attachments or the DB can take longer.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        s = self.settings
+        text = clean_prompt(prompt, s.max_prompt_chars)
+        chosen_model = pick_model(model, s.models, s.default_model)
+        chosen_orientation = pick_orientation(orientation.value if orientation else None, ORIENTATIONS)
+        check_frames(image, last_frame)
+        frames = [(label, att) for label, att in (("image", image), ("last_frame", last_frame)) if att is not None]
+        kinds = [check_attachment(att, label, s.max_image_bytes) for label, att in frames]
+        check_bot_can_post(interaction.app_permissions)
+        images = [
+            await read_image(att, label, kind, s.max_image_bytes)
+            for (label, att), kind in zip(frames, kinds, strict=True)
+        ]
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise InvalidInput("Use /veo in a server channel.")
+        job = await self.service.create_job(
+            NewJob(
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                user_id=interaction.user.id,
+                prompt=text,
+                model=chosen_model,
+                orientation=chosen_orientation,
+                locale=str(interaction.locale),
+            ),
+            images,
+        )
+        position = await self.service.position(job)
+        link = message_link(job.guild_id, job.channel_id, job.status_message_id)
+        where = f"Follow it here: {link}" if link else "Its status will appear in this channel."
+        await interaction.edit_original_response(
+            content=f"Job #{job.id}: {state_line(job, position)}. {where}\n"
+            "I'll post the video in this channel and mention you when it's ready.",
+            embed=status_embed(job, position),
+        )
+
+    @veo.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer the configured models that match what has been typed."""
+        needle = current.strip().lower()
+        return [
+            app_commands.Choice(name=m + (" (default)" if m == self.settings.default_model else ""), value=m)
+            for m in self.settings.models
+            if needle in m.lower()
+        ][:25]
