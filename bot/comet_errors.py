@@ -1,0 +1,214 @@
+"""Exceptions raised by the CometAPI video client and the one function that maps responses to them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from bot.errors import UserFacingError
+
+MAX_MESSAGE_CHARS = 300
+
+_REQUEST_ID_RE = re.compile(r"\s*[(\[（]\s*request[ _-]?id\s*[:：=][^)\]）]*[)\]）]", re.IGNORECASE)
+_BARE_REQUEST_ID_RE = re.compile(r"\brequest[ _-]?id\s*[:：=]\s*\S+", re.IGNORECASE)
+# Anything shaped like an API key or bearer token, in case the provider echoes one we do not know.
+_TOKEN_RE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+)", re.IGNORECASE)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_SPACE_RE = re.compile(r"\s+")
+
+# Lower-case fragments that mark a safety / content-policy rejection in a message or an error code.
+SAFETY_KEYWORDS: tuple[str, ...] = (
+    "safety",
+    "content policy",
+    "content_policy",
+    "content-policy",
+    "moderation",
+    "prohibited",
+    "sensitive",
+    "blocked",
+    "violat",
+    "nsfw",
+    "unsafe",
+    "harmful",
+    "inappropriate",
+    "usage guidelines",
+    "responsible ai",
+    "raimediafiltered",
+    "content filter",
+    "content_filter",
+    "filtered out",
+)
+
+
+def sanitize_provider_message(text: str, *, secrets: Iterable[str] = ()) -> str:
+    """Make a provider message safe for a user: no request ids, secrets, control characters; short."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    text = _TOKEN_RE.sub("[redacted]", text)
+    text = _REQUEST_ID_RE.sub("", text)
+    text = _BARE_REQUEST_ID_RE.sub("", text)
+    text = _CONTROL_RE.sub(" ", text)
+    text = _SPACE_RE.sub(" ", text).strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def is_safety_message(*texts: str | None) -> bool:
+    """True when any of the texts (a message, an error code) names a safety or content-policy filter."""
+    joined = " ".join(t for t in texts if t).lower()
+    return any(keyword in joined for keyword in SAFETY_KEYWORDS)
+
+
+class VideoApiError(UserFacingError):
+    """Base of all video-API failures; ``retryable`` says whether trying again later can help."""
+
+    retryable: ClassVar[bool] = False
+    default_message = "The video service failed unexpectedly. Please try again later."
+
+    def __init__(
+        self, user_message: str | None = None, *, detail: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(user_message, detail=detail)
+        self.status = status
+
+
+class ProviderConfigError(VideoApiError):
+    """The service refused the bot's credentials or the base URL is wrong: an operator problem."""
+
+    default_message = (
+        "The bot is misconfigured: the video service refused its credentials. Please tell a server admin."
+    )
+
+
+class ProviderRejected(VideoApiError):
+    """The service refused this request (a 400): retrying the same request cannot help."""
+
+    default_message = "The video service rejected the request."
+
+
+class SafetyRejected(ProviderRejected):
+    """The service's safety / content-policy filter refused the prompt or image."""
+
+    default_message = (
+        "The video service's safety filter blocked this request. "
+        "Try rephrasing the prompt or using a different image."
+    )
+
+
+class ProviderBusy(VideoApiError):
+    """Rate limits, server errors or network trouble outlasted the retry budget."""
+
+    retryable = True
+    default_message = "The video service is busy or unreachable right now. Please try again in a few minutes."
+
+
+class SubmissionUncertain(VideoApiError):
+    """The create request failed ambiguously: the job may or may not exist (and be billed)."""
+
+    default_message = (
+        "The video service did not confirm the request, so it may or may not have been accepted. "
+        "It was not resent automatically, to avoid paying twice. Check again later or try again."
+    )
+
+
+class TaskNotFound(VideoApiError):
+    """The service does not know this task id (expired or never created)."""
+
+    default_message = "The video service no longer knows this job; it may have expired."
+
+
+class InvalidProviderResponse(VideoApiError):
+    """The service answered with JSON the bot cannot use (truncated, wrong shape, no id)."""
+
+    retryable = True
+    default_message = "The video service sent a reply the bot could not understand. Please try again later."
+
+
+class DownloadFailed(VideoApiError):
+    """The finished video could not be fetched or is not an MP4."""
+
+    retryable = True
+    default_message = "The video was made but could not be downloaded. Please try again later."
+
+
+class VideoTooLarge(DownloadFailed):
+    """The finished video is bigger than the bot's download cap."""
+
+    retryable = False
+    default_message = "The generated video is too large for the bot to deliver."
+
+
+def _decode(body: bytes | str) -> str:
+    return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+
+
+def _looks_like_html(text: str, content_type: str | None) -> bool:
+    return "html" in (content_type or "").lower() or text.lstrip()[:1] == "<"
+
+
+def _envelope_fields(text: str) -> tuple[str, str, str] | None:
+    """Return (message, type, code) from a JSON error body, or None when the body is not JSON."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return ("", "", "")
+    error = payload.get("error", payload)
+    if isinstance(error, str):
+        return (error, "", "")
+    if not isinstance(error, dict):
+        return ("", "", "")
+    message = error.get("message") or error.get("msg") or payload.get("message") or ""
+    return (
+        message if isinstance(message, str) else "",
+        str(error.get("type") or ""),
+        str(error.get("code") or ""),
+    )
+
+
+def rejection_error(message: str, code: str = "", *, status: int | None = None) -> ProviderRejected:
+    """Build a ProviderRejected (or SafetyRejected) from an already sanitised provider message."""
+    detail = f"HTTP {status} code={code!r} message={message!r}"
+    if is_safety_message(message, code):
+        text = "The video service's safety filter blocked this request"
+        text += f": {message}" if message else ""
+        text = text.rstrip(". ") + ". Try rephrasing the prompt or using a different image."
+        return SafetyRejected(text, detail=detail, status=status)
+    plain = f"The video service rejected the request: {message}" if message else None
+    return ProviderRejected(plain, detail=detail, status=status)
+
+
+def error_from_response(
+    status: int, body: bytes | str, content_type: str | None, *, secrets: Iterable[str] = ()
+) -> VideoApiError:
+    """Map an HTTP status and its body (JSON envelope, text or HTML) to the matching exception."""
+    text = _decode(body)
+    fields = None if _looks_like_html(text, content_type) else _envelope_fields(text)
+    message, etype, code = fields or ("", "", "")
+    message = sanitize_provider_message(message, secrets=secrets)
+    code = sanitize_provider_message(code, secrets=secrets)[:64]
+    kind = "json" if fields is not None else ("html" if _looks_like_html(text, content_type) else "text")
+    detail = f"HTTP {status} ({kind}) type={etype[:64]!r} code={code!r} message={message!r}"
+    if 300 <= status < 400:
+        return ProviderConfigError(detail=f"{detail}: redirect; is the base URL right?", status=status)
+    if status in (401, 403):
+        return ProviderConfigError(detail=detail, status=status)
+    if status == 500 and code.lower() == "invalid_request":
+        return rejection_error(message, code, status=status)
+    if status in (408, 429) or status >= 500:
+        return ProviderBusy(detail=detail, status=status)
+    if status < 300 and kind == "json":
+        return InvalidProviderResponse(detail=detail, status=status)
+    if status < 300 or kind == "html" or (kind == "text" and status == 404):
+        # An HTML page, or a plain 404, where the API answers JSON: the base URL points elsewhere.
+        return ProviderConfigError(detail=f"{detail}: not the API; is the base URL right?", status=status)
+    if status == 404:
+        return TaskNotFound(detail=detail, status=status)
+    if kind == "text":
+        message = sanitize_provider_message(text, secrets=secrets)
+    return rejection_error(message, code, status=status)
