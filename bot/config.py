@@ -62,6 +62,7 @@ class Settings:
     upload_limit_bytes: int | None = None
     data_dir: Path = field(default_factory=lambda: Path("data"))
     log_level: str = "INFO"
+    allow_http_downloads: bool = False
 
     @property
     def database_path(self) -> Path:
@@ -156,6 +157,15 @@ def _log_level(text: str) -> str:
     return text.upper()
 
 
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
 def _port(text: str) -> int | None:
     value = int(text)
     if not 1 <= value <= 65535:
@@ -226,6 +236,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         upload_limit_bytes=r.parse("VEO_UPLOAD_LIMIT_BYTES", None, _int_at_least(1), "a number of bytes, 1 or more"),
         data_dir=r.parse("VEO_DATA_DIR", Path("data"), Path, "a directory path"),
         log_level=r.parse("VEO_LOG_LEVEL", "INFO", _log_level, "one of: " + ", ".join(LOG_LEVELS)),
+        allow_http_downloads=r.parse("VEO_ALLOW_HTTP_DOWNLOADS", False, _bool, "true or false"),
     )
     if r.problems:
         raise SettingsError(r.problems)

@@ -15,7 +15,7 @@ import yarl
 from discord.ext import commands
 
 from bot.comet import VideoClient
-from bot.comet_types import parse_orientation_map
+from bot.comet_types import RetryPolicy, parse_orientation_map
 from bot.config import Settings
 from bot.core_config import CoreConfig
 from bot.jobs import JobService
@@ -81,7 +81,9 @@ class VeoApp:
         self._bot_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def create(cls, settings: Settings, **core_overrides: Any) -> VeoApp:
+    async def create(
+        cls, settings: Settings, *, retry: RetryPolicy | None = None, **core_overrides: Any
+    ) -> VeoApp:
         """Open the store and the HTTP session, and build the provider, the job core and the bot."""
         configure_discord_endpoints(settings)
         core = dataclasses.replace(CoreConfig.from_settings(settings), **core_overrides)
@@ -98,6 +100,8 @@ class VeoApp:
             api_key=settings.cometapi_key,
             orientation_map=parse_orientation_map(settings.orientation_map),
             max_download_bytes=settings.max_video_bytes,
+            allow_plain_http_downloads=settings.allow_http_downloads,
+            retry=retry or RetryPolicy(),
         )
         return cls(settings, core, session, store, provider, salt)
 

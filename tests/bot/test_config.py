@@ -48,6 +48,7 @@ def test_every_variable_is_read() -> None:
         "VEO_MAX_PROMPT_CHARS": "200",
         "VEO_UPLOAD_LIMIT_BYTES": "1048576",
         "VEO_LOG_LEVEL": "debug",
+        "VEO_ALLOW_HTTP_DOWNLOADS": "yes",
     })
     assert s.cometapi_base_url == "http://127.0.0.1:9000/v1"  # trailing slash dropped: the client appends /videos
     assert s.database_path == Path("/var/lib/veo/veo.sqlite3")
@@ -60,6 +61,7 @@ def test_every_variable_is_read() -> None:
     assert s.models == ("veo3.1", "veo3.1-fast") and s.default_model == "veo3.1"
     assert s.max_prompt_chars == 200 and s.upload_limit_bytes == 1048576
     assert s.log_level == "DEBUG"
+    assert s.allow_http_downloads is True
 
 
 def test_missing_required_settings_give_one_line_each() -> None:
@@ -103,6 +105,7 @@ def test_blank_required_setting_counts_as_missing() -> None:
         ("VEO_ORIENTATION_MAP", "square=1x1"),
         ("VEO_MAX_PROMPT_CHARS", "0"),
         ("VEO_LOG_LEVEL", "loud"),
+        ("VEO_ALLOW_HTTP_DOWNLOADS", "maybe"),
     ],
 )
 def test_malformed_values_name_the_variable(name: str, value: str) -> None:
