@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import logging
 import random
@@ -120,8 +121,10 @@ class VideoClient:
             if params.seconds is not None:
                 data.add_field("seconds", params.seconds)
             for image in images:
+                # A BytesIO is streamed; raw bytes over 1 MiB make aiohttp warn about blocking the loop.
                 data.add_field(
-                    "input_reference", image.data, filename=image.filename, content_type=image.content_type
+                    "input_reference", io.BytesIO(image.data), filename=image.filename,
+                    content_type=image.content_type,
                 )
             return data
 
@@ -205,7 +208,7 @@ class VideoClient:
             raise InvalidProviderResponse(detail=f"{kind}: JSON body over {MAX_JSON_BYTES} bytes")
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # absurdly deep nesting exhausts the parser's stack
             detail = f"{kind}: HTTP {resp.status} body is not valid JSON"
             raise InvalidProviderResponse(detail=detail) from exc
 

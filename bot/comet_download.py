@@ -14,7 +14,7 @@ from bot.comet_errors import DownloadFailed, VideoTooLarge
 
 CHUNK_SIZE = 64 * 1024
 # Chunks are gathered up to this size before one write in a worker thread, to keep thread hops few.
-WRITE_BATCH = 1024 * 1024
+WRITE_BATCH = 512 * 1024
 MP4_MAGIC = b"ftyp"
 
 
@@ -28,9 +28,12 @@ async def stream_to_file(resp: aiohttp.ClientResponse, dest: Path, *, max_bytes:
     declared = resp.content_length
     if declared is not None and declared > max_bytes:
         raise VideoTooLarge(detail=f"{label}: Content-Length {declared} > cap {max_bytes}")
-    fd, tmp_name = await asyncio.to_thread(
-        tempfile.mkstemp, dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
-    )
+    try:
+        fd, tmp_name = await asyncio.to_thread(
+            tempfile.mkstemp, dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise DownloadFailed(detail=f"{label}: cannot create a file in {dest.parent}: {exc.strerror}") from exc
     tmp = Path(tmp_name)
     file = os.fdopen(fd, "wb")
     try:

@@ -154,7 +154,7 @@ def _envelope_fields(text: str) -> tuple[str, str, str] | None:
     """Return (message, type, code) from a JSON error body, or None when the body is not JSON."""
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(payload, dict):
         return ("", "", "")
@@ -193,7 +193,8 @@ def error_from_response(
     message = sanitize_provider_message(message, secrets=secrets)
     code = sanitize_provider_message(code, secrets=secrets)[:64]
     kind = "json" if fields is not None else ("html" if _looks_like_html(text, content_type) else "text")
-    detail = f"HTTP {status} ({kind}) type={etype[:64]!r} code={code!r} message={message!r}"
+    etype = sanitize_provider_message(etype, secrets=secrets)[:64]
+    detail = f"HTTP {status} ({kind}) type={etype!r} code={code!r} message={message!r}"
     if 300 <= status < 400:
         return ProviderConfigError(detail=f"{detail}: redirect; is the base URL right?", status=status)
     if status in (401, 403):
@@ -210,5 +211,7 @@ def error_from_response(
     if status == 404:
         return TaskNotFound(detail=detail, status=status)
     if kind == "text":
-        message = sanitize_provider_message(text, secrets=secrets)
+        # Not the API's envelope (a proxy, say): show the user nothing of it, give the log a snippet.
+        snippet = sanitize_provider_message(text, secrets=secrets)[:120]
+        return ProviderRejected(detail=f"{detail} body={snippet!r}", status=status)
     return rejection_error(message, code, status=status)
