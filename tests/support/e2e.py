@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -118,7 +117,9 @@ async def running_bot(w: World, env: dict[str, str] | None = None, **core: Any) 
     app = await VeoApp.create(settings, retry=FAST_RETRY, **{**FAST_CORE, **core})
     try:
         await app.start()
-        await asyncio.wait_for(app.bot.wait_until_ready(), 10)
+        # The guild in the cache means READY and GUILD_CREATE were handled: interactions work from here
+        # (waiting for on_ready would add discord.py's 2 s guild_ready_timeout to every test).
+        await w.discord.wait_until(lambda: app.bot.get_guild(w.guild.id), timeout=10)
         yield app
     finally:
         await app.close()
