@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -108,7 +109,7 @@ class DiscordNotifier:
         return await self._post(job, failure_text(job), None)
 
     async def _post(self, job: Job, content: str, video: Path | None) -> int:
-        reference: discord.MessageReference = discord.utils.MISSING
+        reference: discord.MessageReference | None = None
         if job.status_message_id is not None:
             reference = discord.MessageReference(
                 message_id=job.status_message_id, channel_id=job.channel_id, guild_id=job.guild_id,
@@ -118,14 +119,14 @@ class DiscordNotifier:
             everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
         )
         try:
-            file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
             try:
-                message = await self._channel(job).send(
-                    content, file=file, nonce=self.nonce(job, "r"), allowed_mentions=mentions, reference=reference
-                )
-            finally:
-                if video is not None:
-                    file.close()
+                message = await self._send(job, content, video, mentions, reference)
+            except discord.Forbidden:
+                if reference is None:
+                    raise
+                # Replying needs Read Message History; without it, post the result as a plain message.
+                log.info("job=%s cannot reply to the status message; posting without the reply", job.id)
+                message = await self._send(job, content, video, mentions, None)
         except discord.HTTPException as exc:
             if video is not None and (exc.status == 413 or exc.code == TOO_LARGE_CODE):
                 raise _FileTooLarge from exc
@@ -133,6 +134,24 @@ class DiscordNotifier:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise _as_delivery_failure(exc) from exc
         return message.id
+
+    async def _send(
+        self,
+        job: Job,
+        content: str,
+        video: Path | None,
+        mentions: discord.AllowedMentions,
+        reference: discord.MessageReference | None,
+    ) -> discord.Message:
+        extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
+        file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
+        try:
+            return await self._channel(job).send(
+                content, file=file, nonce=self.nonce(job, "r"), allowed_mentions=mentions, **extra
+            )
+        finally:
+            if video is not None:
+                file.close()
 
     async def _already_posted(self, job: Job) -> int | None:
         """After an interrupted attempt, find a result message that did get through."""
