@@ -54,11 +54,16 @@ class VeoCommandTree(app_commands.CommandTree[discord.Client]):
     """A command tree whose ``on_error`` is the bot's single error handler."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
-        message = user_message(error)
         command = interaction.command.name if interaction.command else "?"
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, discord.HTTPException) and original.code in EXPIRED_CODES:
+            # The interaction is gone (acknowledged too late, or its token expired): any answer would fail too.
+            log.warning("command /%s interaction %s expired (code %s) guild=%s user=%s", command, interaction.id,
+                        original.code, interaction.guild_id, interaction.user.id)
+            return
+        message = user_message(error)
         if message is None:
             incident = uuid.uuid4().hex[:8]
-            original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
             log.error(
                 "command /%s failed incident=%s guild=%s channel=%s user=%s",
                 command, incident, interaction.guild_id, interaction.channel_id, interaction.user.id,

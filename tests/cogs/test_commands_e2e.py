@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.models import JobStatus
 from tests.fakes.comet_api import TaskScript
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, running_bot, world
@@ -115,3 +117,15 @@ async def test_unexpected_error_gets_the_generic_message_and_a_log_line(
         records = [r for r in caplog.records if "command /veo failed" in r.getMessage()]  # type: ignore[attr-defined]
         assert records and f"guild={w.guild.id}" in records[0].getMessage()
         assert f"user={w.member.id}" in records[0].getMessage()
+
+
+async def test_an_expired_interaction_is_not_answered_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Every acknowledgement arrives "late" (deadline 0): Discord answers 10062 Unknown interaction.
+    async with world(tmp_path, ack_deadline=0.0) as w, running_bot(w) as app:
+        interaction = await w.veo(prompt="a fox")
+        # The error handler has finished once it logs the expiry.
+        await w.discord.wait_until(lambda: "expired (code 10062)" in caplog.text, timeout=5)
+        callbacks = [r for r in w.discord.requests if "/callback" in r.path]
+        assert len(callbacks) == 1 and interaction.rejected_callbacks[0][2] == 10062
+        assert not [r for r in w.discord.requests if "/webhooks/" in r.path]
+        assert await app.store.get_job(1) is None and w.api.create_requests() == []

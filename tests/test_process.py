@@ -1,0 +1,42 @@
+"""The real ``veo-bot run`` process against the fakes: answers /veo, delivers once, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.fakes.comet_api import TaskScript, make_mp4_bytes
+from tests.support.e2e import world
+
+
+async def test_process_serves_veo_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    video = make_mp4_bytes(20_000)
+    async with world(tmp_path) as w:
+        w.api.default_script = TaskScript(polls_until_done=1, video=video)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VEO_", "DISCORD_", "COMETAPI_"))}
+        env.update(w.env(VEO_POLL_INTERVAL="0.2"))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
+            await w.discord.wait_until(lambda: w.discord.sync_count(w.guild.id) >= 1, timeout=10)
+            interaction = await w.veo(prompt="a hummingbird in slow motion @everyone")
+            await interaction.wait_acked(timeout=5)
+            assert interaction.ack_latency is not None and interaction.ack_latency < 3.0
+            await interaction.wait_for_response(predicate=lambda m: "Job #1" in m.content, timeout=10)
+            [result] = await w.discord.wait_until(lambda: w.results() or None, timeout=20)
+            assert result.attachment_bytes == [video] and result.pinged_user_ids == {w.member.id}
+            await w.discord.wait_until(lambda: "Delivered" in str(w.status_messages()[0].embeds), timeout=10)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(proc.communicate(), timeout=20)
+        text = output.decode()
+        assert proc.returncode == 0, text
+        assert "job worker stopped" in text and "job=1 delivered" in text
+        assert w.discord.token not in text and w.api.api_key not in text
+        assert len(w.results()) == 1
