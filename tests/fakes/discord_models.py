@@ -58,6 +58,7 @@ class ManualClock:
         self.offset = 0.0
 
     def __call__(self) -> float:
+        """Monotonic time plus the jumps made so far."""
         return time.monotonic() + self.offset
 
     def advance(self, seconds: float) -> None:

@@ -77,6 +77,18 @@ class VeoBot(commands.Bot):
             await interaction.followup.send("first", ephemeral=False)
             await interaction.followup.send("second", ephemeral=True)
 
+        @self.tree.command(name="manage", description="Walks the interaction webhook routes")
+        async def manage(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("original", file=discord.File(io.BytesIO(b"img"), "a.png"))
+            fetched = await interaction.original_response()
+            followup = await interaction.followup.send("followup", wait=True)
+            again = await interaction.followup.fetch_message(followup.id)
+            await again.edit(content="followup edited")
+            await followup.delete()
+            await fetched.edit(content="original edited", attachments=[])
+            self.seen["manage"] = (fetched.id, followup.id)
+            await interaction.delete_original_response()
+
         @self.tree.command(name="slow", description="Acks after the test says so")
         async def slow(interaction: discord.Interaction) -> None:
             await self.release_slow.wait()
@@ -97,11 +109,13 @@ class VeoBot(commands.Bot):
 
 @pytest.fixture
 def manual_clock() -> ManualClock:
+    """A real-time clock the test can jump forward."""
     return ManualClock()
 
 
 @pytest.fixture
 async def fake(manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """A running fake with discord.py pointed at it (short token life: 60 s on the manual clock)."""
     async with FakeDiscord(token=TOKEN, token_life=60.0, clock=manual_clock, heartbeat_interval=5000) as server:
         monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
         monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
@@ -110,6 +124,7 @@ async def fake(manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> As
 
 @pytest.fixture
 def world(fake: FakeDiscord) -> World:
+    """A boosted (tier 2) guild with one channel and one member."""
     guild = fake.add_guild("Test Guild", premium_tier=2)
     channel = fake.add_channel(guild.id, "videos")
     user = fake.add_user("alice")
@@ -131,12 +146,14 @@ async def start_bot(bot: VeoBot) -> asyncio.Task[None]:
 
 
 async def stop_bot(bot: VeoBot, task: asyncio.Task[None]) -> None:
+    """Close the client and wait for start() to return."""
     await bot.close()
     await asyncio.wait_for(task, 5.0)
 
 
 @pytest.fixture
 async def bot(fake: FakeDiscord, world: World) -> AsyncIterator[VeoBot]:
+    """A ready VeoBot connected to the fake, closed after the test."""
     client = VeoBot()
     task = await start_bot(client)
     try:
@@ -146,6 +163,7 @@ async def bot(fake: FakeDiscord, world: World) -> AsyncIterator[VeoBot]:
 
 
 def text_channel(bot: VeoBot, world: World) -> discord.TextChannel:
+    """The cached discord.py channel for the world's channel."""
     channel = bot.get_channel(world.channel.id)
     assert isinstance(channel, discord.TextChannel)
     return channel
@@ -179,12 +197,12 @@ async def test_tree_sync_records_guild_and_global_puts(fake: FakeDiscord, world:
     synced_global = await bot.tree.sync()
 
     assert [(p.guild_id, sorted(c["name"] for c in p.commands)) for p in fake.command_puts] == [
-        (world.guild.id, ["later", "slow", "style", "veo"]),
-        (None, ["later", "slow", "style", "veo"]),
+        (world.guild.id, ["later", "manage", "slow", "style", "veo"]),
+        (None, ["later", "manage", "slow", "style", "veo"]),
     ]
     assert fake.sync_count(world.guild.id) == 1 and fake.sync_count() == 1
     assert {c.id for c in synced_guild} == {int(c["id"]) for c in fake.commands(world.guild.id)}
-    assert {c.name for c in synced_global} == {"veo", "later", "slow", "style"}
+    assert {c.name for c in synced_global} == {"veo", "later", "manage", "slow", "style"}
     await bot.tree.sync(guild=guild)
     assert fake.command_puts[-1].created_names == ()  # same names: ids kept, nothing created
 
@@ -378,6 +396,11 @@ async def test_autocomplete_returns_choices(fake: FakeDiscord, world: World, bot
         {"name": "claymation", "value": "claymation"},
     ]
     assert interaction.callback_type == 8
+    command = await fake.invoke_command(
+        "style", channel_id=world.channel.id, user=world.user, options={"name": "anime"}
+    )
+    reply = await command.wait_for_response()
+    assert (reply.content, reply.ephemeral, command.callback_type) == ("style anime", True, 4)
 
 
 async def test_a_second_client_takes_over_on_the_same_fake(fake: FakeDiscord, world: World) -> None:
@@ -521,3 +544,26 @@ async def test_members_intent_gets_member_chunks(monkeypatch: pytest.MonkeyPatch
         finally:
             await client.close()
             await task
+
+
+async def test_interaction_webhook_message_routes(fake: FakeDiscord, world: World, bot: VeoBot) -> None:
+    interaction = await fake.invoke_command("manage", channel_id=world.channel.id, user=world.user)
+    await fake.wait_until(lambda: interaction.original is not None and interaction.original.deleted)
+    original_id, followup_id = bot.seen["manage"]
+    original, followup = fake.message(original_id), fake.message(followup_id)
+    assert [v.via for v in original.versions] == ["callback", "webhook_edit"]
+    assert original.content == "original edited" and original.attachments == [] and original.deleted
+    assert (followup.content, followup.deleted) == ("followup edited", True)
+    assert followup.interaction_metadata is not None
+    assert followup.interaction_metadata["original_response_message_id"] == str(original_id)
+    assert fake.messages(world.channel.id) == []
+    methods = [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake.requests if r.path.startswith("/webhooks/")]
+    assert methods == [
+        ("GET", "@original"),
+        ("POST", interaction.token),
+        ("GET", str(followup_id)),
+        ("PATCH", str(followup_id)),
+        ("DELETE", str(followup_id)),
+        ("PATCH", "@original"),
+        ("DELETE", "@original"),
+    ]
