@@ -24,6 +24,8 @@ DEFAULT_DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_URL = "sqlite:///data/veo.sqlite3"
 DEFAULT_ORIENTATION_MAP = "16x9=16x9,9x16=9x16"
+# US dollars per generated second (CometAPI's published prices, Aug 2026; unknown models at the higher rate).
+DEFAULT_PRICES = "veo3.1-fast=0.08,veo3.1=0.32,veo3.1-pro=0.32,veo3-fast=0.08,veo3=0.32"
 
 
 class SettingsError(Exception):
@@ -51,6 +53,11 @@ class Settings:
     max_active_per_guild: int = 10
     max_active_total: int = 20
     daily_quota_per_user: int = 10
+    daily_quota_per_guild: int = 100
+    max_queued_per_guild: int = 50
+    cooldown_seconds: float = 0.0
+    prices: tuple[tuple[str, float], ...] = ()
+    video_seconds: float = 8.0
     provider: str = "cometapi"
     http_port: int | None = None
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -157,6 +164,28 @@ def _log_level(text: str) -> str:
     return text.upper()
 
 
+def _prices(text: str) -> tuple[tuple[str, float], ...]:
+    prices = []
+    for entry in text.split(","):
+        if not entry.strip():
+            continue
+        name, sep, value = entry.partition("=")
+        price = float(value)
+        if not sep or not name.strip() or not 0 <= price < 1000:
+            raise ValueError(text)
+        prices.append((name.strip(), price))
+    if not prices:
+        raise ValueError(text)
+    return tuple(prices)
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
 def _bool(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -222,6 +251,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         daily_quota_per_user=r.parse(
             "VEO_DAILY_QUOTA_PER_USER", 10, _int_at_least(0), "a whole number, 0 or more (0 = no quota)"
         ),
+        daily_quota_per_guild=r.parse(
+            "VEO_DAILY_QUOTA_PER_GUILD", 100, _int_at_least(0), "a whole number, 0 or more (0 = no quota)"
+        ),
+        max_queued_per_guild=r.parse(
+            "VEO_MAX_QUEUED_PER_GUILD", 50, _int_at_least(0), "a whole number, 0 or more (0 = no limit)"
+        ),
+        cooldown_seconds=r.parse("VEO_COOLDOWN_SECONDS", 0.0, _non_negative_float, "a number of seconds, 0 or more"),
+        prices=r.parse("VEO_PRICES", _prices(DEFAULT_PRICES), _prices,
+                       "entries like veo3.1-fast=0.08,veo3.1=0.32 (US dollars per generated second)"),
+        video_seconds=r.parse("VEO_VIDEO_SECONDS", 8.0, _positive_float, "a number of seconds greater than 0"),
         provider=r.parse("VEO_PROVIDER", "cometapi", _choice(PROVIDERS), "one of: " + ", ".join(PROVIDERS)),
         http_port=r.parse("VEO_HTTP_PORT", None, _port, port_text),
         models=models,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.models import Limits
+from bot.policy import Defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +15,7 @@ class CoreConfig:
     """Timing, limits and storage the job core needs; no chat front-end details."""
 
     limits: Limits
+    defaults: Defaults | None = None
     poll_interval: float = 10.0
     job_timeout: float = 1800.0
     data_dir: Path = Path("data")
@@ -50,4 +52,30 @@ class CoreConfig:
             job_timeout=settings.job_timeout,
             data_dir=settings.data_dir,
             max_prompt_chars=settings.max_prompt_chars,
+            defaults=defaults_from_settings(settings),
         )
+
+    @property
+    def guild_defaults(self) -> Defaults:
+        """The bot-wide defaults guild overrides replace (from the caps alone when none were given)."""
+        if self.defaults is not None:
+            return self.defaults
+        return Defaults(
+            max_active_per_user=self.limits.per_user, max_active_per_guild=self.limits.per_guild,
+            max_active_total=self.limits.total, max_queued=0, daily_quota_per_user=0, daily_quota_per_guild=0,
+            cooldown_seconds=0.0, models=(),
+        )
+
+
+def defaults_from_settings(settings: Settings) -> Defaults:
+    """The guild-overridable defaults named by the settings."""
+    return Defaults(
+        max_active_per_user=settings.max_active_per_user,
+        max_active_per_guild=settings.max_active_per_guild,
+        max_active_total=settings.max_active_total,
+        max_queued=settings.max_queued_per_guild,
+        daily_quota_per_user=settings.daily_quota_per_user,
+        daily_quota_per_guild=settings.daily_quota_per_guild,
+        cooldown_seconds=settings.cooldown_seconds,
+        models=settings.models,
+    )

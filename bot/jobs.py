@@ -1,18 +1,19 @@
-"""``JobService``: what a chat front-end asks of the job core (create, find, list, cancel)."""
+"""``JobService``: what a chat front-end asks of the job core (create, find, list, cancel, moderate)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from bot.comet_types import ImageInput
-from bot.errors import NotAllowed, NotFound
+from bot.errors import LimitReached, NotAllowed, NotFound
 from bot.inputs import remove_inputs, save_inputs
 from bot.models import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob
-from bot.ports import JobStore
+from bot.policy import Policy, Refusal
+from bot.ports import JobStore, StatusView
 from bot.worker import JobWorker
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,17 @@ class GuildOverview:
 
     in_flight: list[Job]
     recent_failures: list[Job]
+    paused: bool
+    pause_reason: str | None
+
+
+def _when(seconds: float) -> str:
+    seconds = max(1, int(seconds))
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 7200:
+        return f"{seconds // 60} minutes"
+    return f"{seconds // 3600} hours"
 
 
 class JobService:
@@ -36,23 +48,68 @@ class JobService:
         self.worker = worker
         self.clock = clock
 
-    async def create_job(self, new: NewJob, images: Sequence[ImageInput] = ()) -> Job:
-        """Store a request (images first, then the row), post its status message, and submit if a slot is free."""
+    async def policy(self, guild_id: int) -> Policy:
+        """The limits in force in a guild."""
+        return Policy.effective(self.worker.config.guild_defaults, await self.store.guild_settings(guild_id))
+
+    async def check_request(
+        self, guild_id: int, channel_id: int, role_ids: Collection[int], model: str | None
+    ) -> Policy:
+        """Refuse a request the guild's rules forbid (channel, role, model) before anything is read or stored."""
+        policy = await self.policy(guild_id)
+        if policy.allowed_channels is not None and channel_id not in policy.allowed_channels:
+            where = ", ".join(f"<#{c}>" for c in policy.allowed_channels[:10]) or "no channel"
+            raise NotAllowed(f"Videos can't be made in this channel. Use one of: {where}.")
+        if policy.allowed_roles is not None and not set(role_ids) & set(policy.allowed_roles):
+            raise NotAllowed("Only members with one of the roles chosen by this server's admins can make videos.")
+        if model is not None and policy.models and model not in policy.models:
+            raise NotAllowed(
+                f"This server allows these models only: {', '.join(f'`{m}`' for m in policy.models)}."
+            )
+        return policy
+
+    async def create_job(
+        self, new: NewJob, images: Sequence[ImageInput] = (), *, policy: Policy | None = None
+    ) -> Job:
+        """Admit a request under the guild's limits (images first, then the row), post its status message,
+        and submit it if a slot is free; raise ``LimitReached`` when a limit refuses it."""
+        policy = policy or await self.policy(new.guild_id)
         input_dir = save_inputs(self.worker.config.data_dir, images)
         try:
-            job = await self.store.insert_job(
-                dataclasses.replace(new, image_count=len(images), input_dir=input_dir), self.clock()
+            admission = await self.store.admit_job(
+                dataclasses.replace(new, image_count=len(images), input_dir=input_dir), policy, self.clock()
             )
         except BaseException:
             remove_inputs(input_dir)
             raise
+        if admission.job_id is None:
+            remove_inputs(input_dir)
+            raise self._refusal(admission.refusal, admission.retry_at, policy)
+        job_id = admission.job_id
         log.info("job=%s created guild=%s user=%s model=%s images=%s",
-                 job.id, job.guild_id, job.user_id, job.model, job.image_count)
-        await self.worker.refresh_status(job.id, force=True)
+                 job_id, new.guild_id, new.user_id, new.model, len(images))
+        await self.worker.refresh_status(job_id, force=True)
         await self.worker.dispatch()
         self.worker.wake()
-        fresh = await self.store.get_job(job.id)
-        return fresh or job
+        job = await self.store.get_job(job_id)
+        assert job is not None
+        return job
+
+    def _refusal(self, refusal: Refusal | None, retry_at: float | None, policy: Policy) -> LimitReached:
+        wait = f" Try again in {_when(retry_at - self.clock())}." if retry_at else ""
+        if refusal is Refusal.QUEUE_FULL:
+            return LimitReached(f"This server's video queue is full ({policy.max_queued} waiting). "
+                                "Try again when some jobs have finished.")
+        if refusal is Refusal.COOLDOWN:
+            return LimitReached(f"Please wait between videos (cooldown {policy.cooldown_seconds:g} s).{wait}")
+        if refusal is Refusal.USER_QUOTA:
+            return LimitReached(f"You have used your {policy.daily_quota_per_user} videos for today "
+                                f"(failed jobs are refunded).{wait}")
+        return LimitReached(f"This server has used its {policy.daily_quota_per_guild} videos for today.{wait}")
+
+    async def status_view(self, job: Job) -> StatusView:
+        """Position, quota and pause, as the job's status message shows them."""
+        return await self.worker.status_view(job)
 
     async def find_job(self, ref: str, guild_id: int) -> Job | None:
         """The guild's job named by its number (``12`` or ``#12``) or by the provider's task id."""
@@ -73,10 +130,13 @@ class JobService:
         return await self.store.user_jobs(guild_id, user_id, limit)
 
     async def guild_overview(self, guild_id: int) -> GuildOverview:
-        """The guild's jobs in flight, oldest first, and its failures of the last 24 hours."""
+        """The guild's jobs in flight, oldest first, its failures of the last 24 hours, and its pause."""
+        policy = await self.policy(guild_id)
         return GuildOverview(
             in_flight=await self.store.in_flight(guild_id),
             recent_failures=await self.store.failures_since(guild_id, self.clock() - RECENT_FAILURES_WINDOW),
+            paused=policy.paused,
+            pause_reason=policy.pause_reason,
         )
 
     async def cancel(self, ref: str, guild_id: int, user_id: int, *, is_moderator: bool) -> Job:
@@ -93,6 +153,9 @@ class JobService:
             raise NotAllowed(f"Job #{job.id} finished while you were cancelling it ({state}).")
         remove_inputs(job.input_dir)
         log.info("job=%s cancelled by user=%s moderator=%s", job.id, user_id, is_moderator)
+        if job.user_id != user_id:
+            await self.store.add_audit(guild_id, user_id, "cancel", f"job #{job.id} of <@{job.user_id}>",
+                                       self.clock(), job_id=job.id)
         await self.worker.refresh_status(job.id, force=True)
         self.worker.wake()  # its slot is free for the next queued job
         cancelled = await self.store.get_job(job.id)

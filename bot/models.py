@@ -83,6 +83,7 @@ class Job:
     delivery_attempts: int
     delivered_at: float | None
     delivered_message_id: int | None
+    refunded: bool = False  # does not count against daily quotas
 
     @property
     def needs_notice(self) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from bot.comet_types import ImageInput, TaskStatus
 from bot.models import Job, JobStatus, Limits, NewJob
+from bot.policy import Admission, AuditEntry, GuildSettings, Policy, UsageRow
 
 
 class JobStore(Protocol):
@@ -43,6 +45,17 @@ class JobStore(Protocol):
     async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None) -> bool: ...
     async def set_status_message(self, job_id: int, message_id: int) -> bool: ...
     async def set_status_rendered(self, job_id: int, rendered: str, now: float) -> bool: ...
+    async def admit_job(self, new: NewJob, policy: Policy, now: float) -> Admission: ...
+    async def guild_settings(self, guild_id: int) -> GuildSettings: ...
+    async def save_guild_settings(
+        self, settings: GuildSettings, *, actor_id: int, action: str, details: str, now: float
+    ) -> None: ...
+    async def add_audit(
+        self, guild_id: int, actor_id: int, action: str, details: str, now: float, job_id: int | None = None
+    ) -> None: ...
+    async def audit_entries(self, guild_id: int, limit: int) -> list[AuditEntry]: ...
+    async def quota_used(self, guild_id: int, user_id: int, since: float) -> tuple[int, int]: ...
+    async def usage(self, guild_id: int, since: float) -> list[UsageRow]: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
 
@@ -66,10 +79,21 @@ class DeliveryFailed(Exception):
         super().__init__(reason)
 
 
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """What a status message shows besides the job itself."""
+
+    position: int = 0  # 1-based place among the guild's jobs in flight; 0 once finished
+    quota_used: int | None = None  # the requester's jobs today, when a daily quota applies
+    quota_limit: int | None = None
+    paused: bool = False  # the guild is paused: queued jobs wait
+    pause_reason: str | None = None
+
+
 class Notifier(Protocol):
     """Shows jobs to people: a status message per job, then one result message (video or failure)."""
 
-    async def show_status(self, job: Job, position: int) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> int | None:
         """Create or update the job's status message; return its id when one was created."""
         ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -15,7 +16,8 @@ from bot.comet_types import TaskState
 from bot.core_config import CoreConfig
 from bot.inputs import load_inputs, remove_inputs
 from bot.models import Job, JobStatus
-from bot.ports import DeliveryFailed, JobStore, Notifier, VideoProvider
+from bot.policy import Policy, day_start
+from bot.ports import DeliveryFailed, JobStore, Notifier, StatusView, VideoProvider
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +271,24 @@ class JobWorker:
 
     # -- the status message -----------------------------------------------------------------------
 
+    async def status_view(self, job: Job) -> StatusView:
+        """What the job's status message shows besides the job: position, quota, pause."""
+        position = await self.store.queue_position(job)
+        policy = Policy.effective(self.config.guild_defaults, await self.store.guild_settings(job.guild_id))
+        paused = policy.paused and job.status is JobStatus.QUEUED
+        view = StatusView(position=position, paused=paused, pause_reason=policy.pause_reason if paused else None)
+        if policy.daily_quota_per_user:
+            used, _ = await self.store.quota_used(job.guild_id, job.user_id, day_start(self.clock()))
+            view = dataclasses.replace(view, quota_used=used, quota_limit=policy.daily_quota_per_user)
+        return view
+
     async def refresh_status(self, job_id: int, *, force: bool = False) -> None:
         """Show the job's state in its status message, skipping edits that change nothing or come too often."""
         job = await self.store.get_job(job_id)
         if job is None:
             return
-        position = await self.store.queue_position(job)
-        rendered = f"{job.status}|{job.progress}|{position}|{job.delivered_message_id}"
+        view = await self.status_view(job)
+        rendered = f"{job.status}|{job.progress}|{view.position}|{job.delivered_message_id}|{view.paused}"
         if job.status_message_id is not None:
             if rendered == job.status_rendered:
                 return
@@ -286,7 +299,7 @@ class JobWorker:
             if not force and same_state and recent:
                 return
         try:
-            created = await self.notifier.show_status(job, position)
+            created = await self.notifier.show_status(job, view)
         except Exception:
             log.exception("job=%s status message update failed", job.id)
             return

@@ -11,7 +11,7 @@ import aiohttp
 import discord
 
 from bot.models import Job
-from bot.ports import DeliveryFailed
+from bot.ports import DeliveryFailed, StatusView
 from cogs.render import failure_text, result_text, status_embed
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,9 @@ class DiscordNotifier:
 
     # -- status -----------------------------------------------------------------------------------
 
-    async def show_status(self, job: Job, position: int) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> int | None:
         """Edit the job's status message, or post it when it does not exist (yet, or any more)."""
-        embed = status_embed(job, position)
+        embed = status_embed(job, view)
         channel = self._channel(job)
         none = discord.AllowedMentions.none()
         if job.status_message_id is not None:

@@ -53,7 +53,7 @@ class QueueCog(commands.Cog):
             found = await self.service.find_job(job, interaction.guild_id)
             if found is None or (found.user_id != interaction.user.id and not _is_moderator(interaction)):
                 raise NotFound("No job of yours matches that number or task id. Use /veo-status to list your jobs.")
-            embed = status_embed(found, await self.service.position(found), now=now)
+            embed = status_embed(found, await self.service.status_view(found), now=now)
             if found.task_id:
                 embed.add_field(name="Task id", value=f"`{found.task_id}`", inline=False)
             await interaction.edit_original_response(embed=embed)

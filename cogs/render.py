@@ -7,6 +7,7 @@ import time
 import discord
 
 from bot.models import Job, JobStatus
+from bot.ports import StatusView
 
 PROMPT_IN_EMBED = 1000
 PROMPT_EXCERPT = 60
@@ -81,8 +82,9 @@ def state_line(job: Job, position: int = 0) -> str:
     return label
 
 
-def status_embed(job: Job, position: int, *, now: float | None = None) -> discord.Embed:
-    """The status message of a job: prompt, model, orientation, number, state, progress, position."""
+def status_embed(job: Job, view: StatusView, *, now: float | None = None) -> discord.Embed:
+    """The status message of a job: prompt, model, orientation, number, state, progress, position, quota."""
+    position = view.position
     prompt = job.prompt if len(job.prompt) <= PROMPT_IN_EMBED else job.prompt[: PROMPT_IN_EMBED - 1] + "…"
     embed = discord.Embed(
         title=f"Veo video · job #{job.id}",
@@ -92,9 +94,16 @@ def status_embed(job: Job, position: int, *, now: float | None = None) -> discor
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     embed.add_field(name="Model", value=plain(job.model), inline=True)
     embed.add_field(name="Orientation", value=job.orientation, inline=True)
-    embed.add_field(name="State", value=state_line(job), inline=False)
+    state = state_line(job)
+    if view.paused:
+        reason = f": {plain(view.pause_reason)}" if view.pause_reason else ""
+        state = f"⏸️ Waiting: the server's moderators paused video jobs{reason}"
+    embed.add_field(name="State", value=state, inline=False)
     if job.status in (JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING) and position:
         embed.add_field(name="Position", value=f"{position} in this server's queue", inline=True)
+    if view.quota_limit:
+        left = max(0, view.quota_limit - (view.quota_used or 0))
+        embed.add_field(name="Daily quota", value=f"{left} of {view.quota_limit} left today", inline=True)
     if job.image_count:
         embed.add_field(name="Images", value="first frame" if job.image_count == 1 else "first and last frame")
     if job.status in (JobStatus.FAILED, JobStatus.TIMED_OUT) and job.error:

@@ -61,8 +61,13 @@ class VeoCog(commands.Cog):
         # Acknowledge first: Discord allows 3 s, and reading attachments or the DB can take longer.
         await interaction.response.defer(ephemeral=True, thinking=True)
         s = self.settings
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise InvalidInput("Use /veo in a server channel.")
         text = clean_prompt(prompt, s.max_prompt_chars)
-        chosen_model = pick_model(model, s.models, s.default_model)
+        role_ids = [role.id for role in getattr(interaction.user, "roles", [])]
+        policy = await self.service.check_request(interaction.guild_id, interaction.channel_id, role_ids, None)
+        models = policy.models or s.models
+        chosen_model = pick_model(model, models, s.default_model if s.default_model in models else models[0])
         chosen_orientation = pick_orientation(orientation.value if orientation else None, ORIENTATIONS)
         check_frames(image, last_frame)
         frames = [(label, att) for label, att in (("image", image), ("last_frame", last_frame)) if att is not None]
@@ -72,8 +77,6 @@ class VeoCog(commands.Cog):
             await read_image(att, label, kind, s.max_image_bytes)
             for (label, att), kind in zip(frames, kinds, strict=True)
         ]
-        if interaction.guild_id is None or interaction.channel_id is None:
-            raise InvalidInput("Use /veo in a server channel.")
         job = await self.service.create_job(
             NewJob(
                 guild_id=interaction.guild_id,
@@ -85,24 +88,28 @@ class VeoCog(commands.Cog):
                 locale=str(interaction.locale),
             ),
             images,
+            policy=policy,
         )
-        position = await self.service.position(job)
+        view = await self.service.status_view(job)
         link = message_link(job.guild_id, job.channel_id, job.status_message_id)
         where = f"Follow it here: {link}" if link else "Its status will appear in this channel."
         await interaction.edit_original_response(
-            content=f"Job #{job.id}: {state_line(job, position)}. {where}\n"
+            content=f"Job #{job.id}: {state_line(job, view.position)}. {where}\n"
             "I'll post the video in this channel and mention you when it's ready.",
-            embed=status_embed(job, position),
+            embed=status_embed(job, view),
         )
 
     @veo.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """Offer the configured models that match what has been typed."""
+        """Offer the models this server allows that match what has been typed."""
         needle = current.strip().lower()
+        models = self.settings.models
+        if interaction.guild_id is not None:
+            models = (await self.service.policy(interaction.guild_id)).models or models
         return [
             app_commands.Choice(name=m + (" (default)" if m == self.settings.default_model else ""), value=m)
-            for m in self.settings.models
+            for m in models
             if needle in m.lower()
         ][:25]

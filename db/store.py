@@ -2,49 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from bot.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
-from db.connection import open_database
+from bot.policy import Admission, Policy, Refusal, day_start
+from db.base import marks
+from db.guild_store import GuildQueries
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 _IN_FLIGHT = tuple(sorted(IN_FLIGHT_STATUSES))
 _POLLABLE = (JobStatus.SUBMITTED, JobStatus.RUNNING)
 
 
-def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" for _ in values)
+_marks = marks
 
 
 def _job(row: aiosqlite.Row) -> Job:
     data: dict[str, Any] = dict(row)
     data["status"] = JobStatus(data["status"])
     data["safety_rejection"] = bool(data["safety_rejection"])
+    data["refunded"] = bool(data["refunded"])
     return Job(**data)
 
 
-class SqliteJobStore:
-    """The job store on one long-lived SQLite connection; the only place that speaks SQL."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        # Statements of one transaction must not interleave with another coroutine's on the shared
-        # connection; single statements are atomic on their own.
-        self._tx_lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: Path) -> SqliteJobStore:
-        """Open and migrate the database file at ``path``."""
-        return cls(await open_database(path))
-
-    async def close(self) -> None:
-        """Close the connection."""
-        await self._conn.close()
+class SqliteJobStore(GuildQueries):
+    """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
         async with self._conn.execute(sql, params) as cur:
@@ -56,29 +41,47 @@ class SqliteJobStore:
             rows = await cur.fetchall()
         return [_job(r) for r in rows]
 
-    async def _scalar(self, sql: str, params: Sequence[object] = ()) -> Any:
-        async with self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
-
-    async def _update(self, sql: str, params: Sequence[object]) -> bool:
-        async with self._tx_lock, self._conn.execute(sql, params) as cur:
-            return cur.rowcount > 0
-
     # -- creating and reading -------------------------------------------------------------------
 
-    async def insert_job(self, new: NewJob, now: float) -> Job:
-        """Store a new job as queued and return it with its number."""
+    async def _insert(self, new: NewJob, now: float) -> int:
         async with self._conn.execute(
             "INSERT INTO jobs (guild_id, channel_id, user_id, prompt, model, orientation, image_count,"
             " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (new.guild_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
              new.image_count, new.input_dir, new.locale, JobStatus.QUEUED, now),
         ) as cur:
-            job_id = cur.lastrowid
-        job = await self.get_job(int(job_id or 0))
+            return int(cur.lastrowid or 0)
+
+    async def insert_job(self, new: NewJob, now: float) -> Job:
+        """Store a new job as queued, with no limit checks, and return it with its number."""
+        async with self._tx_lock:
+            job_id = await self._insert(new, now)
+        job = await self.get_job(job_id)
         assert job is not None
         return job
+
+    async def admit_job(self, new: NewJob, policy: Policy, now: float) -> Admission:
+        """Check the queue length, cooldown and daily quotas and store the job, in one transaction.
+
+        Checking and inserting together means concurrent requests can never exceed a limit.
+        """
+        since = day_start(now)
+        async with self._transaction():
+            queued = int(await self._scalar(
+                "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND status = ?", (new.guild_id, JobStatus.QUEUED)))
+            if policy.max_queued and queued >= policy.max_queued:
+                return Admission(None, Refusal.QUEUE_FULL)
+            if policy.cooldown_seconds > 0:
+                last = await self.last_request_at(new.guild_id, new.user_id)
+                if last is not None and now - last < policy.cooldown_seconds:
+                    return Admission(None, Refusal.COOLDOWN, retry_at=last + policy.cooldown_seconds)
+            user_used, guild_used = await self.quota_used(new.guild_id, new.user_id, since)
+            if policy.daily_quota_per_user and user_used >= policy.daily_quota_per_user:
+                return Admission(None, Refusal.USER_QUOTA, retry_at=since + 86400, used_today=user_used)
+            if policy.daily_quota_per_guild and guild_used >= policy.daily_quota_per_guild:
+                return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
+            job_id = await self._insert(new, now)
+        return Admission(job_id, used_today=user_used + 1)
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this number, or None."""
@@ -136,31 +139,38 @@ class SqliteJobStore:
     # -- the submit queue -------------------------------------------------------------------------
 
     async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int) -> list[Job]:
-        """Move the oldest queued jobs that fit under the caps to submitting, in one transaction."""
-        async with self._tx_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                claimed = await self._claim(limits, now, deadline, batch)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
+        """Move the oldest queued jobs that fit under the caps to submitting, in one transaction.
+
+        ``limits`` are the bot's defaults; a guild's own caps (and its pause) come from guild_settings.
+        """
+        async with self._transaction():
+            claimed = await self._claim(limits, deadline, batch)
         return [job for job in [await self.get_job(i) for i in claimed] if job is not None]
 
-    async def _claim(self, limits: Limits, now: float, deadline: float, batch: int) -> list[int]:
+    async def _claim(self, limits: Limits, deadline: float, batch: int) -> list[int]:
         total = int(await self._scalar(
             f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
         if total >= limits.total:
             return []
-        per_user: dict[int, int] = {}
+        per_user: dict[tuple[int, int], int] = {}
         per_guild: dict[int, int] = {}
         async with self._conn.execute(
-            f"SELECT user_id, guild_id, COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})"
-            " GROUP BY user_id, guild_id", _ACTIVE,
+            f"SELECT guild_id, user_id, COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})"
+            " GROUP BY guild_id, user_id", _ACTIVE,
         ) as cur:
-            async for user_id, guild_id, count in cur:
-                per_user[user_id] = per_user.get(user_id, 0) + count
+            async for guild_id, user_id, count in cur:
+                per_user[(guild_id, user_id)] = count
                 per_guild[guild_id] = per_guild.get(guild_id, 0) + count
+        caps: dict[int, tuple[int, int, bool]] = {}
+        async with self._conn.execute(
+            "SELECT guild_id, max_active_per_user, max_active_per_guild, paused FROM guild_settings"
+        ) as cur:
+            async for guild_id, user_cap, guild_cap, paused in cur:
+                caps[guild_id] = (
+                    limits.per_user if user_cap is None else user_cap,
+                    limits.per_guild if guild_cap is None else guild_cap,
+                    bool(paused),
+                )
         claimed: list[int] = []
         # Scan the queue in FIFO order; a job blocked by its user's or guild's cap does not block others.
         async with self._conn.execute(
@@ -170,11 +180,13 @@ class SqliteJobStore:
         for job_id, user_id, guild_id in queued:
             if total >= limits.total or len(claimed) >= batch:
                 break
-            if per_user.get(user_id, 0) >= limits.per_user or per_guild.get(guild_id, 0) >= limits.per_guild:
+            user_cap, guild_cap, paused = caps.get(guild_id, (limits.per_user, limits.per_guild, False))
+            key = (guild_id, user_id)
+            if paused or per_user.get(key, 0) >= user_cap or per_guild.get(guild_id, 0) >= guild_cap:
                 continue
             claimed.append(job_id)
             total += 1
-            per_user[user_id] = per_user.get(user_id, 0) + 1
+            per_user[key] = per_user.get(key, 0) + 1
             per_guild[guild_id] = per_guild.get(guild_id, 0) + 1
         for job_id in claimed:
             await self._conn.execute(
@@ -233,16 +245,17 @@ class SqliteJobStore:
         allowed = tuple(from_statuses)
         return await self._update(
             "UPDATE jobs SET status = ?, error = ?, safety_rejection = ?, finished_at = ?, next_poll_at = ?,"
-            f" attempts = 0 WHERE id = ? AND status IN ({_marks(allowed)})",
+            f" attempts = 0, refunded = 1 WHERE id = ? AND status IN ({_marks(allowed)})",
             (status, error, int(safety_rejection), now, now, job_id, *allowed),
         )
 
     async def cancel(self, job_id: int, now: float) -> bool:
         """Cancel a job that has not finished; nothing is delivered for it afterwards."""
         return await self._update(
-            "UPDATE jobs SET status = ?, finished_at = ?, next_poll_at = NULL"
+            "UPDATE jobs SET status = ?, finished_at = ?, next_poll_at = NULL,"
+            " refunded = CASE WHEN status = ? THEN 1 ELSE refunded END"
             f" WHERE id = ? AND status IN ({_marks(_IN_FLIGHT)})",
-            (JobStatus.CANCELLED, now, job_id, *_IN_FLIGHT),
+            (JobStatus.CANCELLED, now, JobStatus.QUEUED, job_id, *_IN_FLIGHT),
         )
 
     # -- delivery ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from bot.comet_types import RetryPolicy
 from bot.core_config import CoreConfig
 from bot.jobs import JobService
 from bot.models import Job, JobStatus, Limits, NewJob
+from bot.ports import StatusView
 from bot.secret import Secret
 from bot.worker import JobWorker
 from db.store import SqliteJobStore
@@ -47,10 +48,12 @@ class RecordingNotifier:
     statuses: list[tuple[int, JobStatus, int, int]] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
+    views: list[StatusView] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(1000))
 
-    async def show_status(self, job: Job, position: int) -> int | None:
-        self.statuses.append((job.id, job.status, job.progress, position))
+    async def show_status(self, job: Job, view: StatusView) -> int | None:
+        self.statuses.append((job.id, job.status, job.progress, view.position))
+        self.views.append(view)
         return None if job.status_message_id is not None else next(self.ids)
 
     def _maybe_fail(self) -> None:
