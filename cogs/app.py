@@ -14,6 +14,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.admin import GuildAdmin
 from bot.comet import VideoClient
 from bot.comet_types import RetryPolicy, parse_orientation_map
 from bot.config import Settings
@@ -21,6 +22,7 @@ from bot.core_config import CoreConfig
 from bot.jobs import JobService
 from bot.ports import VideoProvider
 from bot.worker import JobWorker
+from cogs.admin import AdminCog
 from cogs.errors import VeoCommandTree
 from cogs.notifier import DiscordNotifier
 from cogs.queue import QueueCog
@@ -52,7 +54,8 @@ class VeoBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(VeoCog(self.app.service, self.app.settings))
-        await self.add_cog(QueueCog(self.app.service))
+        await self.add_cog(QueueCog(self.app.service, self.app.admin))
+        await self.add_cog(AdminCog(self.app.admin))
         if self.app.sync_on_start:
             try:
                 await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
@@ -74,6 +77,7 @@ class VeoApp:
         self.notifier = DiscordNotifier(self.bot, nonce_salt=nonce_salt, upload_limit=settings.upload_limit_bytes)
         self.worker = JobWorker(store, provider, self.notifier, core)
         self.service = JobService(store, self.worker)
+        self.admin = GuildAdmin(store, self.worker, prices=dict(settings.prices), video_seconds=settings.video_seconds)
         self.sync_on_start = True
         self.worker_enabled = True
         self._stop = asyncio.Event()
@@ -101,7 +105,7 @@ class VeoApp:
             orientation_map=parse_orientation_map(settings.orientation_map),
             max_download_bytes=settings.max_video_bytes,
             allow_plain_http_downloads=settings.allow_http_downloads,
-            retry=retry or RetryPolicy(),
+            retry=retry or RetryPolicy(request_timeout=settings.request_timeout),
         )
         return cls(settings, core, session, store, provider, salt)
 

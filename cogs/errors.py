@@ -13,6 +13,8 @@ from bot.errors import UserFacingError
 log = logging.getLogger(__name__)
 
 GENERIC = "Something went wrong; it has been logged."
+# Discord's own names for permissions where they differ from discord.py's attribute names.
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "manage_messages": "Manage Messages"}
 # Discord error codes for an interaction whose token is gone: answering again can only fail again.
 EXPIRED_CODES = frozenset({10062, 50027})
 
@@ -24,8 +26,8 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, UserFacingError):
         return error.user_message
     if isinstance(error, app_commands.MissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"Only moderators can do this (it needs the {needed} permission)."
+        needed = ", ".join(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in error.missing_permissions)
+        return f"Only members with the {needed} permission can do this."
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in server channels only."
     if isinstance(error, app_commands.CommandOnCooldown):

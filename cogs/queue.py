@@ -9,9 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admin import GuildAdmin
 from bot.errors import NotFound
 from bot.jobs import JobService
 from bot.models import Job, JobStatus
+from cogs.moderation import QueueActions
 from cogs.render import STATE_LABELS, age, excerpt, job_line, status_embed
 
 MAX_LIST_LINES = 15
@@ -38,8 +40,9 @@ def _is_moderator(interaction: discord.Interaction) -> bool:
 class QueueCog(commands.Cog):
     """Lets members follow their jobs and moderators manage the server's queue."""
 
-    def __init__(self, service: JobService) -> None:
+    def __init__(self, service: JobService, admin: GuildAdmin) -> None:
         self.service = service
+        self.admin = admin
 
     @app_commands.command(name="veo-status", description="Show your recent video jobs, or one job in detail.")
     @app_commands.guild_only()
@@ -93,10 +96,15 @@ class QueueCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
         overview = await self.service.guild_overview(interaction.guild_id)
-        await interaction.edit_original_response(embed=queue_embed(overview.in_flight, overview.recent_failures))
+        await interaction.edit_original_response(
+            embed=queue_embed(overview.in_flight, overview.recent_failures, paused=overview.paused),
+            view=QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused),
+        )
 
 
-def queue_embed(in_flight: list[Job], failures: list[Job], *, now: float | None = None) -> discord.Embed:
+def queue_embed(
+    in_flight: list[Job], failures: list[Job], *, paused: bool = False, now: float | None = None
+) -> discord.Embed:
     """The moderators' view: jobs in flight by state, oldest wait, counts per user, recent failures."""
     now = time.time() if now is None else now
     embed = discord.Embed(title="Video jobs in this server", colour=discord.Colour.blurple())
@@ -122,5 +130,7 @@ def queue_embed(in_flight: list[Job], failures: list[Job], *, now: float | None 
         ]
         embed.add_field(name=f"Failures in the last 24 h: {len(failures)}", value=_clip_lines(lines, 1000),
                         inline=False)
-    embed.set_footer(text="/veo-cancel job:<number> cancels any job here.")
+    if paused:
+        embed.add_field(name="Paused", value="⏸️ No new jobs start until a moderator resumes.", inline=False)
+    embed.set_footer(text="Pick a job below to cancel it, or /veo-cancel job:<number>.")
     return embed

@@ -32,7 +32,7 @@ async def test_queue_is_refused_to_a_plain_member_even_if_discord_let_it_through
         # The fake dispatches the command whatever default_permissions say, as Discord does when a server
         # admin overrides them: the bot's own run-time check must refuse.
         text = await _command(w, "veo-queue", w.member, MEMBER_PERMISSIONS)
-        assert "Only moderators" in text and "Manage Messages" in text
+        assert "Only members with the Manage Messages permission" in text
         assert "slow sunrise" not in text
         text = await _command(w, "veo-queue", w.moderator, MODERATOR_PERMISSIONS)
         assert "#1" in text and "slow sunrise" in text and "Oldest wait" in text and f"<@{w.member.id}>" in text

@@ -1,0 +1,177 @@
+"""``AdminCog``: /veo-admin, the server admins' controls (Manage Server, checked when each command runs)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine
+from bot.policy import OVERRIDABLE, GuildSettings, Policy
+from cogs.render import plain
+
+NUMERIC = [name for name in SETTING_LABELS if not name.startswith("allowed_")]
+NumericSetting = Literal[
+    "max_active_per_user", "max_active_per_guild", "max_queued",
+    "daily_quota_per_user", "daily_quota_per_guild", "cooldown_seconds",
+]
+AnySetting = Literal[
+    "max_active_per_user", "max_active_per_guild", "max_queued", "daily_quota_per_user",
+    "daily_quota_per_guild", "cooldown_seconds", "allowed_channels", "allowed_roles", "allowed_models",
+]
+ListAction = Literal["add", "remove", "clear"]
+Period = Literal["today", "7d", "30d", "all"]
+
+
+def settings_embed(overrides: GuildSettings, policy: Policy) -> discord.Embed:
+    """Every limit in force in the guild, marking which ones the server changed."""
+    embed = discord.Embed(title="Video settings for this server", colour=discord.Colour.blurple())
+    lines = []
+    for name in OVERRIDABLE:
+        own = getattr(overrides, name) is not None
+        if name == "allowed_channels":
+            value = ", ".join(f"<#{c}>" for c in policy.allowed_channels or ()) or "every channel"
+        elif name == "allowed_roles":
+            value = ", ".join(f"<@&{r}>" for r in policy.allowed_roles or ()) or "every member"
+        elif name == "allowed_models":
+            value = ", ".join(f"`{m}`" for m in policy.models)
+        else:
+            value = f"{getattr(policy, name):g}"
+        lines.append(f"**{name}**: {value} {'(set here)' if own else '(bot default)'}\n-# {SETTING_LABELS[name]}")
+    embed.description = "\n".join(lines)
+    state = f"⏸️ Paused: {plain(policy.pause_reason or 'no reason given')}" if policy.paused else "▶️ Running"
+    embed.add_field(name="New jobs", value=state, inline=False)
+    embed.set_footer(text="/veo-admin limit, reset, channel, role, model, pause, resume, audit, usage")
+    return embed
+
+
+def _usage_line(line: UsageLine) -> str:
+    return (f"{line.key}: {line.jobs} jobs, {line.billed_jobs} with a video · {line.seconds:g} s · "
+            f"~${line.cost:.2f}")
+
+
+class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Server admins: video limits"):
+    """Server admins' controls: limits, quotas, cooldown, allow-lists, pause, audit and usage."""
+
+    def __init__(self, admin: GuildAdmin) -> None:
+        self.admin = admin
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Default permissions are only a hint server admins can change: check every time.
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        if interaction.type is discord.InteractionType.application_command:
+            # Acknowledge at once, as every command does; the answer replaces the "thinking" message.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        return True
+
+    async def _reply(self, interaction: discord.Interaction, content: str | None = None,
+                     embed: discord.Embed | None = None) -> None:
+        await interaction.edit_original_response(content=content, embed=embed)
+
+    @app_commands.command(name="settings", description="Show this server's video limits.")
+    async def show_settings(self, interaction: discord.Interaction) -> None:
+        """Show every limit in force."""
+        await self._show(interaction)
+
+    async def _show(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        overrides, policy = await self.admin.settings(interaction.guild_id)
+        await self._reply(interaction, embed=settings_embed(overrides, policy))
+
+    @app_commands.command(name="limit", description="Set a limit, quota or cooldown for this server.")
+    @app_commands.describe(setting="What to change", value="The new value (0 = no limit, for queue and quotas)")
+    async def set_limit(self, interaction: discord.Interaction, setting: NumericSetting,
+                        value: app_commands.Range[float, 0, 100_000]) -> None:
+        """Override one numeric limit."""
+        assert interaction.guild_id is not None
+        await self.admin.set_number(interaction.guild_id, interaction.user.id, setting, value)
+        await self._show(interaction)
+
+    @app_commands.command(name="reset", description="Go back to the bot's default for one setting.")
+    async def reset(self, interaction: discord.Interaction, setting: AnySetting) -> None:
+        """Forget one override."""
+        assert interaction.guild_id is not None
+        await self.admin.reset(interaction.guild_id, interaction.user.id, setting)
+        await self._show(interaction)
+
+    @app_commands.command(name="channel", description="Choose the channels where /veo works.")
+    async def channel(self, interaction: discord.Interaction, action: ListAction,
+                      channel: discord.TextChannel | None = None) -> None:
+        """Add or remove an allowed channel, or allow every channel again."""
+        assert interaction.guild_id is not None
+        await self.admin.change_list(interaction.guild_id, interaction.user.id, "allowed_channels", action,
+                                     channel.id if channel else None)
+        await self._show(interaction)
+
+    @app_commands.command(name="role", description="Choose the roles that may use /veo.")
+    async def role(
+        self, interaction: discord.Interaction, action: ListAction, role: discord.Role | None = None
+    ) -> None:
+        """Add or remove an allowed role, or allow every member again."""
+        assert interaction.guild_id is not None
+        await self.admin.change_list(interaction.guild_id, interaction.user.id, "allowed_roles", action,
+                                     role.id if role else None)
+        await self._show(interaction)
+
+    @app_commands.command(name="model", description="Choose the models members may pick.")
+    async def model(self, interaction: discord.Interaction, action: ListAction, model: str | None = None) -> None:
+        """Add or remove an allowed model, or allow every model again."""
+        assert interaction.guild_id is not None
+        await self.admin.change_list(interaction.guild_id, interaction.user.id, "allowed_models", action, model)
+        await self._show(interaction)
+
+    @model.autocomplete("model")
+    async def model_autocomplete(self, interaction: discord.Interaction, current: str
+                                 ) -> list[app_commands.Choice[str]]:
+        """The bot's models."""
+        needle = current.lower()
+        models = self.admin.worker.config.guild_defaults.models
+        return [app_commands.Choice(name=m, value=m) for m in models if needle in m.lower()][:25]
+
+    @app_commands.command(name="pause", description="Stop starting new video jobs here (the queue is kept).")
+    @app_commands.describe(reason="Shown to members whose jobs wait")
+    async def pause(self, interaction: discord.Interaction, reason: app_commands.Range[str, 0, 200] | None = None
+                    ) -> None:
+        """Pause the guild."""
+        assert interaction.guild_id is not None
+        await self.admin.pause(interaction.guild_id, interaction.user.id, reason)
+        await self._reply(interaction, "Paused: no new video jobs start here until /veo-admin resume. "
+                                       "Waiting jobs keep their place.")
+
+    @app_commands.command(name="resume", description="Start video jobs here again.")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        """Resume the guild."""
+        assert interaction.guild_id is not None
+        await self.admin.resume(interaction.guild_id, interaction.user.id)
+        await self._reply(interaction, "Resumed: waiting jobs start as slots free up.")
+
+    @app_commands.command(name="audit", description="Recent moderator and admin actions.")
+    async def audit(self, interaction: discord.Interaction) -> None:
+        """List the audit log."""
+        assert interaction.guild_id is not None
+        entries = await self.admin.audit(interaction.guild_id, 20)
+        lines = [
+            f"<t:{int(e.at)}:R> <@{e.actor_id}> **{e.action}** {plain(e.details)}"
+            for e in entries
+        ]
+        embed = discord.Embed(title="Moderator and admin actions", description="\n".join(lines) or "None yet.")
+        await self._reply(interaction, embed=embed)
+
+    @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost.")
+    async def usage(self, interaction: discord.Interaction, period: Period = "7d") -> None:
+        """Usage per member and per model."""
+        assert interaction.guild_id is not None and period in PERIODS
+        report = await self.admin.usage(interaction.guild_id, period)
+        embed = discord.Embed(title=f"Video usage ({period})", description=_usage_line(report.total))
+        embed.add_field(name="Per member", value="\n".join(_usage_line(u) for u in report.by_user[:15]) or "—",
+                        inline=False)
+        embed.add_field(name="Per model", value="\n".join(_usage_line(m) for m in report.by_model) or "—",
+                        inline=False)
+        embed.set_footer(text="Estimated from the configured price table; your provider's invoice is what counts.")
+        await self._reply(interaction, embed=embed)

@@ -1,0 +1,93 @@
+"""``QueueActions``: the buttons under /veo-queue that let moderators cancel jobs and pause the server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.admin import GuildAdmin
+from bot.jobs import JobService
+from bot.models import Job
+from cogs.errors import reply_ephemeral, user_message
+from cogs.render import excerpt
+
+log = logging.getLogger(__name__)
+
+VIEW_TIMEOUT = 600.0
+CANCEL_ID = "veo:queue:cancel"
+PAUSE_ID = "veo:queue:pause"
+
+
+class QueueActions(discord.ui.View):
+    """Cancel any job of the list, or pause / resume the server; moderators only, checked on every click."""
+
+    def __init__(self, service: JobService, admin: GuildAdmin, jobs: list[Job], *, paused: bool) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.service = service
+        self.admin = admin
+        if jobs:
+            select: discord.ui.Select[QueueActions] = discord.ui.Select(
+                custom_id=CANCEL_ID,
+                placeholder="Cancel a job…",
+                options=[
+                    discord.SelectOption(label=f"#{job.id} · {job.status}", value=str(job.id),
+                                         description=excerpt(job.prompt, 90))
+                    for job in jobs[:25]
+                ],
+            )
+            select.callback = self._cancel  # type: ignore[method-assign]
+            self.cancel_select = select
+            self.add_item(select)
+        button: discord.ui.Button[QueueActions] = discord.ui.Button(
+            custom_id=PAUSE_ID,
+            label="Resume new jobs" if paused else "Pause new jobs",
+            style=discord.ButtonStyle.success if paused else discord.ButtonStyle.danger,
+        )
+        button.callback = self._toggle_pause  # type: ignore[method-assign]
+        self.add_item(button)
+        self.paused = paused
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only moderators may use the buttons (the message may be seen after permissions changed)."""
+        if interaction.permissions.manage_messages:
+            return True
+        await reply_ephemeral(interaction, "Only members with the Manage Messages permission can do this.")
+        return False
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        """The same answers as the commands' error handler."""
+        message = user_message(error)
+        if message is None:
+            log.error("queue action failed guild=%s user=%s", interaction.guild_id, interaction.user.id,
+                      exc_info=error)
+            message = "Something went wrong; it has been logged."
+        await reply_ephemeral(interaction, message)
+
+    async def _show_queue(self, interaction: discord.Interaction, note: str) -> None:
+        from cogs.queue import queue_embed  # the embed lives with the command that shows it
+
+        assert interaction.guild_id is not None
+        overview = await self.service.guild_overview(interaction.guild_id)
+        view = QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused)
+        await interaction.response.edit_message(
+            content=note, embed=queue_embed(overview.in_flight, overview.recent_failures, paused=overview.paused),
+            view=view,
+        )
+
+    async def _cancel(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        chosen = self.cancel_select.values[0]
+        job = await self.service.cancel(chosen, interaction.guild_id, interaction.user.id, is_moderator=True)
+        await self._show_queue(interaction, f"Cancelled job #{job.id}.")
+
+    async def _toggle_pause(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        if self.paused:
+            await self.admin.resume(interaction.guild_id, interaction.user.id)
+            note = "Resumed: waiting jobs start as slots free up."
+        else:
+            await self.admin.pause(interaction.guild_id, interaction.user.id, "paused by a moderator")
+            note = "Paused: no new jobs start until a moderator resumes."
+        await self._show_queue(interaction, note)
