@@ -97,7 +97,9 @@ class GuildAdmin:
         current = await self.store.guild_settings(guild_id)
         number: float = float(value) if name == "cooldown_seconds" else int(value)
         updated = with_changes(current, **{name: number})
-        return await self._save(updated, actor_id, "set", f"{name}: {getattr(current, name)} → {number:g}")
+        before = getattr(current, name)
+        shown = "default" if before is None else f"{before:g}"
+        return await self._save(updated, actor_id, "set", f"{name}: {shown} → {number:g}")
 
     async def reset(self, guild_id: int, actor_id: int, name: str) -> GuildSettings:
         """Go back to the bot's default for one setting."""

@@ -52,6 +52,8 @@ def _usage_line(line: UsageLine) -> str:
             f"~${line.cost:.2f}")
 
 
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
 class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Server admins: video limits"):
     """Server admins' controls: limits, quotas, cooldown, allow-lists, pause, audit and usage."""
 
@@ -157,7 +159,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         assert interaction.guild_id is not None
         entries = await self.admin.audit(interaction.guild_id, 20)
         lines = [
-            f"<t:{int(e.at)}:R> <@{e.actor_id}> **{e.action}** {plain(e.details)}"
+            f"<t:{int(e.at)}:R> <@{e.actor_id}> **{e.action}** {discord.utils.escape_mentions(e.details)}"
             for e in entries
         ]
         embed = discord.Embed(title="Moderator and admin actions", description="\n".join(lines) or "None yet.")
