@@ -12,7 +12,7 @@ from bot.comet_types import ImageInput
 from bot.errors import LimitReached, NotAllowed, NotFound
 from bot.inputs import remove_inputs, save_inputs
 from bot.models import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob
-from bot.policy import Policy, Refusal
+from bot.policy import Policy, Refusal, day_start
 from bot.ports import JobStore, StatusView
 from bot.worker import JobWorker
 
@@ -106,6 +106,14 @@ class JobService:
             return LimitReached(f"You have used your {policy.daily_quota_per_user} videos for today "
                                 f"(failed jobs are refunded).{wait}")
         return LimitReached(f"This server has used its {policy.daily_quota_per_guild} videos for today.{wait}")
+
+    async def quota(self, guild_id: int, user_id: int) -> tuple[int, int] | None:
+        """(videos used today, daily quota) for a member, or None when no quota applies."""
+        policy = await self.policy(guild_id)
+        if not policy.daily_quota_per_user:
+            return None
+        used, _ = await self.store.quota_used(guild_id, user_id, day_start(self.clock()))
+        return used, policy.daily_quota_per_user
 
     async def status_view(self, job: Job) -> StatusView:
         """Position, quota and pause, as the job's status message shows them."""

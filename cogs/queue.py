@@ -62,11 +62,16 @@ class QueueCog(commands.Cog):
             await interaction.edit_original_response(embed=embed)
             return
         jobs = await self.service.user_jobs(interaction.guild_id, interaction.user.id, limit=10)
+        quota = await self.service.quota(interaction.guild_id, interaction.user.id)
+        quota_line = f"Daily quota: {max(0, quota[1] - quota[0])} of {quota[1]} videos left today." if quota else ""
         if not jobs:
-            await interaction.edit_original_response(content="You have no video jobs in this server yet. Try /veo.")
+            await interaction.edit_original_response(
+                content=f"You have no video jobs in this server yet. Try /veo. {quota_line}".strip())
             return
         lines = [job_line(j, now=now, position=await self.service.position(j)) for j in jobs]
         embed = discord.Embed(title="Your recent video jobs", description=_clip_lines(lines))
+        if quota_line:
+            embed.add_field(name="Quota", value=quota_line, inline=False)
         embed.set_footer(text="/veo-status job:<number> shows one job; /veo-cancel job:<number> stops one.")
         await interaction.edit_original_response(embed=embed)
 

@@ -80,6 +80,7 @@ async def test_status_lists_own_jobs_and_links_results(tmp_path: Path) -> None:
         await w.discord.wait_until(lambda: w.results() or None, timeout=10)
         text = await _command(w, "veo-status", w.member, MEMBER_PERMISSIONS)
         assert "#1" in text and "first clip" in text and "Delivered" in text
+        assert "Daily quota: 9 of 10 videos left today." in text
         assert f"/channels/{w.guild.id}/{w.channel.id}/{w.results()[0].id}" in text
         text = await _command(w, "veo-status", w.member, MEMBER_PERMISSIONS, job="1")
         assert "job #1" in text and "Task id" in text
