@@ -177,3 +177,25 @@ async def test_twenty_simultaneous_requests_never_exceed_the_quota(tmp_path: Pat
         refused = [r for r in replies if "You have used your 5 videos" in r.content]
         assert (len(accepted), len(refused)) == (5, 15)
         assert await app.store.get_job(6) is None
+
+
+async def test_allowed_roles_and_full_queue(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        creators = w.discord.add_role(w.guild.id, "Creators")  # exists before the bot connects
+        async with running_bot(w, env={"VEO_MAX_ACTIVE_PER_GUILD": "1"}) as app:
+            await _roles_and_queue(w, app, creators)
+
+
+async def _roles_and_queue(w: World, app: Any, creators: Any) -> None:
+    w.api.default_script = TaskScript(polls_until_done=10_000)
+    await _admin(w, "role", action="add", role=creators)
+    refused = await _veo(w)
+    assert "Only members with one of the roles" in refused
+    creator = w.discord.add_user("creator")
+    w.discord.add_member(w.guild.id, creator, permissions=MEMBER_PERMISSIONS, roles=(creators.id,))
+    assert "Job #1" in await _veo(w, user=creator)
+    await _admin(w, "limit", setting="max_queued", value=1)
+    assert "Job #2" in await _veo(w, user=creator)  # waits: the server runs one job at a time
+    full = await _veo(w, user=creator)
+    assert "queue is full (1 waiting)" in full
+    assert await app.store.get_job(3) is None
