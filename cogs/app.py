@@ -15,16 +15,18 @@ import yarl
 from discord.ext import commands
 
 from bot.admin import GuildAdmin
-from bot.comet import VideoClient
-from bot.comet_types import RetryPolicy, parse_orientation_map
+from bot.comet_types import RetryPolicy
 from bot.config import Settings
 from bot.core_config import CoreConfig
 from bot.jobs import JobService
 from bot.ports import VideoProvider
+from bot.video_store import VideoStore
 from bot.worker import JobWorker
 from cogs.admin import AdminCog
+from cogs.buttons import DeleteButton, RegenerateButton
 from cogs.errors import VeoCommandTree
 from cogs.notifier import DiscordNotifier
+from cogs.ops import Operations, build_provider, open_video_store
 from cogs.queue import QueueCog
 from cogs.sync import sync_commands
 from cogs.veo import VeoCog
@@ -56,6 +58,8 @@ class VeoBot(commands.Bot):
         await self.add_cog(VeoCog(self.app.service, self.app.settings))
         await self.add_cog(QueueCog(self.app.service, self.app.admin))
         await self.add_cog(AdminCog(self.app.admin))
+        # Result buttons are rebuilt from their custom ids, so they work on messages from before a restart.
+        self.add_dynamic_items(RegenerateButton, DeleteButton)
         if self.app.sync_on_start:
             try:
                 await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
@@ -69,13 +73,18 @@ class VeoApp:
     """Everything one bot process runs, created once and closed once."""
 
     def __init__(self, settings: Settings, core: CoreConfig, session: aiohttp.ClientSession,
-                 store: SqliteJobStore, provider: VideoProvider, nonce_salt: str) -> None:
+                 store: SqliteJobStore, provider: VideoProvider, nonce_salt: str,
+                 videos: VideoStore | None = None) -> None:
         self.settings = settings
         self.session = session
         self.store = store
+        self.ops = Operations(settings, store, videos or VideoStore(core.data_dir / "videos"))
         self.bot = VeoBot(self)
-        self.notifier = DiscordNotifier(self.bot, nonce_salt=nonce_salt, upload_limit=settings.upload_limit_bytes)
-        self.worker = JobWorker(store, provider, self.notifier, core)
+        self.notifier = DiscordNotifier(self.bot, nonce_salt=nonce_salt, upload_limit=settings.upload_limit_bytes,
+                                        video_link=self.ops.video_link)
+        self.worker = JobWorker(store, self.ops.provider(provider), self.ops.notifier(self.notifier), core,
+                                videos=self.ops.videos)
+        self.ops.attach(self.bot, self.worker)
         self.service = JobService(store, self.worker)
         self.admin = GuildAdmin(store, self.worker, prices=dict(settings.prices), video_seconds=settings.video_seconds)
         self.sync_on_start = True
@@ -98,16 +107,10 @@ class VeoApp:
             salt = secrets.token_hex(3)
             await store.set_meta("nonce_salt", salt)
         session = aiohttp.ClientSession()
-        provider = VideoClient(
-            session,
-            base_url=settings.cometapi_base_url,
-            api_key=settings.cometapi_key,
-            orientation_map=parse_orientation_map(settings.orientation_map),
-            max_download_bytes=settings.max_video_bytes,
-            allow_plain_http_downloads=settings.allow_http_downloads,
-            retry=retry or RetryPolicy(request_timeout=settings.request_timeout),
+        provider = build_provider(
+            settings, session, retry or RetryPolicy(request_timeout=settings.request_timeout), core.data_dir
         )
-        return cls(settings, core, session, store, provider, salt)
+        return cls(settings, core, session, store, provider, salt, await open_video_store(settings, store))
 
     def start_worker(self) -> None:
         """Start the background poller (once)."""
@@ -116,6 +119,7 @@ class VeoApp:
 
     async def start(self) -> None:
         """Log in and connect to the gateway in the background; returns once logged in."""
+        await self.ops.start(self._stop)
         await self.bot.login(self.settings.discord_token.reveal())
         self._bot_task = asyncio.create_task(self.bot.connect(reconnect=True), name="veo-gateway")
 
@@ -136,6 +140,7 @@ class VeoApp:
         if self._bot_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._bot_task
+        await self.ops.close()
         await self.session.close()
         await self.store.close()
 
@@ -147,6 +152,7 @@ class VeoApp:
                 with contextlib.suppress(BaseException):
                     await task
         with contextlib.suppress(Exception):
+            await self.ops.close()
             await self.bot.http.close()
             await self.session.close()
             await self.store.close()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
 
-from bot.models import Job
+from bot.models import Job, JobStatus
 from bot.ports import DeliveryFailed, StatusView
+from cogs.buttons import result_buttons
 from cogs.render import failure_text, result_text, status_embed
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,19 @@ class _FileTooLarge(Exception):
 class DiscordNotifier:
     """Status messages and results as channel messages: they outlive the 15-minute interaction token."""
 
-    def __init__(self, client: discord.Client, *, nonce_salt: str, upload_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        nonce_salt: str,
+        upload_limit: int | None = None,
+        video_link: Callable[[Job], str | None] | None = None,
+    ) -> None:
         self.client = client
         self.nonce_salt = nonce_salt
         self.upload_limit_override = upload_limit
+        # The lasting URL of a stored video (VEO_PUBLIC_BASE_URL), preferred to the provider's temporary one.
+        self.video_link = video_link
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id, type=discord.ChannelType.text)
@@ -94,8 +105,9 @@ class DiscordNotifier:
                 return await self._post(job, result_text(job, link=None), video)
             except _FileTooLarge:
                 log.info("job=%s file refused as too large; posting a link", job.id)
-        if job.video_url:
-            text = result_text(job, link=job.video_url)
+        durable = self.video_link(job) if video is not None and self.video_link is not None else None
+        if durable or job.video_url:
+            text = result_text(job, link=durable or job.video_url)
         else:
             text = result_text(job, link=None, note="The file is too large to upload here, and the video "
                                "service gave no download link. Ask a server admin to raise the upload limit.")
@@ -144,10 +156,15 @@ class DiscordNotifier:
         reference: discord.MessageReference | None,
     ) -> discord.Message:
         extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
+        buttons = result_buttons(
+            job.id,
+            can_regenerate=not job.image_count and not job.safety_rejection,
+            can_delete=job.status is JobStatus.COMPLETED,
+        )
         file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
         try:
             return await self._channel(job).send(
-                content, file=file, nonce=self.nonce(job, "r"), allowed_mentions=mentions, **extra
+                content, file=file, nonce=self.nonce(job, "r"), allowed_mentions=mentions, view=buttons, **extra
             )
         finally:
             if video is not None:

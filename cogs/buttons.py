@@ -1,0 +1,123 @@
+"""Buttons on result messages that keep working after restarts: Regenerate and Delete."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.errors import NotAllowed, NotFound
+from bot.models import NewJob
+from cogs.errors import reply_ephemeral, user_message
+from cogs.render import message_link
+
+if TYPE_CHECKING:
+    from cogs.app import VeoBot
+
+log = logging.getLogger(__name__)
+
+
+def _bot(interaction: discord.Interaction) -> VeoBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def _answer_error(interaction: discord.Interaction, error: Exception) -> None:
+    message = user_message(error)
+    if message is None:
+        log.error("button failed guild=%s user=%s", interaction.guild_id, interaction.user.id, exc_info=error)
+        message = "Something went wrong; it has been logged."
+    await reply_ephemeral(interaction, message)
+
+
+class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:regen:(?P<job>\d+)"):
+    """Make the same video again (same prompt, model and orientation), as a new job of whoever clicks."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Regenerate", emoji="🔁", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"veo:regen:{job_id}"))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> RegenerateButton:
+        """Rebuild the button from its custom id after a restart."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Queue a copy of the job; it counts against the clicker's limits like /veo."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await self._regenerate(interaction)
+        except Exception as error:
+            await _answer_error(interaction, error)
+
+    async def _regenerate(self, interaction: discord.Interaction) -> None:
+        service = _bot(interaction).app.service
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        original = await service.find_job(str(self.job_id), interaction.guild_id)
+        if original is None:
+            raise NotFound("That job no longer exists.")
+        if original.image_count:
+            raise NotAllowed("This video started from images, which are not kept after a job is sent. "
+                             "Run /veo again with the images attached.")
+        role_ids = [role.id for role in getattr(interaction.user, "roles", [])]
+        policy = await service.check_request(interaction.guild_id, interaction.channel_id, role_ids, original.model)
+        job = await service.create_job(
+            NewJob(guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id,
+                   prompt=original.prompt, model=original.model, orientation=original.orientation,
+                   locale=str(interaction.locale)),
+            policy=policy,
+        )
+        link = message_link(job.guild_id, job.channel_id, job.status_message_id)
+        await interaction.edit_original_response(
+            content=f"Queued job #{job.id}, a new take of job #{original.id}." + (f" Follow it here: {link}" if link else "")
+        )
+
+
+class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:delete:(?P<job>\d+)"):
+    """Delete a result message: its requester, or a moderator (Manage Messages)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Delete", emoji="🗑️", style=discord.ButtonStyle.danger,
+                                           custom_id=f"veo:delete:{job_id}"))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> DeleteButton:
+        """Rebuild the button from its custom id after a restart."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Delete the message the button is on, after checking who clicked."""
+        try:
+            await self._delete(interaction)
+        except Exception as error:
+            await _answer_error(interaction, error)
+
+    async def _delete(self, interaction: discord.Interaction) -> None:
+        app = _bot(interaction).app
+        assert interaction.guild_id is not None and interaction.message is not None
+        job = await app.service.find_job(str(self.job_id), interaction.guild_id)
+        owner = job.user_id if job is not None else None
+        is_moderator = interaction.permissions.manage_messages
+        if interaction.user.id != owner and not is_moderator:
+            raise NotAllowed("Only the member who asked for this video, or a moderator, can delete it.")
+        await interaction.response.defer()
+        await interaction.message.delete()
+        if interaction.user.id != owner:
+            await app.store.add_audit(interaction.guild_id, interaction.user.id, "delete result",
+                                      f"job #{self.job_id}", app.service.clock(), job_id=self.job_id)
+        log.info("job=%s result message deleted by user=%s", self.job_id, interaction.user.id)
+
+
+def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool) -> discord.ui.View:
+    """The buttons under a result (or failure) message."""
+    view = discord.ui.View(timeout=None)
+    if can_regenerate:
+        view.add_item(RegenerateButton(job_id))
+    if can_delete:
+        view.add_item(DeleteButton(job_id))
+    return view
