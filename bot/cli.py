@@ -23,6 +23,7 @@ class Frontend(Protocol):
 
     async def run(self, settings: Settings) -> int: ...
     async def sync_commands(self, settings: Settings) -> int: ...
+    async def doctor(self, settings: Settings) -> int: ...
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="start the bot in the foreground (stops on SIGINT / SIGTERM)")
     commands.add_parser("sync", help="register the slash commands with Discord now, even if unchanged")
     commands.add_parser("check-config", help="validate the settings and print them (secrets hidden)")
+    commands.add_parser(
+        "doctor", help="check the settings, database, CometAPI key, Discord token, intents and permissions"
+    )
     return parser
 
 
@@ -55,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _load_settings()
     if settings is None:
         return EXIT_SETTINGS
-    configure_logging(settings.log_level, [settings.discord_token.reveal(), settings.cometapi_key.reveal()])
+    configure_logging(
+        settings.log_level, [settings.discord_token.reveal(), settings.cometapi_key.reveal()], settings.log_format
+    )
     if args.command == "check-config":
         for name in Settings.__dataclass_fields__:
             print(f"{name} = {getattr(settings, name)!r}")
@@ -64,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sync":
             return asyncio.run(frontend.sync_commands(settings))
+        if args.command == "doctor":
+            return asyncio.run(frontend.doctor(settings))
         return asyncio.run(frontend.run(settings))
     except KeyboardInterrupt:
         return 130

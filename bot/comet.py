@@ -27,6 +27,7 @@ from bot.comet_errors import (
     error_from_response,
     sanitize_provider_message,
 )
+from bot.comet_hosts import Resolver, check_public_host, system_resolve
 from bot.comet_http import backoff_delay, origin, parse_retry_after
 from bot.comet_parse import parse_task_status
 from bot.comet_types import DEFAULT_ORIENTATION_MAP, ImageInput, OrientationParams, RetryPolicy, TaskStatus
@@ -40,7 +41,8 @@ _Kind = Literal["create", "get", "download"]
 
 MAX_JSON_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
-# Third-party video hosts may redirect (signed storage URLs); follow a few hops, never with the key.
+# Third-party video hosts may redirect (signed storage URLs); follow a few hops, never with the key,
+# and each hop only to a public address (see comet_hosts).
 MAX_REDIRECTS = 3
 
 
@@ -76,6 +78,7 @@ class VideoClient:
         allow_plain_http_downloads: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        resolve: Resolver = system_resolve,
     ) -> None:
         base = URL(base_url.rstrip("/"))
         if not base.is_absolute() or base.scheme not in ("http", "https"):
@@ -87,7 +90,9 @@ class VideoClient:
         self._orientation_map = dict(orientation_map)
         self._retry = retry
         self._max_download_bytes = max_download_bytes
+        # The same switch that allows plain http lets local test doubles on 127.0.0.1 serve videos.
         self._allow_plain_http = allow_plain_http_downloads
+        self._resolve = resolve
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._timeout = aiohttp.ClientTimeout(total=retry.request_timeout)
@@ -174,6 +179,9 @@ class VideoClient:
             plain_ok = self._allow_plain_http and url.scheme == "http"
             if not (url.scheme == "https" or same_origin or plain_ok):
                 raise DownloadFailed(detail=f"task {task_id}: refusing a {url.scheme!r} video URL")
+            if not same_origin:
+                await check_public_host(url, allow_loopback=self._allow_plain_http, resolve=self._resolve,
+                                        label=f"task {task_id}")
 
             async def handle(resp: aiohttp.ClientResponse, url: URL = url) -> int | _Redirect:
                 if 300 <= resp.status < 400:

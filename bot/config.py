@@ -18,6 +18,7 @@ MIB = 1024 * 1024
 DEFAULT_MODELS: tuple[str, ...] = ("veo3.1-fast", "veo3.1", "veo3.1-pro", "veo3-fast", "veo3")
 PROVIDERS = ("cometapi", "mock")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 ORIENTATIONS = ("16x9", "9x16")
 DEFAULT_COMETAPI_BASE_URL = "https://api.cometapi.com/v1"
 DEFAULT_DISCORD_API_BASE_URL = "https://discord.com/api/v10"
@@ -60,6 +61,11 @@ class Settings:
     video_seconds: float = 8.0
     provider: str = "cometapi"
     http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    public_base_url: str | None = None
+    video_dir: Path | None = None  # None: <data_dir>/videos
+    video_retention_days: float = 7.0
+    log_format: str = "text"
     models: tuple[str, ...] = DEFAULT_MODELS
     default_model: str = DEFAULT_MODELS[0]
     orientation_map: str = DEFAULT_ORIENTATION_MAP
@@ -70,6 +76,15 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     log_level: str = "INFO"
     allow_http_downloads: bool = False
+    # Advanced timings; the defaults suit production, tests shorten them.
+    request_timeout: float = 30.0
+    submit_grace: float = 120.0
+    delivery_retry_base: float = 15.0
+
+    @property
+    def videos_path(self) -> Path:
+        """Where delivered videos are kept (``VEO_VIDEO_DIR``, else ``videos`` under the data directory)."""
+        return self.video_dir if self.video_dir is not None else self.data_dir / "videos"
 
     @property
     def database_path(self) -> Path:
@@ -195,6 +210,19 @@ def _bool(text: str) -> bool:
     raise ValueError(text)
 
 
+def _host(text: str) -> str:
+    if any(c.isspace() or c in "/@" for c in text):
+        raise ValueError(text)
+    return text
+
+
+def _days(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 36500:
+        raise ValueError(text)
+    return value
+
+
 def _port(text: str) -> int | None:
     value = int(text)
     if not 1 <= value <= 65535:
@@ -263,6 +291,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         video_seconds=r.parse("VEO_VIDEO_SECONDS", 8.0, _positive_float, "a number of seconds greater than 0"),
         provider=r.parse("VEO_PROVIDER", "cometapi", _choice(PROVIDERS), "one of: " + ", ".join(PROVIDERS)),
         http_port=r.parse("VEO_HTTP_PORT", None, _port, port_text),
+        http_host=r.parse("VEO_HTTP_HOST", "127.0.0.1", _host, "a host name or IP address to listen on"),
+        public_base_url=r.parse("VEO_PUBLIC_BASE_URL", None, _http_url(("http", "https")), "an http(s) URL"),
+        video_dir=r.parse("VEO_VIDEO_DIR", None, Path, "a directory path"),
+        video_retention_days=r.parse(
+            "VEO_VIDEO_RETENTION_DAYS", 7.0, _days, "a number of days, 0 or more (0 = remove once posted)"
+        ),
+        log_format=r.parse("VEO_LOG_FORMAT", "text", _choice(LOG_FORMATS), "one of: " + ", ".join(LOG_FORMATS)),
         models=models,
         default_model=default_model,
         orientation_map=r.parse(
@@ -276,6 +311,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         data_dir=r.parse("VEO_DATA_DIR", Path("data"), Path, "a directory path"),
         log_level=r.parse("VEO_LOG_LEVEL", "INFO", _log_level, "one of: " + ", ".join(LOG_LEVELS)),
         allow_http_downloads=r.parse("VEO_ALLOW_HTTP_DOWNLOADS", False, _bool, "true or false"),
+        request_timeout=r.parse("VEO_REQUEST_TIMEOUT", 30.0, _positive_float, "a number of seconds greater than 0"),
+        submit_grace=r.parse("VEO_SUBMIT_GRACE", 120.0, _positive_float, "a number of seconds greater than 0"),
+        delivery_retry_base=r.parse(
+            "VEO_DELIVERY_RETRY_BASE", 15.0, _positive_float, "a number of seconds greater than 0"
+        ),
     )
     if r.problems:
         raise SettingsError(r.problems)

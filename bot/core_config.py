@@ -53,6 +53,8 @@ class CoreConfig:
             data_dir=settings.data_dir,
             max_prompt_chars=settings.max_prompt_chars,
             defaults=defaults_from_settings(settings),
+            submit_grace=settings.submit_grace,
+            delivery_retry_base=settings.delivery_retry_base,
         )
 
     @property

@@ -18,6 +18,7 @@ from bot.inputs import load_inputs, remove_inputs
 from bot.models import Job, JobStatus
 from bot.policy import Policy, day_start
 from bot.ports import DeliveryFailed, JobStore, Notifier, StatusView, VideoProvider
+from bot.video_store import VideoStore
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class JobWorker:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        videos: VideoStore | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -57,6 +59,8 @@ class JobWorker:
         self._dispatch_lock = asyncio.Lock()
         self._jobs_limit = asyncio.Semaphore(config.poll_concurrency)
         self.last_tick: float | None = None
+        # Without a configured store, videos live under the data directory only until they are posted.
+        self.videos = videos or VideoStore(config.data_dir / "videos")
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -220,8 +224,8 @@ class JobWorker:
     # -- delivery: exactly once -------------------------------------------------------------------
 
     def video_path(self, job: Job) -> Path:
-        """Where a job's downloaded video is kept until it is posted."""
-        return self.config.data_dir / "videos" / f"{job.id}.mp4"
+        """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
+        return self.videos.path_for(job.id)
 
     async def _deliver(self, job: Job) -> None:
         backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
@@ -246,7 +250,8 @@ class JobWorker:
             return
         await self.store.mark_delivered(job.id, message_id, self.clock())
         log.info("job=%s delivered message=%s", job.id, message_id)
-        self.video_path(job).unlink(missing_ok=True)
+        if not self.videos.keeps_videos:
+            self.video_path(job).unlink(missing_ok=True)
         await self.refresh_status(job.id, force=True)
         self.wake()
 

@@ -72,7 +72,8 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         )
         link = message_link(job.guild_id, job.channel_id, job.status_message_id)
         await interaction.edit_original_response(
-            content=f"Queued job #{job.id}, a new take of job #{original.id}." + (f" Follow it here: {link}" if link else "")
+            content=f"Queued job #{job.id}, a new take of job #{original.id}."
+            + (f" Follow it here: {link}" if link else "")
         )
 
 

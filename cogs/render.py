@@ -6,6 +6,7 @@ import time
 
 import discord
 
+from bot.mock_provider import is_mock_task
 from bot.models import Job, JobStatus
 from bot.ports import StatusView
 
@@ -31,6 +32,8 @@ STATE_COLOURS: dict[JobStatus, discord.Colour] = {
     JobStatus.CANCELLED: discord.Colour.light_grey(),
 }
 SAFETY_HINT = "Try rephrasing the prompt (or using another image) and run /veo again."
+MOCK_LABEL = "🧪 Mock provider: a local test video, no credits spent"
+MOCK_NOTE = "🧪 This is a mock video made by the bot itself for testing (VEO_PROVIDER=mock), not by Veo."
 
 
 def plain(text: str) -> str:
@@ -91,6 +94,8 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None) -> dis
         description=discord.utils.escape_markdown(prompt),
         colour=STATE_COLOURS.get(job.status, discord.Colour.blurple()),
     )
+    if is_mock_task(job.task_id):
+        embed.set_author(name=MOCK_LABEL)
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     embed.add_field(name="Model", value=plain(job.model), inline=True)
     embed.add_field(name="Orientation", value=job.orientation, inline=True)
@@ -133,6 +138,8 @@ def result_text(job: Job, *, link: str | None, note: str | None = None) -> str:
         lines.append(f"The file is too large to upload here; download it: {link}")
     if note:
         lines.append(note)
+    if is_mock_task(job.task_id):
+        lines.append(MOCK_NOTE)
     return "\n".join(lines)
 
 

@@ -60,3 +60,10 @@ async def sync_commands(settings: Settings) -> int:
     finally:
         await app.close()
     return 0
+
+
+async def doctor(settings: Settings) -> int:
+    """Check the settings, database, CometAPI key, Discord token, intents and permissions; print what to fix."""
+    from cogs.doctor import run_doctor
+
+    return await run_doctor(settings)

@@ -54,9 +54,11 @@ async def open_database(path: Path) -> aiosqlite.Connection:
     conn.row_factory = aiosqlite.Row
     await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     await conn.execute("PRAGMA journal_mode = WAL")
-    # In WAL mode NORMAL loses no committed transaction on a process crash (only on power loss may the
-    # last commits roll back), and it saves an fsync per commit on the hot path.
-    await conn.execute("PRAGMA synchronous = NORMAL")
+    # FULL: every commit is on disk before the bot acts on it. With NORMAL a process crash loses nothing, but
+    # a power loss or kernel crash could roll back commits made since the last checkpoint: a job claimed for
+    # submission could come back as queued and be sent (and billed) twice, a delivered one be posted again.
+    # The price is one fsync per commit, a few per job per poll interval.
+    await conn.execute("PRAGMA synchronous = FULL")
     await conn.execute("PRAGMA foreign_keys = ON")
     await migrate(conn)
     return conn

@@ -11,6 +11,7 @@ from bot.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limi
 from bot.policy import Admission, Policy, Refusal, day_start
 from db.base import marks
 from db.guild_store import GuildQueries
+from db.stats_store import StatsQueries
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 _IN_FLIGHT = tuple(sorted(IN_FLIGHT_STATUSES))
@@ -28,7 +29,7 @@ def _job(row: aiosqlite.Row) -> Job:
     return Job(**data)
 
 
-class SqliteJobStore(GuildQueries):
+class SqliteJobStore(GuildQueries, StatsQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:

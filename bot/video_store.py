@@ -1,0 +1,122 @@
+"""``VideoStore``: where finished videos are kept, under unguessable names, with a public URL and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+KEY_META = "video_name_key"
+# A file name the store itself made: the job number, then a token only the key can produce.
+_NAME = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.mp4$")
+# Downloads land in ``.<name>.<random>.part`` files beside their destination, then are renamed.
+_PART = re.compile(r"^\.[0-9]{1,18}-[0-9a-f]{24}\.mp4\..*\.part$")
+PRUNE_INTERVAL = 3600.0
+
+
+class MetaStore(Protocol):
+    """The store's key-value notes, where the naming key is kept."""
+
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+
+async def load_name_key(meta: MetaStore) -> bytes:
+    """The database's secret for video file names, created on first use (names then survive restarts)."""
+    value = await meta.get_meta(KEY_META)
+    if value is None:
+        value = secrets.token_hex(32)
+        await meta.set_meta(KEY_META, value)
+    return bytes.fromhex(value)
+
+
+class VideoStore:
+    """Delivered videos on disk: kept ``retention`` seconds (0 = removed once posted), optionally public."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        key: bytes = b"",
+        retention: float = 0.0,
+        public_base_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = root
+        self._key = key
+        self.retention = retention
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.clock = clock
+
+    @property
+    def keeps_videos(self) -> bool:
+        """True when delivered videos stay on disk for a while."""
+        return self.retention > 0
+
+    def name_for(self, job_id: int) -> str:
+        """The file name of a job's video: the number, then a token that cannot be guessed from it."""
+        token = hmac.new(self._key, f"video:{job_id}".encode(), hashlib.sha256).hexdigest()[:24]
+        return f"{job_id}-{token}.mp4"
+
+    def path_for(self, job_id: int) -> Path:
+        """Where a job's video is downloaded to and kept."""
+        return self.root / self.name_for(job_id)
+
+    def public_url(self, job_id: int) -> str | None:
+        """The lasting link to a job's video, when videos are kept and served and this one is on disk."""
+        if self.public_base_url is None or not self.keeps_videos or not self.path_for(job_id).is_file():
+            return None
+        return f"{self.public_base_url}/videos/{self.name_for(job_id)}"
+
+    def resolve(self, name: str) -> Path | None:
+        """The stored file called ``name``, or None for any other name (no paths, no partial files)."""
+        if not _NAME.match(name):
+            return None
+        path = self.root / name
+        return path if path.is_file() else None
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove videos (and stale partial downloads) older than the retention; return how many went."""
+        if not self.keeps_videos or not self.root.is_dir():
+            return 0
+        cutoff = (self.clock() if now is None else now) - self.retention
+        removed = 0
+        for path in self.root.iterdir():
+            if not (_NAME.match(path.name) or _PART.match(path.name)):
+                continue  # not ours: leave it alone
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        if removed:
+            log.info("removed %d stored video(s) older than %.1f days", removed, self.retention / DAY)
+        return removed
+
+    async def run_pruner(
+        self,
+        stop: asyncio.Event,
+        *,
+        interval: float = PRUNE_INTERVAL,
+        on_pruned: Callable[[int], None] | None = None,
+    ) -> None:
+        """Prune now and then every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                removed = await asyncio.to_thread(self.prune)
+                if on_pruned is not None and removed:
+                    on_pruned(removed)
+            except OSError:
+                log.exception("pruning stored videos failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)

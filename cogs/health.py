@@ -1,0 +1,71 @@
+"""``DiscordHealth``: the Discord facts behind ``/healthz`` and ``/metrics`` (gateway state, Discord errors)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import aiohttp
+from discord.ext import commands
+
+from bot.instrument import BotMetrics
+
+
+class DiscordHealth:
+    """Watches one discord.py client: whether its gateway session is up, and every error answer it gets."""
+
+    def __init__(self, metrics: BotMetrics, *, clock: Callable[[], float] = time.time) -> None:
+        self.metrics = metrics
+        self.clock = clock
+        self.client: commands.Bot | None = None
+        self.connected = False
+        self.disconnected_at: float | None = None
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_end.append(self._on_request_end)
+        self.trace.on_request_exception.append(self._on_request_exception)
+        metrics.gateway_connected.set(0)
+
+    def attach(self, client: commands.Bot) -> None:
+        """Listen to the client's gateway events and trace its REST requests (call before it logs in)."""
+        self.client = client
+        # discord.py opens its HTTP session at login with the trace configured here.
+        client.http.http_trace = self.trace
+        client.add_listener(self._up, "on_connect")
+        client.add_listener(self._up, "on_resumed")
+        client.add_listener(self._down, "on_disconnect")
+
+    async def _up(self) -> None:
+        self.connected = True
+        self.disconnected_at = None
+        self.metrics.gateway_connected.set(1)
+
+    async def _down(self) -> None:
+        if self.connected:
+            self.metrics.gateway_disconnects.inc()
+            self.disconnected_at = self.clock()
+        self.connected = False
+        self.metrics.gateway_connected.set(0)
+
+    async def _on_request_end(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        if params.response.status >= 400:
+            self.metrics.discord_errors.inc(status=str(params.response.status))
+
+    async def _on_request_exception(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
+    ) -> None:
+        self.metrics.discord_errors.inc(status="network")
+
+    def problem(self) -> str | None:
+        """None while the gateway session is up, else what is wrong (for ``/healthz``)."""
+        client = self.client
+        if client is None or client.is_closed():
+            return "the Discord client is not running"
+        ws = client.ws
+        if self.connected and ws is not None and ws.open:
+            return None
+        if self.disconnected_at is not None:
+            return f"disconnected from the Discord gateway {self.clock() - self.disconnected_at:.0f} s ago"
+        return "not connected to the Discord gateway yet"

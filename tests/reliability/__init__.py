@@ -1,0 +1,1 @@
+"""Reliability suites: the real bot process under faults, crashes and bad input."""

@@ -1,0 +1,106 @@
+"""The world of a reliability run: both fakes on loopback with long random secrets, one guild, two channels,
+several members, a moderator, a bystander and a mentionable role; outcomes scripted per request tag."""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.comet_api import FakeCometAPI, RecordedRequest, TaskScript
+from tests.fakes.discord_models import BOT_DEFAULT_PERMISSIONS, FakeChannel, FakeGuild, FakeRole, FakeUser
+from tests.fakes.discord_server import FakeDiscord
+from tests.reliability.faults import CometFaults, DiscordUploadFaults
+from tests.reliability.prompts import TAG_PREFIX
+from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
+
+TAG_RE = re.compile(TAG_PREFIX + r"\d{4}")
+
+
+def tag_of(text: str) -> str | None:
+    """The request tag in a prompt, if any."""
+    match = TAG_RE.search(text)
+    return match.group() if match else None
+
+
+class ScriptedCometAPI(FakeCometAPI):
+    """The fake CometAPI, choosing each new task's script by the tag in its prompt."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.scripts: dict[str, TaskScript] = {}
+
+    async def _do_create(self, request: web.Request, rec: RecordedRequest) -> Any:
+        script = self.scripts.get(tag_of(rec.fields.get("prompt", "")) or "")
+        if script is None:
+            return await super()._do_create(request, rec)
+        # _do_create never awaits, so swapping the default for this one call cannot leak to another request.
+        default, self.default_script = self.default_script, script
+        try:
+            return await super()._do_create(request, rec)
+        finally:
+            self.default_script = default
+
+    def tasks_for(self, tag: str) -> list[str]:
+        """Ids of the tasks created for a request tag."""
+        return [t.id for t in self.tasks.values() if tag_of(t.prompt) == tag]
+
+
+@dataclass
+class World:
+    """Everything a run talks to, and the faults wired into it."""
+
+    discord: FakeDiscord
+    api: ScriptedCometAPI
+    guild: FakeGuild
+    channels: list[FakeChannel]
+    members: list[FakeUser]
+    moderator: FakeUser
+    bystander: FakeUser
+    role: FakeRole
+    comet_faults: CometFaults
+    upload_faults: DiscordUploadFaults
+
+    @property
+    def token(self) -> str:
+        """The bot token the fake Discord accepts."""
+        return self.discord.token
+
+    @property
+    def key(self) -> str:
+        """The CometAPI key the fake accepts."""
+        return self.api.api_key
+
+
+@asynccontextmanager
+async def reliability_world(
+    seed: int, *, comet_rates: dict[str, dict[str, float]], upload_rates: dict[str, float], request_timeout: float
+) -> AsyncIterator[World]:
+    """Start both fakes; faults are seeded from ``seed`` (the secrets are not: they only have to be unguessable)."""
+    token = secrets.token_urlsafe(48)
+    key = "sk-" + secrets.token_urlsafe(36)
+    discord = FakeDiscord(token=token)
+    uploads = DiscordUploadFaults(discord, random.Random(seed * 31 + 1), upload_rates)
+    api = ScriptedCometAPI(api_key=key, seed=seed)
+    async with discord, api:
+        comet = CometFaults(api, random.Random(seed * 31 + 2), comet_rates, request_timeout)
+        guild = discord.add_guild("Reliability")
+        channels = [discord.add_channel(guild.id, f"videos-{i}", bot_permissions=BOT_DEFAULT_PERMISSIONS)
+                    for i in range(2)]
+        members = []
+        for i in range(6):
+            member = discord.add_user(f"member{i}")
+            discord.add_member(guild.id, member, permissions=MEMBER_PERMISSIONS)
+            members.append(member)
+        moderator = discord.add_user("moderator")
+        discord.add_member(guild.id, moderator, permissions=MODERATOR_PERMISSIONS)
+        bystander = discord.add_user("bystander")
+        discord.add_member(guild.id, bystander, permissions=MEMBER_PERMISSIONS)
+        role = discord.add_role(guild.id, "subscribers", mentionable=True)
+        yield World(discord, api, guild, channels, members, moderator, bystander, role, comet, uploads)
