@@ -90,10 +90,10 @@ class GuildAdmin:
     async def set_number(self, guild_id: int, actor_id: int, name: str, value: float) -> GuildSettings:
         """Override one numeric limit for the guild."""
         if name not in SETTING_LABELS or name.startswith("allowed_"):
-            raise InvalidInput(f"Unknown setting {name!r}.")
+            raise InvalidInput("Unknown setting {name}.", params={"name": name})
         if not _MINIMUM.get(name, 0) <= value <= _MAXIMUM:
-            raise InvalidInput(f"{SETTING_LABELS[name].capitalize()}: give a number from {_MINIMUM.get(name, 0)} "
-                               f"to {_MAXIMUM}.")
+            raise InvalidInput("{name}: give a number from {low} to {high}.",
+                               params={"name": name, "low": _MINIMUM.get(name, 0), "high": _MAXIMUM})
         current = await self.store.guild_settings(guild_id)
         number: float = float(value) if name == "cooldown_seconds" else int(value)
         updated = with_changes(current, **{name: number})
@@ -104,7 +104,7 @@ class GuildAdmin:
     async def reset(self, guild_id: int, actor_id: int, name: str) -> GuildSettings:
         """Go back to the bot's default for one setting."""
         if name not in OVERRIDABLE:
-            raise InvalidInput(f"Unknown setting {name!r}.")
+            raise InvalidInput("Unknown setting {name}.", params={"name": name})
         current = await self.store.guild_settings(guild_id)
         updated = with_changes(current, **{name: None})
         return await self._save(updated, actor_id, "reset", f"{name}: back to the default")
@@ -114,7 +114,7 @@ class GuildAdmin:
     ) -> GuildSettings:
         """Add to, remove from, or clear an allow-list (channels, roles, models); an empty list means none."""
         if name not in ("allowed_channels", "allowed_roles", "allowed_models"):
-            raise InvalidInput(f"Unknown list {name!r}.")
+            raise InvalidInput("Unknown setting {name}.", params={"name": name})
         current = await self.store.guild_settings(guild_id)
         items: list[int | str] = list(getattr(current, name) or ())
         if action == "clear":
@@ -123,7 +123,7 @@ class GuildAdmin:
             raise InvalidInput("Say which one to add or remove.")
         elif action == "add":
             if name == "allowed_models" and item not in self.worker.config.guild_defaults.models:
-                raise InvalidInput(f"`{item}` is not one of the bot's models.")
+                raise InvalidInput("`{model}` is not one of the bot's models.", params={"model": item})
             new_value = tuple(dict.fromkeys([*items, item]))
         elif action == "remove":
             if item not in items:
@@ -154,7 +154,7 @@ class GuildAdmin:
     async def usage(self, guild_id: int, period: str) -> UsageReport:
         """Jobs, generated seconds and estimated cost per user and per model over ``period``."""
         if period not in PERIODS:
-            raise InvalidInput(f"Period must be one of: {', '.join(PERIODS)}.")
+            raise InvalidInput("Period must be one of: {periods}.", params={"periods": ", ".join(PERIODS)})
         now = self.clock()
         span = PERIODS[period]
         since = day_start(now) if span is None else (now - span if span else 0.0)

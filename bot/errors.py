@@ -4,12 +4,20 @@ from __future__ import annotations
 
 
 class UserFacingError(Exception):
-    """An expected failure whose ``user_message`` is safe to show to a Discord (or Slack) user."""
+    """An expected failure whose ``user_message`` is safe to show to a Discord (or Slack) user.
+
+    The message is an English template with ``{placeholders}`` filled from ``params``; front-ends may
+    look the template up in a translation catalogue and fill it themselves.
+    """
 
     default_message = "Something went wrong; it has been logged."
 
-    def __init__(self, user_message: str | None = None, *, detail: str | None = None) -> None:
-        self.user_message = user_message or self.default_message
+    def __init__(
+        self, user_message: str | None = None, *, detail: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        self.template = user_message or self.default_message
+        self.params = params or {}
+        self.user_message = self.template.format(**self.params) if self.params else self.template
         # ``detail`` is for the operator's log only; it must never hold a secret either.
         self.detail = detail
         super().__init__(detail or self.user_message)

@@ -31,13 +31,9 @@ class GuildOverview:
     pause_reason: str | None
 
 
-def _when(seconds: float) -> str:
-    seconds = max(1, int(seconds))
-    if seconds < 120:
-        return f"{seconds} seconds"
-    if seconds < 7200:
-        return f"{seconds // 60} minutes"
-    return f"{seconds // 3600} hours"
+def _minutes(seconds: float) -> int:
+    """Whole minutes to wait, at least 1 (a number reads the same in every language)."""
+    return max(1, -(-int(seconds) // 60))
 
 
 class JobService:
@@ -58,14 +54,14 @@ class JobService:
         """Refuse a request the guild's rules forbid (channel, role, model) before anything is read or stored."""
         policy = await self.policy(guild_id)
         if policy.allowed_channels is not None and channel_id not in policy.allowed_channels:
-            where = ", ".join(f"<#{c}>" for c in policy.allowed_channels[:10]) or "no channel"
-            raise NotAllowed(f"Videos can't be made in this channel. Use one of: {where}.")
+            where = ", ".join(f"<#{c}>" for c in policy.allowed_channels[:10])
+            raise NotAllowed("Videos can't be made in this channel. Use one of: {channels}.",
+                             params={"channels": where})
         if policy.allowed_roles is not None and not set(role_ids) & set(policy.allowed_roles):
             raise NotAllowed("Only members with one of the roles chosen by this server's admins can make videos.")
         if model is not None and policy.models and model not in policy.models:
-            raise NotAllowed(
-                f"This server allows these models only: {', '.join(f'`{m}`' for m in policy.models)}."
-            )
+            raise NotAllowed("This server allows these models only: {models}.",
+                             params={"models": ", ".join(f"`{m}`" for m in policy.models)})
         return policy
 
     async def create_job(
@@ -96,16 +92,19 @@ class JobService:
         return job
 
     def _refusal(self, refusal: Refusal | None, retry_at: float | None, policy: Policy) -> LimitReached:
-        wait = f" Try again in {_when(retry_at - self.clock())}." if retry_at else ""
+        minutes = _minutes(retry_at - self.clock()) if retry_at else 1
         if refusal is Refusal.QUEUE_FULL:
-            return LimitReached(f"This server's video queue is full ({policy.max_queued} waiting). "
-                                "Try again when some jobs have finished.")
+            return LimitReached("This server's video queue is full ({queued} waiting). "
+                                "Try again when some jobs have finished.", params={"queued": policy.max_queued})
         if refusal is Refusal.COOLDOWN:
-            return LimitReached(f"Please wait between videos (cooldown {policy.cooldown_seconds:g} s).{wait}")
+            return LimitReached("Please wait between videos (cooldown {cooldown} s). Try again in {minutes} min.",
+                                params={"cooldown": f"{policy.cooldown_seconds:g}", "minutes": minutes})
         if refusal is Refusal.USER_QUOTA:
-            return LimitReached(f"You have used your {policy.daily_quota_per_user} videos for today "
-                                f"(failed jobs are refunded).{wait}")
-        return LimitReached(f"This server has used its {policy.daily_quota_per_guild} videos for today.{wait}")
+            return LimitReached("You have used your {quota} videos for today (failed jobs are refunded). "
+                                "Try again in {minutes} min.",
+                                params={"quota": policy.daily_quota_per_user, "minutes": minutes})
+        return LimitReached("This server has used its {quota} videos for today. Try again in {minutes} min.",
+                            params={"quota": policy.daily_quota_per_guild, "minutes": minutes})
 
     async def quota(self, guild_id: int, user_id: int) -> tuple[int, int] | None:
         """(videos used today, daily quota) for a member, or None when no quota applies."""
@@ -151,14 +150,16 @@ class JobService:
         """Cancel a job in flight; owners may cancel their own, moderators any in the guild."""
         job = await self.find_job(ref, guild_id)
         if job is None or (job.user_id != user_id and not is_moderator):
-            raise NotFound(f"There is no job {ref.strip()[:40]!r} of yours in this server. "
-                           "Use /veo-status to see your jobs.")
+            raise NotFound("There is no job '{ref}' of yours in this server. Use /veo-status to see your jobs.",
+                           params={"ref": ref.strip()[:40]})
         if job.status not in IN_FLIGHT_STATUSES:
-            raise NotAllowed(f"Job #{job.id} has already finished ({_label(job.status)}); there is nothing to cancel.")
+            raise NotAllowed("Job #{job} has already finished ({state}); there is nothing to cancel.",
+                             params={"job": job.id, "state": _label(job.status)})
         if not await self.store.cancel(job.id, self.clock()):
             fresh = await self.store.get_job(job.id)
             state = _label(fresh.status) if fresh else "gone"
-            raise NotAllowed(f"Job #{job.id} finished while you were cancelling it ({state}).")
+            raise NotAllowed("Job #{job} finished while you were cancelling it ({state}).",
+                             params={"job": job.id, "state": state})
         remove_inputs(job.input_dir)
         log.info("job=%s cancelled by user=%s moderator=%s", job.id, user_id, is_moderator)
         if job.user_id != user_id:

@@ -54,7 +54,8 @@ def clean_prompt(prompt: str, max_chars: int) -> str:
         raise InvalidInput("The prompt is empty. Describe the video you want, e.g. `a red fox running through snow`.")
     if len(text) > max_chars:
         raise InvalidInput(
-            f"The prompt is {len(text)} characters long; the limit is {max_chars}. Please shorten it."
+            "The prompt is {length} characters long; the limit is {limit}. Please shorten it.",
+            params={"length": len(text), "limit": max_chars},
         )
     return text
 
@@ -66,7 +67,8 @@ def pick_model(model: str | None, models: tuple[str, ...], default: str) -> str:
     chosen = model.strip()
     if chosen not in models:
         raise InvalidInput(
-            f"Unknown model. Pick one of: {', '.join(f'`{m}`' for m in models)} (or leave it empty for `{default}`)."
+            "Unknown model. Pick one of: {models} (or leave it empty for `{default}`).",
+            params={"models": ", ".join(f"`{m}`" for m in models), "default": default},
         )
     return chosen
 
@@ -76,7 +78,7 @@ def pick_orientation(orientation: str | None, allowed: tuple[str, ...]) -> str:
     if orientation is None:
         return allowed[0]
     if orientation not in allowed:
-        raise InvalidInput(f"Orientation must be one of: {', '.join(allowed)}.")
+        raise InvalidInput("Orientation must be one of: {choices}.", params={"choices": ", ".join(allowed)})
     return orientation
 
 
@@ -90,13 +92,13 @@ def check_attachment(attachment: discord.Attachment, label: str, max_bytes: int)
     """Refuse, before downloading anything, a file that is not a PNG, JPEG or WebP image or is too large."""
     kind = IMAGE_KINDS.get((attachment.content_type or "").split(";")[0].strip().lower())
     if kind is None:
-        raise InvalidInput(f"`{label}` must be a PNG, JPEG or WebP image.")
+        raise InvalidInput("`{option}` must be a PNG, JPEG or WebP image.", params={"option": label})
     if attachment.size <= 0:
-        raise InvalidInput(f"`{label}` is an empty file. Attach the image again.")
+        raise InvalidInput("`{option}` is an empty file. Attach the image again.", params={"option": label})
     if attachment.size > max_bytes:
         raise InvalidInput(
-            f"`{label}` is {attachment.size / MIB:.1f} MiB; the limit is {max_bytes / MIB:.1f} MiB. "
-            "Please attach a smaller image."
+            "`{option}` is {size} MiB; the limit is {limit} MiB. Please attach a smaller image.",
+            params={"option": label, "size": f"{attachment.size / MIB:.1f}", "limit": f"{max_bytes / MIB:.1f}"},
         )
     return kind
 
@@ -106,11 +108,14 @@ async def read_image(attachment: discord.Attachment, label: str, kind: ImageKind
     try:
         data = await attachment.read()
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
-        raise InvalidInput(f"Could not read `{label}` from Discord. Please attach it again.") from exc
+        raise InvalidInput("Could not read `{option}` from Discord. Please attach it again.",
+                           params={"option": label}) from exc
     if len(data) > max_bytes:
-        raise InvalidInput(f"`{label}` is larger than its size said; the limit is {max_bytes / MIB:.1f} MiB.")
+        raise InvalidInput("`{option}` is larger than its size said; the limit is {limit} MiB.",
+                           params={"option": label, "limit": f"{max_bytes / MIB:.1f}"})
     if not kind.matches(data[:16]):
-        raise InvalidInput(f"`{label}` is not a valid {kind.extension.upper()} image (its content does not match).")
+        raise InvalidInput("`{option}` is not a valid {kind} image (its content does not match).",
+                           params={"option": label, "kind": kind.extension.upper()})
     return ImageInput(data=data, filename=f"{label}.{kind.extension}", content_type=kind.content_type)
 
 
@@ -119,6 +124,7 @@ def check_bot_can_post(permissions: discord.Permissions) -> None:
     missing = [name for attr, name in REQUIRED_CHANNEL_PERMISSIONS if not getattr(permissions, attr)]
     if missing:
         raise NotAllowed(
-            f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
-            "Ask a server admin to grant them, or use /veo in another channel."
+            "I can't post videos in this channel: I'm missing {permissions}. "
+            "Ask a server admin to grant them, or use /veo in another channel.",
+            params={"permissions": ", ".join(missing)},
         )

@@ -59,8 +59,8 @@ async def test_failed_job_is_reported_with_the_safety_reason(tmp_path: Path) -> 
         assert "safety filter" in notice.content and "rephrasing" in notice.content
         assert "request id" not in notice.content
         assert notice.pinged_user_ids == {w.member.id} and not notice.pinged_everyone
-        job = await app.store.get_job(1)
-        assert job is not None and job.status is JobStatus.FAILED and job.delivered_message_id == notice.id
+        job = await w.discord.wait_until(lambda: _delivered(app), timeout=5)
+        assert job.status is JobStatus.FAILED and job.delivered_message_id == notice.id
 
 
 async def test_progress_edits_continue_after_the_interaction_token_expired(tmp_path: Path) -> None:

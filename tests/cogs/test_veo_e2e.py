@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.models import JobStatus
+from bot.models import Job, JobStatus
+from cogs.app import VeoApp
 from tests.fakes.comet_api import TaskScript, make_mp4_bytes
 from tests.support.e2e import JPEG, PNG, running_bot, world
 
@@ -28,8 +29,9 @@ async def test_text_prompt_is_acknowledged_then_delivered_once(tmp_path: Path) -
         for message in w.bot_messages():
             assert not message.pinged_everyone and message.pinged_role_ids == frozenset()
             assert message.pinged_user_ids <= {w.member.id}
-        job = await app.store.get_job(1)
-        assert job is not None and job.status is JobStatus.DELIVERED and job.delivered_message_id == result.id
+        # The message exists in the channel a moment before the bot records it.
+        job = await w.discord.wait_until(lambda: _delivered(app), timeout=5)
+        assert job.status is JobStatus.DELIVERED and job.delivered_message_id == result.id
         await w.discord.wait_until(lambda: "Delivered" in str(w.status_messages()[0].embeds))
         [create] = w.api.create_requests()
         assert create.fields["prompt"].startswith("a red fox") and create.files == []
@@ -57,3 +59,8 @@ async def test_two_images_are_sent_in_order(tmp_path: Path) -> None:
         assert [f.data for f in create.files] == [JPEG, PNG]
         assert create.fields["model"] == "veo3.1"
         await w.discord.wait_until(lambda: w.results() or None, timeout=10)
+
+
+async def _delivered(app: VeoApp) -> Job | None:
+    job = await app.store.get_job(1)
+    return job if job is not None and job.delivered_at is not None else None
