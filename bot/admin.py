@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, msg
 from bot.models import JobStatus
 from bot.policy import OVERRIDABLE, AuditEntry, GuildSettings, Policy, UsageRow, day_start, with_changes
 from bot.ports import JobStore
@@ -18,15 +18,15 @@ log = logging.getLogger(__name__)
 PERIODS: dict[str, float | None] = {"today": None, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": 0.0}
 # What each override means to an admin, and the range it accepts (lists have no range).
 SETTING_LABELS: dict[str, str] = {
-    "max_active_per_user": "jobs one member may have running at once",
-    "max_active_per_guild": "jobs this server may have running at once",
-    "max_queued": "jobs that may wait in this server's queue (0 = no limit)",
-    "daily_quota_per_user": "videos one member may start per UTC day (0 = no quota)",
-    "daily_quota_per_guild": "videos this server may start per UTC day (0 = no quota)",
-    "cooldown_seconds": "seconds a member waits between two videos (0 = none)",
-    "allowed_channels": "channels where /veo works",
-    "allowed_roles": "roles that may use /veo",
-    "allowed_models": "models members may pick",
+    "max_active_per_user": msg("jobs one member may have running at once"),
+    "max_active_per_guild": msg("jobs this server may have running at once"),
+    "max_queued": msg("jobs that may wait in this server's queue (0 = no limit)"),
+    "daily_quota_per_user": msg("videos one member may start per UTC day (0 = no quota)"),
+    "daily_quota_per_guild": msg("videos this server may start per UTC day (0 = no quota)"),
+    "cooldown_seconds": msg("seconds a member waits between two videos (0 = none)"),
+    "allowed_channels": msg("channels where /veo works"),
+    "allowed_roles": msg("roles that may use /veo"),
+    "allowed_models": msg("models members may pick"),
 }
 _MINIMUM = {"max_active_per_user": 1, "max_active_per_guild": 1}
 _MAXIMUM = 100_000

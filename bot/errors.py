@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def msg(template: str) -> str:
+    """Mark an English template as user-facing text to translate; returns it unchanged."""
+    return template
+
+
 class UserFacingError(Exception):
     """An expected failure whose ``user_message`` is safe to show to a Discord (or Slack) user.
 

@@ -11,24 +11,27 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.comet_errors import SafetyRejected, TaskNotFound, VideoApiError, VideoTooLarge
+from bot.comet_errors import ProviderBusy, SafetyRejected, TaskNotFound, VideoApiError, VideoTooLarge
 from bot.comet_types import TaskState
 from bot.core_config import CoreConfig
+from bot.errors import msg
 from bot.inputs import load_inputs, remove_inputs
 from bot.models import Job, JobStatus
 from bot.policy import Policy, day_start
+from bot.poll_schedule import PollSchedule
 from bot.ports import DeliveryFailed, JobStore, Notifier, StatusView, VideoProvider
 from bot.video_store import VideoStore
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_SUBMISSION = (
+INTERRUPTED_SUBMISSION = msg(
     "The bot restarted while this job was being sent to the video service, so it is not known whether "
     "the service received it. It was not sent again, to avoid a double charge. Please try again."
 )
-LOST_INPUTS = "The images for this job were lost before it could be sent. Please try again."
-TIMED_OUT = "The video service did not finish this job in time."
-SUBMIT_FAILED = "The job could not be sent to the video service. Please try again later."
+LOST_INPUTS = msg("The images for this job were lost before it could be sent. Please try again.")
+TIMED_OUT = msg("The video service did not finish this job in time.")
+NO_VIDEO = msg("The video service could not make this video.")
+SUBMIT_FAILED = msg("The job could not be sent to the video service. Please try again later.")
 
 
 class _TryLater(Exception):
@@ -59,8 +62,14 @@ class JobWorker:
         self._dispatch_lock = asyncio.Lock()
         self._jobs_limit = asyncio.Semaphore(config.poll_concurrency)
         self.last_tick: float | None = None
+        self._step_failed = False
         # Without a configured store, videos live under the data directory only until they are posted.
         self.videos = videos or VideoStore(config.data_dir / "videos")
+        self.schedule = PollSchedule(
+            interval=config.poll_interval, cold_first_poll=config.first_poll, rng=self.rng,
+            enabled=config.adaptive_polling,
+        )
+        self._schedule_seeded = False
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -76,21 +85,30 @@ class JobWorker:
         """Make ``run`` tick now (a job was queued, a slot freed)."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event, *, idle: float = 5.0) -> None:
-        """Tick until ``stop`` is set, sleeping until the soonest due job (at most ``idle`` seconds)."""
+    async def run(self, stop: asyncio.Event, *, idle: float = 5.0, time_scale: float = 1.0) -> None:
+        """Tick until ``stop`` is set, sleeping until the soonest due job (at most ``idle`` seconds).
+
+        ``time_scale``: how many clock seconds pass per real second (a benchmark's fast clock).
+        """
         log.info("job worker started")
         while not stop.is_set():
+            self._step_failed = False
             try:
                 await self.poll_once()
+                failed = self._step_failed
             except Exception:
                 # Only the store itself failing gets here; keep going, the next tick may succeed.
                 log.exception("poll cycle failed")
+                failed = True
             due = await self._next_due()
             delay = idle if due is None else max(0.0, min(idle, due - self.clock()))
+            if failed:
+                # What failed is still due: without a pause the loop would spin at full speed, flooding the log.
+                delay = idle
             self._wake.clear()
             waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED), delay)
+                await asyncio.wait_for(asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED), delay / time_scale)
             for w in waits:
                 w.cancel()
         log.info("job worker stopped")
@@ -102,9 +120,24 @@ class JobWorker:
             log.exception("could not read the next due time")
             return None
 
+    async def _seed_schedule(self) -> None:
+        """Learn the durations of recently finished jobs, so a restart keeps the adaptive schedule."""
+        self._schedule_seeded = True
+        try:
+            recent = await self.store.recent_durations(self.schedule.window)
+        except Exception:
+            log.exception("could not read recent job durations; polling on the fixed schedule until jobs finish")
+            return
+        # The store knows when the bot saw a job finished: on average half an interval after it did.
+        half = self.config.poll_interval / 2
+        learned = self.schedule.seed((model, max(0.0, seconds - half)) for model, seconds in recent)
+        log.info("poll schedule learned %d recent durations", learned)
+
     async def poll_once(self) -> int:
         """Submit what fits under the caps, then handle every due job once; return how many were handled."""
         self.last_tick = self.clock()
+        if not self._schedule_seeded:
+            await self._seed_schedule()
         await self.dispatch()
         due = await self.store.due_jobs(self.clock(), self.config.poll_batch)
         await asyncio.gather(*(self._guarded(job, self._handle_due) for job in due))
@@ -120,6 +153,7 @@ class JobWorker:
             except Exception:
                 # One bad job never stops the loop; it is retried when next due.
                 log.exception("job=%s step failed in status %s", job.id, job.status)
+                self._step_failed = True
 
     async def dispatch(self) -> list[Job]:
         """Submit queued jobs, oldest first, as long as the user, guild and total caps allow."""
@@ -154,7 +188,7 @@ class JobWorker:
         finally:
             remove_inputs(job.input_dir)
         now = self.clock()
-        if await self.store.mark_submitted(job.id, task_id, now, now + self._jitter(self.config.first_poll)):
+        if await self.store.mark_submitted(job.id, task_id, now, self.schedule.first_poll(job.model, now)):
             log.info("job=%s submitted task=%s", job.id, task_id)
         else:
             log.info("job=%s submitted task=%s but it was cancelled meanwhile", job.id, task_id)
@@ -176,6 +210,7 @@ class JobWorker:
         now = self.clock()
         if job.submitted_at is not None and now - job.submitted_at > self.config.job_timeout:
             log.info("job=%s timed out", job.id)
+            self.schedule.forget(job.id)
             await self._fail(job, JobStatus.TIMED_OUT, TIMED_OUT)
             return
         try:
@@ -185,8 +220,14 @@ class JobWorker:
             return
         except VideoApiError as exc:
             log.warning("job=%s poll failed (%s); retrying later", job.id, type(exc).__name__)
-            await self.store.record_poll_error(job.id, self._after_error(job.attempts + 1))
+            rate_limited = isinstance(exc, ProviderBusy) and exc.status == 429
+            retry_at = self.schedule.rate_limited(now) if rate_limited else self._after_error(job.attempts + 1)
+            await self.store.record_poll_error(job.id, retry_at)
             return
+        if status.state is TaskState.SUCCEEDED and job.submitted_at is not None:
+            self.schedule.completed(job.id, job.model, job.submitted_at, self.clock())  # learn from videos only
+        elif status.state is TaskState.FAILED:
+            self.schedule.forget(job.id)
         if status.state is TaskState.SUCCEEDED:
             if await self.store.mark_completed(job.id, status.video_url, self.clock()):
                 log.info("job=%s completed", job.id)
@@ -196,12 +237,19 @@ class JobWorker:
                     await self._deliver(fresh)
         elif status.state is TaskState.FAILED:
             log.info("job=%s failed at the provider (safety=%s)", job.id, status.safety_rejection)
-            await self._fail(job, JobStatus.FAILED, status.error or "The video service could not make this video.",
+            await self._fail(job, JobStatus.FAILED, status.error or NO_VIDEO,
                              safety=status.safety_rejection)
         else:
             stage = JobStatus.RUNNING if status.progress > 0 or job.status is JobStatus.RUNNING else JobStatus.SUBMITTED
-            next_poll = self.clock() + self._jitter(self.config.poll_interval)
-            if await self.store.record_progress(job.id, stage, status.progress, next_poll):
+            now = self.clock()
+            next_poll = self.schedule.next_poll(job.id, job.model, job.submitted_at or now, now, status.progress)
+            # The same test refresh_status makes, on the row at hand: most progress answers change nothing
+            # that may be shown yet, and skipping here saves the status queries.
+            shown_state = (job.status_rendered or "").split("|", 1)[0]
+            recent = job.status_edited_at is not None and now - job.status_edited_at < self.config.status_edit_interval
+            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and (
+                shown_state != stage or not recent
+            ):
                 await self.refresh_status(job.id)
 
     async def _fail(

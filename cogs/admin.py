@@ -10,7 +10,8 @@ from discord.ext import commands
 
 from bot.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine
 from bot.policy import OVERRIDABLE, GuildSettings, Policy
-from cogs.render import plain
+from cogs.i18n import tr
+from cogs.render import Locale, plain
 
 NUMERIC = [name for name in SETTING_LABELS if not name.startswith("allowed_")]
 NumericSetting = Literal[
@@ -25,31 +26,37 @@ ListAction = Literal["add", "remove", "clear"]
 Period = Literal["today", "7d", "30d", "all"]
 
 
-def settings_embed(overrides: GuildSettings, policy: Policy) -> discord.Embed:
+def settings_embed(overrides: GuildSettings, policy: Policy, locale: Locale = None) -> discord.Embed:
     """Every limit in force in the guild, marking which ones the server changed."""
-    embed = discord.Embed(title="Video settings for this server", colour=discord.Colour.blurple())
+    loc = locale
+    embed = discord.Embed(title=tr("Video settings for this server", loc), colour=discord.Colour.blurple())
     lines = []
     for name in OVERRIDABLE:
         own = getattr(overrides, name) is not None
         if name == "allowed_channels":
-            value = ", ".join(f"<#{c}>" for c in policy.allowed_channels or ()) or "every channel"
+            value = ", ".join(f"<#{c}>" for c in policy.allowed_channels or ()) or tr("every channel", loc)
         elif name == "allowed_roles":
-            value = ", ".join(f"<@&{r}>" for r in policy.allowed_roles or ()) or "every member"
+            value = ", ".join(f"<@&{r}>" for r in policy.allowed_roles or ()) or tr("every member", loc)
         elif name == "allowed_models":
             value = ", ".join(f"`{m}`" for m in policy.models)
         else:
             value = f"{getattr(policy, name):g}"
-        lines.append(f"**{name}**: {value} {'(set here)' if own else '(bot default)'}\n-# {SETTING_LABELS[name]}")
+        origin = tr("(set here)", loc) if own else tr("(bot default)", loc)
+        lines.append(f"**{name}**: {value} {origin}\n-# {tr(SETTING_LABELS[name], loc)}")
     embed.description = "\n".join(lines)
-    state = f"⏸️ Paused: {plain(policy.pause_reason or 'no reason given')}" if policy.paused else "▶️ Running"
-    embed.add_field(name="New jobs", value=state, inline=False)
+    if policy.paused:
+        state = tr("⏸️ Paused: {reason}", loc, reason=plain(policy.pause_reason or tr("no reason given", loc)))
+    else:
+        state = tr("▶️ Running", loc)
+    embed.add_field(name=tr("New jobs", loc), value=state, inline=False)
     embed.set_footer(text="/veo-admin limit, reset, channel, role, model, pause, resume, audit, usage")
     return embed
 
 
-def _usage_line(line: UsageLine) -> str:
-    return (f"{line.key}: {line.jobs} jobs, {line.billed_jobs} with a video · {line.seconds:g} s · "
-            f"~${line.cost:.2f}")
+def _usage_line(line: UsageLine, locale: Locale) -> str:
+    key = tr("total", locale) if line.key == "total" else line.key
+    return tr("{key}: {jobs} jobs, {billed} with a video · {seconds} s · ~${cost}", locale, key=key, jobs=line.jobs,
+              billed=line.billed_jobs, seconds=f"{line.seconds:g}", cost=f"{line.cost:.2f}")
 
 
 @app_commands.guild_only()
@@ -84,7 +91,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
     async def _show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         overrides, policy = await self.admin.settings(interaction.guild_id)
-        await self._reply(interaction, embed=settings_embed(overrides, policy))
+        await self._reply(interaction, embed=settings_embed(overrides, policy, interaction.locale))
 
     @app_commands.command(name="limit", description="Set a limit, quota or cooldown for this server.")
     @app_commands.describe(setting="What to change", value="The new value (0 = no limit, for queue and quotas)")
@@ -143,15 +150,15 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         """Pause the guild."""
         assert interaction.guild_id is not None
         await self.admin.pause(interaction.guild_id, interaction.user.id, reason)
-        await self._reply(interaction, "Paused: no new video jobs start here until /veo-admin resume. "
-                                       "Waiting jobs keep their place.")
+        await self._reply(interaction, tr("Paused: no new video jobs start here until /veo-admin resume. "
+                                          "Waiting jobs keep their place.", interaction.locale))
 
     @app_commands.command(name="resume", description="Start video jobs here again.")
     async def resume(self, interaction: discord.Interaction) -> None:
         """Resume the guild."""
         assert interaction.guild_id is not None
         await self.admin.resume(interaction.guild_id, interaction.user.id)
-        await self._reply(interaction, "Resumed: waiting jobs start as slots free up.")
+        await self._reply(interaction, tr("Resumed: waiting jobs start as slots free up.", interaction.locale))
 
     @app_commands.command(name="audit", description="Recent moderator and admin actions.")
     async def audit(self, interaction: discord.Interaction) -> None:
@@ -162,7 +169,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
             f"<t:{int(e.at)}:R> <@{e.actor_id}> **{e.action}** {discord.utils.escape_mentions(e.details)}"
             for e in entries
         ]
-        embed = discord.Embed(title="Moderator and admin actions", description="\n".join(lines) or "None yet.")
+        embed = discord.Embed(title=tr("Moderator and admin actions", interaction.locale),
+                              description="\n".join(lines) or tr("None yet.", interaction.locale))
         await self._reply(interaction, embed=embed)
 
     @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost.")
@@ -170,10 +178,13 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         """Usage per member and per model."""
         assert interaction.guild_id is not None and period in PERIODS
         report = await self.admin.usage(interaction.guild_id, period)
-        embed = discord.Embed(title=f"Video usage ({period})", description=_usage_line(report.total))
-        embed.add_field(name="Per member", value="\n".join(_usage_line(u) for u in report.by_user[:15]) or "—",
-                        inline=False)
-        embed.add_field(name="Per model", value="\n".join(_usage_line(m) for m in report.by_model) or "—",
-                        inline=False)
-        embed.set_footer(text="Estimated from the configured price table; your provider's invoice is what counts.")
+        loc = interaction.locale
+        embed = discord.Embed(title=tr("Video usage ({period})", loc, period=period),
+                              description=_usage_line(report.total, loc))
+        embed.add_field(name=tr("Per member", loc),
+                        value="\n".join(_usage_line(u, loc) for u in report.by_user[:15]) or "—", inline=False)
+        embed.add_field(name=tr("Per model", loc),
+                        value="\n".join(_usage_line(m, loc) for m in report.by_model) or "—", inline=False)
+        embed.set_footer(text=tr("Estimated from the configured price table; your provider's invoice is what counts.",
+                                 loc))
         await self._reply(interaction, embed=embed)

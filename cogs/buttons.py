@@ -10,8 +10,9 @@ import discord
 
 from bot.errors import NotAllowed, NotFound
 from bot.models import NewJob
-from cogs.errors import reply_ephemeral, user_message
-from cogs.render import message_link
+from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.i18n import tr
+from cogs.render import Locale, message_link
 
 if TYPE_CHECKING:
     from cogs.app import VeoBot
@@ -24,19 +25,19 @@ def _bot(interaction: discord.Interaction) -> VeoBot:
 
 
 async def _answer_error(interaction: discord.Interaction, error: Exception) -> None:
-    message = user_message(error)
+    message = user_message(error, interaction.locale)
     if message is None:
         log.error("button failed guild=%s user=%s", interaction.guild_id, interaction.user.id, exc_info=error)
-        message = "Something went wrong; it has been logged."
+        message = tr(GENERIC, interaction.locale)
     await reply_ephemeral(interaction, message)
 
 
 class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:regen:(?P<job>\d+)"):
     """Make the same video again (same prompt, model and orientation), as a new job of whoever clicks."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(discord.ui.Button(label="Regenerate", emoji="🔁", style=discord.ButtonStyle.secondary,
-                                           custom_id=f"veo:regen:{job_id}"))
+    def __init__(self, job_id: int, locale: Locale = None) -> None:
+        super().__init__(discord.ui.Button(label=tr("Regenerate", locale), emoji="🔁",
+                                           style=discord.ButtonStyle.secondary, custom_id=f"veo:regen:{job_id}"))
         self.job_id = job_id
 
     @classmethod
@@ -71,17 +72,18 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
             policy=policy,
         )
         link = message_link(job.guild_id, job.channel_id, job.status_message_id)
-        await interaction.edit_original_response(
-            content=f"Queued job #{job.id}, a new take of job #{original.id}."
-            + (f" Follow it here: {link}" if link else "")
-        )
+        loc = interaction.locale
+        content = tr("Queued job #{job}, a new take of job #{original}.", loc, job=job.id, original=original.id)
+        if link:
+            content += " " + tr("Follow it here: {link}", loc, link=link)
+        await interaction.edit_original_response(content=content)
 
 
 class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:delete:(?P<job>\d+)"):
     """Delete a result message: its requester, or a moderator (Manage Messages)."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(discord.ui.Button(label="Delete", emoji="🗑️", style=discord.ButtonStyle.danger,
+    def __init__(self, job_id: int, locale: Locale = None) -> None:
+        super().__init__(discord.ui.Button(label=tr("Delete", locale), emoji="🗑️", style=discord.ButtonStyle.danger,
                                            custom_id=f"veo:delete:{job_id}"))
         self.job_id = job_id
 
@@ -114,11 +116,11 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
         log.info("job=%s result message deleted by user=%s", self.job_id, interaction.user.id)
 
 
-def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool) -> discord.ui.View:
-    """The buttons under a result (or failure) message."""
+def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool, locale: Locale = None) -> discord.ui.View:
+    """The buttons under a result (or failure) message, labelled in the requester's language."""
     view = discord.ui.View(timeout=None)
     if can_regenerate:
-        view.add_item(RegenerateButton(job_id))
+        view.add_item(RegenerateButton(job_id, locale))
     if can_delete:
-        view.add_item(DeleteButton(job_id))
+        view.add_item(DeleteButton(job_id, locale))
     return view

@@ -8,34 +8,35 @@ import uuid
 import discord
 from discord import app_commands
 
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, msg
+from cogs.i18n import tr
 
 log = logging.getLogger(__name__)
 
-GENERIC = "Something went wrong; it has been logged."
+GENERIC = msg("Something went wrong; it has been logged.")
 # Discord's own names for permissions where they differ from discord.py's attribute names.
 PERMISSION_NAMES = {"manage_guild": "Manage Server", "manage_messages": "Manage Messages"}
 # Discord error codes for an interaction whose token is gone: answering again can only fail again.
 EXPIRED_CODES = frozenset({10062, 50027})
 
 
-def user_message(error: BaseException) -> str | None:
-    """The message to show for an expected error, or None when it is a bug."""
+def user_message(error: BaseException, locale: discord.Locale | str | None = None) -> str | None:
+    """The message to show for an expected error in the user's language, or None when it is a bug."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, UserFacingError):
-        return error.user_message
+        return tr(error.template, locale, **error.params)
     if isinstance(error, app_commands.MissingPermissions):
         needed = ", ".join(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in error.missing_permissions)
-        return f"Only members with the {needed} permission can do this."
+        return tr("Only members with the {permission} permission can do this.", locale, permission=needed)
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works in server channels only."
+        return tr("This command works in server channels only.", locale)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} s."
+        return tr("Slow down: try again in {seconds} s.", locale, seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.CheckFailure):
-        return "You can't use this command here."
+        return tr("You can't use this command here.", locale)
     if isinstance(error, app_commands.TransformerError):
-        return "One of the options has a value I can't use. Please check it and try again."
+        return tr("One of the options has a value I can't use. Please check it and try again.", locale)
     return None
 
 
@@ -63,7 +64,7 @@ class VeoCommandTree(app_commands.CommandTree[discord.Client]):
             log.warning("command /%s interaction %s expired (code %s) guild=%s user=%s", command, interaction.id,
                         original.code, interaction.guild_id, interaction.user.id)
             return
-        message = user_message(error)
+        message = user_message(error, interaction.locale)
         if message is None:
             incident = uuid.uuid4().hex[:8]
             log.error(
@@ -71,7 +72,8 @@ class VeoCommandTree(app_commands.CommandTree[discord.Client]):
                 command, incident, interaction.guild_id, interaction.channel_id, interaction.user.id,
                 exc_info=original,
             )
-            message = f"{GENERIC} (incident {incident})"
+            message = tr("Something went wrong; it has been logged. (incident {incident})", interaction.locale,
+                         incident=incident)
         else:
             log.info("command /%s refused guild=%s user=%s: %s", command, interaction.guild_id,
                      interaction.user.id, type(error).__name__)

@@ -10,8 +10,9 @@ import discord
 from bot.admin import GuildAdmin
 from bot.jobs import JobService
 from bot.models import Job
-from cogs.errors import reply_ephemeral, user_message
-from cogs.render import excerpt
+from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.i18n import tr
+from cogs.render import Locale, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +24,16 @@ PAUSE_ID = "veo:queue:pause"
 class QueueActions(discord.ui.View):
     """Cancel any job of the list, or pause / resume the server; moderators only, checked on every click."""
 
-    def __init__(self, service: JobService, admin: GuildAdmin, jobs: list[Job], *, paused: bool) -> None:
+    def __init__(
+        self, service: JobService, admin: GuildAdmin, jobs: list[Job], *, paused: bool, locale: Locale = None
+    ) -> None:
         super().__init__(timeout=VIEW_TIMEOUT)
         self.service = service
         self.admin = admin
         if jobs:
             select: discord.ui.Select[QueueActions] = discord.ui.Select(
                 custom_id=CANCEL_ID,
-                placeholder="Cancel a job…",
+                placeholder=tr("Cancel a job…", locale),
                 options=[
                     discord.SelectOption(label=f"#{job.id} · {job.status}", value=str(job.id),
                                          description=excerpt(job.prompt, 90))
@@ -42,7 +45,7 @@ class QueueActions(discord.ui.View):
             self.add_item(select)
         button: discord.ui.Button[QueueActions] = discord.ui.Button(
             custom_id=PAUSE_ID,
-            label="Resume new jobs" if paused else "Pause new jobs",
+            label=tr("Resume new jobs", locale) if paused else tr("Pause new jobs", locale),
             style=discord.ButtonStyle.success if paused else discord.ButtonStyle.danger,
         )
         button.callback = self._toggle_pause  # type: ignore[method-assign]
@@ -53,16 +56,17 @@ class QueueActions(discord.ui.View):
         """Only moderators may use the buttons (the message may be seen after permissions changed)."""
         if interaction.permissions.manage_messages:
             return True
-        await reply_ephemeral(interaction, "Only members with the Manage Messages permission can do this.")
+        await reply_ephemeral(interaction, tr("Only members with the {permission} permission can do this.",
+                                              interaction.locale, permission="Manage Messages"))
         return False
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
         """The same answers as the commands' error handler."""
-        message = user_message(error)
+        message = user_message(error, interaction.locale)
         if message is None:
             log.error("queue action failed guild=%s user=%s", interaction.guild_id, interaction.user.id,
                       exc_info=error)
-            message = "Something went wrong; it has been logged."
+            message = tr(GENERIC, interaction.locale)
         await reply_ephemeral(interaction, message)
 
     async def _show_queue(self, interaction: discord.Interaction, note: str) -> None:
@@ -70,9 +74,11 @@ class QueueActions(discord.ui.View):
 
         assert interaction.guild_id is not None
         overview = await self.service.guild_overview(interaction.guild_id)
-        view = QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused)
+        loc = interaction.locale
+        view = QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused, locale=loc)
         await interaction.response.edit_message(
-            content=note, embed=queue_embed(overview.in_flight, overview.recent_failures, paused=overview.paused),
+            content=note,
+            embed=queue_embed(overview.in_flight, overview.recent_failures, paused=overview.paused, locale=loc),
             view=view,
         )
 
@@ -80,14 +86,14 @@ class QueueActions(discord.ui.View):
         assert interaction.guild_id is not None
         chosen = self.cancel_select.values[0]
         job = await self.service.cancel(chosen, interaction.guild_id, interaction.user.id, is_moderator=True)
-        await self._show_queue(interaction, f"Cancelled job #{job.id}.")
+        await self._show_queue(interaction, tr("Cancelled job #{job}.", interaction.locale, job=job.id))
 
     async def _toggle_pause(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         if self.paused:
             await self.admin.resume(interaction.guild_id, interaction.user.id)
-            note = "Resumed: waiting jobs start as slots free up."
+            note = tr("Resumed: waiting jobs start as slots free up.", interaction.locale)
         else:
             await self.admin.pause(interaction.guild_id, interaction.user.id, "paused by a moderator")
-            note = "Paused: no new jobs start until a moderator resumes."
+            note = tr("Paused: no new jobs start until a moderator resumes.", interaction.locale)
         await self._show_queue(interaction, note)

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.errors import msg
 from bot.models import Job, JobStatus
 from bot.ports import DeliveryFailed, StatusView
 from cogs.buttons import result_buttons
@@ -19,6 +20,8 @@ from cogs.render import failure_text, result_text, status_embed
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+NO_LINK = msg("The file is too large to upload here, and the video service gave no download link. "
+              "Ask a server admin to raise the upload limit.")
 HISTORY_SCAN_LIMIT = 100
 # Discord answers 413 / code 40005 when a file is over the upload limit.
 TOO_LARGE_CODE = 40005
@@ -109,8 +112,7 @@ class DiscordNotifier:
         if durable or job.video_url:
             text = result_text(job, link=durable or job.video_url)
         else:
-            text = result_text(job, link=None, note="The file is too large to upload here, and the video "
-                               "service gave no download link. Ask a server admin to raise the upload limit.")
+            text = result_text(job, link=None, note=NO_LINK)
         return await self._post(job, text, None)
 
     async def deliver_failure(self, job: Job) -> int:
@@ -160,6 +162,7 @@ class DiscordNotifier:
             job.id,
             can_regenerate=not job.image_count and not job.safety_rejection,
             can_delete=job.status is JobStatus.COMPLETED,
+            locale=job.locale,
         )
         file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
         try:

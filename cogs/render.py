@@ -1,4 +1,8 @@
-"""How jobs look in Discord: the status embed, progress bars, result and failure texts, list lines."""
+"""How jobs look in Discord: the status embed, progress bars, result and failure texts, list lines.
+
+Every text is an English template translated with ``tr`` for the reader's locale: the requester's for
+public messages, the caller's for private answers.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,28 @@ import time
 
 import discord
 
+from bot.errors import msg
 from bot.mock_provider import is_mock_task
 from bot.models import Job, JobStatus
 from bot.ports import StatusView
+from cogs.i18n import tr
+
+Locale = discord.Locale | str | None
 
 PROMPT_IN_EMBED = 1000
 PROMPT_EXCERPT = 60
 BAR_CELLS = 12
 
 STATE_LABELS: dict[JobStatus, str] = {
-    JobStatus.QUEUED: "⏳ Waiting in the queue",
-    JobStatus.SUBMITTING: "📤 Sending to the video service",
-    JobStatus.SUBMITTED: "🕐 Accepted, waiting to start",
-    JobStatus.RUNNING: "🎬 Generating",
-    JobStatus.COMPLETED: "📦 Done, posting the video",
-    JobStatus.DELIVERED: "✅ Delivered",
-    JobStatus.FAILED: "❌ Failed",
-    JobStatus.CANCELLED: "🚫 Cancelled",
-    JobStatus.TIMED_OUT: "⌛ Timed out",
+    JobStatus.QUEUED: msg("⏳ Waiting in the queue"),
+    JobStatus.SUBMITTING: msg("📤 Sending to the video service"),
+    JobStatus.SUBMITTED: msg("🕐 Accepted, waiting to start"),
+    JobStatus.RUNNING: msg("🎬 Generating"),
+    JobStatus.COMPLETED: msg("📦 Done, posting the video"),
+    JobStatus.DELIVERED: msg("✅ Delivered"),
+    JobStatus.FAILED: msg("❌ Failed"),
+    JobStatus.CANCELLED: msg("🚫 Cancelled"),
+    JobStatus.TIMED_OUT: msg("⌛ Timed out"),
 }
 STATE_COLOURS: dict[JobStatus, discord.Colour] = {
     JobStatus.DELIVERED: discord.Colour.green(),
@@ -31,9 +39,9 @@ STATE_COLOURS: dict[JobStatus, discord.Colour] = {
     JobStatus.TIMED_OUT: discord.Colour.red(),
     JobStatus.CANCELLED: discord.Colour.light_grey(),
 }
-SAFETY_HINT = "Try rephrasing the prompt (or using another image) and run /veo again."
-MOCK_LABEL = "🧪 Mock provider: a local test video, no credits spent"
-MOCK_NOTE = "🧪 This is a mock video made by the bot itself for testing (VEO_PROVIDER=mock), not by Veo."
+SAFETY_HINT = msg("Try rephrasing the prompt (or using another image) and run /veo again.")
+MOCK_LABEL = msg("🧪 Mock provider: a local test video, no credits spent")
+MOCK_NOTE = msg("🧪 This is a mock video made by the bot itself for testing (VEO_PROVIDER=mock), not by Veo.")
 
 
 def plain(text: str) -> str:
@@ -55,17 +63,19 @@ def progress_bar(percent: int) -> str:
     return "▰" * filled + "▱" * (BAR_CELLS - filled) + f" {percent}%"
 
 
-def age(seconds: float) -> str:
+def age(seconds: float, locale: Locale = None) -> str:
     """A short human duration: ``45 s``, ``3 min``, ``2 h 5 min``, ``3 d``."""
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return tr("{n} s", locale, n=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min"
+        return tr("{n} min", locale, n=seconds // 60)
     if seconds < 86400:
         hours, rest = divmod(seconds, 3600)
-        return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
-    return f"{seconds // 86400} d"
+        if rest >= 60:
+            return tr("{hours} h {minutes} min", locale, hours=hours, minutes=rest // 60)
+        return tr("{hours} h", locale, hours=hours)
+    return tr("{n} d", locale, n=seconds // 86400)
 
 
 def message_link(guild_id: int, channel_id: int, message_id: int | None) -> str | None:
@@ -75,87 +85,105 @@ def message_link(guild_id: int, channel_id: int, message_id: int | None) -> str 
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def state_line(job: Job, position: int = 0) -> str:
+def state_line(job: Job, position: int = 0, locale: Locale = None) -> str:
     """The job's state in one line: label, and progress or queue position where they mean something."""
-    label = STATE_LABELS[job.status]
+    label = tr(STATE_LABELS[job.status], locale)
     if job.status in (JobStatus.SUBMITTED, JobStatus.RUNNING):
         return f"{label} · {progress_bar(job.progress)}"
     if job.status is JobStatus.QUEUED and position:
-        return f"{label} · position {position}"
+        return f"{label} · " + tr("position {position}", locale, position=position)
     return label
 
 
-def status_embed(job: Job, view: StatusView, *, now: float | None = None) -> discord.Embed:
+def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale: Locale = None) -> discord.Embed:
     """The status message of a job: prompt, model, orientation, number, state, progress, position, quota."""
+    loc = locale if locale is not None else job.locale
     position = view.position
     prompt = job.prompt if len(job.prompt) <= PROMPT_IN_EMBED else job.prompt[: PROMPT_IN_EMBED - 1] + "…"
     embed = discord.Embed(
-        title=f"Veo video · job #{job.id}",
+        title=tr("Veo video · job #{job}", loc, job=job.id),
         description=discord.utils.escape_markdown(prompt),
         colour=STATE_COLOURS.get(job.status, discord.Colour.blurple()),
     )
     if is_mock_task(job.task_id):
-        embed.set_author(name=MOCK_LABEL)
-    embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
-    embed.add_field(name="Model", value=plain(job.model), inline=True)
-    embed.add_field(name="Orientation", value=job.orientation, inline=True)
-    state = state_line(job)
+        embed.set_author(name=tr(MOCK_LABEL, loc))
+    embed.add_field(name=tr("Requested by", loc), value=f"<@{job.user_id}>", inline=True)
+    embed.add_field(name=tr("Model", loc), value=plain(job.model), inline=True)
+    embed.add_field(name=tr("Orientation", loc), value=job.orientation, inline=True)
+    state = state_line(job, locale=loc)
     if view.paused:
-        reason = f": {plain(view.pause_reason)}" if view.pause_reason else ""
-        state = f"⏸️ Waiting: the server's moderators paused video jobs{reason}"
-    embed.add_field(name="State", value=state, inline=False)
+        if view.pause_reason:
+            state = tr("⏸️ Waiting: the server's moderators paused video jobs: {reason}", loc,
+                       reason=plain(view.pause_reason))
+        else:
+            state = tr("⏸️ Waiting: the server's moderators paused video jobs", loc)
+    embed.add_field(name=tr("State", loc), value=state, inline=False)
     if job.status in (JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING) and position:
-        embed.add_field(name="Position", value=f"{position} in this server's queue", inline=True)
+        embed.add_field(name=tr("Position", loc), value=tr("{position} in this server's queue", loc,
+                                                            position=position), inline=True)
     if view.quota_limit:
         left = max(0, view.quota_limit - (view.quota_used or 0))
-        embed.add_field(name="Daily quota", value=f"{left} of {view.quota_limit} left today", inline=True)
+        embed.add_field(name=tr("Daily quota", loc), value=tr("{left} of {limit} left today", loc, left=left,
+                                                               limit=view.quota_limit), inline=True)
     if job.image_count:
-        embed.add_field(name="Images", value="first frame" if job.image_count == 1 else "first and last frame")
+        frames = tr("first frame", loc) if job.image_count == 1 else tr("first and last frame", loc)
+        embed.add_field(name=tr("Images", loc), value=frames)
     if job.status in (JobStatus.FAILED, JobStatus.TIMED_OUT) and job.error:
-        embed.add_field(name="Why", value=failure_reason(job), inline=False)
+        embed.add_field(name=tr("Why", loc), value=failure_reason(job, loc), inline=False)
     if job.delivered_message_id is not None and job.status is JobStatus.DELIVERED:
         link = message_link(job.guild_id, job.channel_id, job.delivered_message_id)
-        embed.add_field(name="Result", value=f"[Jump to the video]({link})", inline=False)
+        embed.add_field(name=tr("Result", loc), value=tr("[Jump to the video]({link})", loc, link=link),
+                        inline=False)
     elapsed = (now if now is not None else time.time()) - job.created_at
-    embed.set_footer(text=f"Job #{job.id} · {job.status} · started {age(elapsed)} ago")
+    embed.set_footer(text=tr("Job #{job} · {status} · started {age} ago", loc, job=job.id, status=job.status,
+                             age=age(elapsed, loc)))
     return embed
 
 
-def failure_reason(job: Job) -> str:
+def failure_reason(job: Job, locale: Locale = None) -> str:
     """Why a job produced no video, in plain words, with a hint for safety rejections."""
     if job.status is JobStatus.TIMED_OUT:
-        return "The video service did not finish it in time. Please try again later."
-    reason = plain(job.error or "The video service could not make this video.")
+        return tr("The video service did not finish it in time. Please try again later.", locale)
+    # Known reasons are templates and get translated; a provider's own words stay as they are.
+    reason = plain(tr(job.error or "The video service could not make this video.", locale))
     if job.safety_rejection:
-        return f"The video service's safety filter refused it: {reason} {SAFETY_HINT}"
+        return tr("The video service's safety filter refused it: {reason}", locale, reason=reason) + " " + tr(
+            SAFETY_HINT, locale)
     return reason
 
 
 def result_text(job: Job, *, link: str | None, note: str | None = None) -> str:
-    """The message that carries the finished video (or a link to it)."""
-    lines = [f"<@{job.user_id}> your video is ready (job #{job.id}): {excerpt(job.prompt, 120)}"]
+    """The message that carries the finished video (or a link to it), in the requester's language."""
+    loc = job.locale
+    lines = [tr("<@{user}> your video is ready (job #{job}): {prompt}", loc, user=job.user_id, job=job.id,
+                prompt=excerpt(job.prompt, 120))]
     if link:
-        lines.append(f"The file is too large to upload here; download it: {link}")
+        lines.append(tr("The file is too large to upload here; download it: {link}", loc, link=link))
     if note:
-        lines.append(note)
+        lines.append(tr(note, loc))
     if is_mock_task(job.task_id):
-        lines.append(MOCK_NOTE)
+        lines.append(tr(MOCK_NOTE, loc))
     return "\n".join(lines)
 
 
 def failure_text(job: Job) -> str:
-    """The message that tells the requester their job failed, and why."""
-    what = "timed out" if job.status is JobStatus.TIMED_OUT else "failed"
-    return f"<@{job.user_id}> your video job #{job.id} {what}. {failure_reason(job)}"
+    """The message that tells the requester their job failed, and why, in their language."""
+    loc = job.locale
+    if job.status is JobStatus.TIMED_OUT:
+        head = tr("<@{user}> your video job #{job} timed out.", loc, user=job.user_id, job=job.id)
+    else:
+        head = tr("<@{user}> your video job #{job} failed.", loc, user=job.user_id, job=job.id)
+    return f"{head} {failure_reason(job, loc)}"
 
 
-def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = False) -> str:
+def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = False, locale: Locale = None) -> str:
     """One job in a list: number, state, progress, age, prompt excerpt, owner and result link."""
-    parts = [f"**#{job.id}**", state_line(job, position), f"{age(now - job.created_at)} ago"]
+    parts = [f"**#{job.id}**", state_line(job, position, locale),
+             tr("{age} ago", locale, age=age(now - job.created_at, locale))]
     if show_owner:
         parts.append(f"<@{job.user_id}>")
     parts.append(f"“{excerpt(job.prompt, 40)}”")
     link = message_link(job.guild_id, job.channel_id, job.delivered_message_id)
     if link:
-        parts.append(f"[result]({link})")
+        parts.append(tr("[result]({link})", locale, link=link))
     return " · ".join(parts)

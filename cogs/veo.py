@@ -12,6 +12,7 @@ from bot.config import ORIENTATIONS, Settings
 from bot.errors import InvalidInput
 from bot.jobs import JobService
 from bot.models import NewJob
+from cogs.i18n import tr
 from cogs.render import message_link, state_line, status_embed
 from cogs.validation import (
     check_attachment,
@@ -91,12 +92,14 @@ class VeoCog(commands.Cog):
             policy=policy,
         )
         view = await self.service.status_view(job)
+        loc = interaction.locale
         link = message_link(job.guild_id, job.channel_id, job.status_message_id)
-        where = f"Follow it here: {link}" if link else "Its status will appear in this channel."
+        where = tr("Follow it here: {link}", loc, link=link) if link else tr(
+            "Its status will appear in this channel.", loc)
         await interaction.edit_original_response(
-            content=f"Job #{job.id}: {state_line(job, view.position)}. {where}\n"
-            "I'll post the video in this channel and mention you when it's ready.",
-            embed=status_embed(job, view),
+            content=tr("Job #{job}: {state}.", loc, job=job.id, state=state_line(job, view.position, loc))
+            + f" {where}\n" + tr("I'll post the video in this channel and mention you when it's ready.", loc),
+            embed=status_embed(job, view, locale=loc),
         )
 
     @veo.autocomplete("model")
@@ -109,7 +112,9 @@ class VeoCog(commands.Cog):
         if interaction.guild_id is not None:
             models = (await self.service.policy(interaction.guild_id)).models or models
         return [
-            app_commands.Choice(name=m + (" (default)" if m == self.settings.default_model else ""), value=m)
+            app_commands.Choice(
+                name=m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""), value=m
+            )
             for m in models
             if needle in m.lower()
         ][:25]
