@@ -103,6 +103,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         await self._show(interaction)
 
     @app_commands.command(name="reset", description="Go back to the bot's default for one setting.")
+    @app_commands.describe(setting="What to change")
     async def reset(self, interaction: discord.Interaction, setting: AnySetting) -> None:
         """Forget one override."""
         assert interaction.guild_id is not None
@@ -110,6 +111,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         await self._show(interaction)
 
     @app_commands.command(name="channel", description="Choose the channels where /veo works.")
+    @app_commands.describe(action="Add to the list, remove from it, or clear it to allow all",
+                           channel="The channel to add or remove")
     async def channel(self, interaction: discord.Interaction, action: ListAction,
                       channel: discord.TextChannel | None = None) -> None:
         """Add or remove an allowed channel, or allow every channel again."""
@@ -119,6 +122,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         await self._show(interaction)
 
     @app_commands.command(name="role", description="Choose the roles that may use /veo.")
+    @app_commands.describe(action="Add to the list, remove from it, or clear it to allow all",
+                           role="The role to add or remove")
     async def role(
         self, interaction: discord.Interaction, action: ListAction, role: discord.Role | None = None
     ) -> None:
@@ -129,6 +134,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         await self._show(interaction)
 
     @app_commands.command(name="model", description="Choose the models members may pick.")
+    @app_commands.describe(action="Add to the list, remove from it, or clear it to allow all",
+                           model="The model to add or remove")
     async def model(self, interaction: discord.Interaction, action: ListAction, model: str | None = None) -> None:
         """Add or remove an allowed model, or allow every model again."""
         assert interaction.guild_id is not None
@@ -174,6 +181,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         await self._reply(interaction, embed=embed)
 
     @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost.")
+    @app_commands.describe(period="Today, the last 7 or 30 days, or all time")
     async def usage(self, interaction: discord.Interaction, period: Period = "7d") -> None:
         """Usage per member and per model."""
         assert interaction.guild_id is not None and period in PERIODS

@@ -25,6 +25,7 @@ from bot.worker import JobWorker
 from cogs.admin import AdminCog
 from cogs.buttons import DeleteButton, RegenerateButton
 from cogs.errors import VeoCommandTree
+from cogs.i18n import VeoTranslator
 from cogs.notifier import DiscordNotifier
 from cogs.ops import Operations, build_provider, open_video_store
 from cogs.queue import QueueCog
@@ -55,6 +56,7 @@ class VeoBot(commands.Bot):
         self.app = app
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(VeoTranslator())
         await self.add_cog(VeoCog(self.app.service, self.app.settings))
         await self.add_cog(QueueCog(self.app.service, self.app.admin))
         await self.add_cog(AdminCog(self.app.admin))

@@ -23,6 +23,7 @@ REQUIRED_PERMISSIONS = discord.Permissions(
 SCOPES = ("bot", "applications.commands")
 GATEWAY_TIMEOUT = 30.0
 MAX_GUILDS_LISTED = 25
+DISALLOWED_INTENTS = 4014
 
 
 def invite_url(application_id: int) -> str:
@@ -84,7 +85,9 @@ async def _connect(client: discord.Client, gateway_wait: float) -> Finding:
     if ready in done:
         return Finding(Level.OK, "gateway", f"connected; intents accepted ({_intent_names(client.intents)})")
     error = connect.exception() if connect in done else None
-    if isinstance(error, discord.PrivilegedIntentsRequired):
+    # With reconnect=False discord.py raises the raw close; 4014 is "disallowed intents".
+    refused = isinstance(error, discord.ConnectionClosed) and error.code == DISALLOWED_INTENTS
+    if isinstance(error, discord.PrivilegedIntentsRequired) or refused:
         return Finding(Level.FAIL, "gateway", "Discord refused the privileged gateway intents the bot asked for",
                        "enable them under Bot → Privileged Gateway Intents in the developer portal")
     if error is not None:

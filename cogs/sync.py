@@ -14,10 +14,12 @@ from bot.ports import JobStore
 log = logging.getLogger(__name__)
 
 
-def payload_hash(tree: app_commands.CommandTree[discord.Client], guild: discord.abc.Snowflake | None) -> str:
-    """A stable hash of what ``tree.sync(guild=guild)`` would send."""
+async def payload_hash(tree: app_commands.CommandTree[discord.Client], guild: discord.abc.Snowflake | None) -> str:
+    """A stable hash of what ``tree.sync(guild=guild)`` would send, translations included."""
     commands = tree.get_commands(guild=guild)
-    payload = sorted((c.to_dict(tree) for c in commands), key=lambda d: str(d.get("name")))
+    translator = tree.translator
+    dicts = [await c.get_translated_payload(tree, translator) if translator else c.to_dict(tree) for c in commands]
+    payload = sorted(dicts, key=lambda d: str(d.get("name")))
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -37,7 +39,7 @@ async def sync_commands(
             tree.copy_global_to(guild=guild)
         name = f"guild {guild.id}" if guild is not None else "global"
         key = f"commands_hash:{name}"
-        digest = payload_hash(tree, guild)
+        digest = await payload_hash(tree, guild)
         if not force and await store.get_meta(key) == digest:
             log.info("slash commands unchanged for %s; not syncing", name)
             continue

@@ -50,6 +50,11 @@ IMAGE_KINDS = {
 def clean_prompt(prompt: str, max_chars: int) -> str:
     """The prompt trimmed; refused when blank (invisible characters count as blank) or too long."""
     text = prompt.strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (possible in JSON's \uD800 escapes) can be neither stored nor sent on.
+        raise InvalidInput("The prompt contains characters that are not valid text. Please type it again.") from None
     if not _INVISIBLE.sub("", text):
         raise InvalidInput("The prompt is empty. Describe the video you want, e.g. `a red fox running through snow`.")
     if len(text) > max_chars:
