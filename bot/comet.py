@@ -114,7 +114,7 @@ class VideoClient:
         """Submit one generation job and return the provider's task id; never resubmits ambiguously."""
         params = self._orientation_map.get(orientation)
         if params is None:
-            raise InvalidInput(f"Unknown orientation {orientation!r}.")
+            raise InvalidInput("Unknown orientation {orientation}.", params={"orientation": orientation})
 
         def form() -> aiohttp.FormData:
             # FormData can be serialised only once, so every attempt builds its own.

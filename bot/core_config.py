@@ -21,6 +21,9 @@ class CoreConfig:
     data_dir: Path = Path("data")
     # The first poll comes a little after submission: Veo never finishes in under half a minute.
     first_poll_delay: float | None = None
+    # Learn how long jobs take and poll around the expected completion (bot/poll_schedule.py); when off,
+    # or until enough jobs have finished, polls come every ``poll_interval`` from ``first_poll`` on.
+    adaptive_polling: bool = True
     poll_batch: int = 100
     poll_concurrency: int = 16
     submit_batch: int = 20

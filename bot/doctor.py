@@ -80,6 +80,8 @@ def check_settings(settings: Settings, *, mock_ready: bool) -> list[Finding]:
 async def check_database(path: Path, open_store: Callable[[Path], Awaitable[DoctorStore]]) -> Finding:
     """Open (creating and migrating if needed) the job store, and write to it."""
     directory = path.parent
+    if directory.exists() and not directory.is_dir():
+        return Finding(Level.FAIL, "database", f"{directory} is not a directory", "change DATABASE_URL")
     if directory.exists() and not os.access(directory, os.W_OK | os.X_OK):
         return Finding(Level.FAIL, "database", f"cannot write in {directory}",
                        "make the directory writable by the user that runs the bot, or change DATABASE_URL")

@@ -121,8 +121,11 @@ class JobService:
     async def find_job(self, ref: str, guild_id: int) -> Job | None:
         """The guild's job named by its number (``12`` or ``#12``) or by the provider's task id."""
         text = ref.strip().removeprefix("#").strip()
+        if not text.isascii() and text.encode("utf-8", "replace").decode("utf-8") != text:
+            return None  # not valid text (a lone surrogate): it names no job, and SQLite could not take it
         job: Job | None = None
-        if text.isdigit() and len(text) < 19:
+        # isdigit() alone also accepts "²", which int() refuses.
+        if text.isascii() and text.isdigit() and len(text) < 19:
             job = await self.store.get_job(int(text))
         if job is None and text:
             job = await self.store.get_job_by_task(text)

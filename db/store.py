@@ -105,6 +105,16 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         value = await self._scalar("SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL")
         return float(value) if value is not None else None
 
+    async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
+        """(model, seconds from submission until the bot saw it finished) of the newest finished jobs,
+        oldest first; read once at start-up, it walks the newest rows by id and stops after ``limit``."""
+        rows = await self._rows(
+            "SELECT model, completed_at - submitted_at FROM jobs"
+            " WHERE completed_at IS NOT NULL AND submitted_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(str(model), float(seconds)) for model, seconds in reversed(rows)]
+
     async def user_jobs(self, guild_id: int, user_id: int, limit: int) -> list[Job]:
         """A user's most recent jobs in a guild, newest first."""
         return await self._many(

@@ -12,10 +12,14 @@ from db.store import SqliteJobStore
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="also run slow soak tests")
+    parser.addoption("--soak-minutes", type=float, default=None,
+                     help="reliability soak: run faults and crashes this many minutes (implies --run-slow)")
+    parser.addoption("--reliability-seed", type=int, default=None,
+                     help="seed of the reliability runs (default: random, printed), to replay a run")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-slow"):
+    if config.getoption("--run-slow") or config.getoption("--soak-minutes"):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow")
     for item in items:

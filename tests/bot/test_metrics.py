@@ -11,8 +11,9 @@ from bot.comet_errors import ProviderBusy
 from bot.comet_types import ImageInput, TaskState, TaskStatus
 from bot.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
 from bot.metrics import MetricsRegistry, format_value
-from bot.models import Job, JobStatus
+from bot.models import Job, JobStatus, NewJob
 from bot.ports import DeliveryFailed
+from db.store import SqliteJobStore
 
 
 def test_exposition_has_help_type_and_escaped_labels() -> None:
@@ -145,12 +146,7 @@ async def test_instrumented_notifier_counts_posts_and_passes_status_calls_throug
     assert metrics.deliveries.value(kind="failure", outcome="posted") == 1
 
 
-async def test_job_gauges_come_from_the_store(store: object) -> None:
-    from db.store import SqliteJobStore
-
-    assert isinstance(store, SqliteJobStore)
-    from bot.models import NewJob
-
+async def test_job_gauges_come_from_the_store(store: SqliteJobStore) -> None:
     for _ in range(2):
         await store.insert_job(NewJob(1, 2, 3, "p", "veo3.1-fast", "16x9"), 1.0)
     metrics = BotMetrics()

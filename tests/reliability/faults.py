@@ -57,6 +57,8 @@ class CometFaults:
         self.counts: Counter[str] = Counter()
         self.kind_of: dict[int, str] = {}  # id(RecordedRequest) -> fault kind
         self.hold: CreateHold | None = None
+        # Every kind of a route is forced once early (in seeded order), so that no run misses one by chance.
+        self.pending = {route: list(kinds) for route, kinds in rates.items()}
         api.faults = self  # type: ignore[assignment]
 
     def take(self, route: str) -> Fault | None:
@@ -68,20 +70,12 @@ class CometFaults:
             hold.arrived.set()
             self.kind_of[id(request)] = "hold"
             return Fault.slow(60.0, after_processing=hold.after_processing)
-        kind = self._roll(self.rates.get(route, {}))
+        kind = _pick(self.rng, self.rates.get(route, {}), self.pending.get(route, []))
         if kind is None:
             return None
         self.counts[f"{route}_{kind}"] += 1
         self.kind_of[id(request)] = kind
         return self._fault(kind)
-
-    def _roll(self, rates: dict[str, float]) -> str | None:
-        roll = self.rng.random()
-        for kind, rate in rates.items():
-            if roll < rate:
-                return kind
-            roll -= rate
-        return None
 
     def _fault(self, kind: str) -> Fault:
         if kind == "429":
@@ -98,7 +92,7 @@ class CometFaults:
 
     def clear(self) -> None:
         """Stop injecting (the liveness probe at the end runs without faults)."""
-        self.rates = {}
+        self.rates, self.pending = {}, {}
 
     def inject(self, route: str, fault: Fault, times: int = 1) -> None:
         """Part of the FaultPlan interface the fake may call; the runs do not use it."""
@@ -127,6 +121,7 @@ class DiscordUploadFaults:
         self.counts: Counter[str] = Counter()
         self.uploads = 0
         self.hold: UploadHold | None = None
+        self.pending = list(rates)
         self._original: Handler = fake.rest._post_message
         fake.rest._post_message = self.handle  # type: ignore[method-assign]
 
@@ -138,7 +133,7 @@ class DiscordUploadFaults:
         if self.hold is not None:
             hold, self.hold = self.hold, None
             return await self._held(request, hold)
-        kind = self._roll()
+        kind = _pick(self.rng, self.rates, self.pending)
         if kind is None:
             return await self._original(request)
         self.counts[f"upload_{kind}"] += 1
@@ -162,14 +157,6 @@ class DiscordUploadFaults:
             hold.message_id = int(json.loads(response.body)["id"])
         self._abort(request)
 
-    def _roll(self) -> str | None:
-        roll = self.rng.random()
-        for kind, rate in self.rates.items():
-            if roll < rate:
-                return kind
-            roll -= rate
-        return None
-
     @staticmethod
     def _abort(request: web.Request) -> NoReturn:
         if request.transport is not None:
@@ -178,4 +165,18 @@ class DiscordUploadFaults:
 
     def clear(self) -> None:
         """Stop injecting."""
-        self.rates = {}
+        self.rates, self.pending = {}, []
+
+
+def _pick(rng: random.Random, rates: dict[str, float], pending: list[str]) -> str | None:
+    """A fault kind by ``rates``; kinds not seen yet (``pending``) are forced now and then until each ran once."""
+    if pending and rng.random() < 0.25:
+        return pending.pop(rng.randrange(len(pending)))
+    roll = rng.random()
+    for kind, rate in rates.items():
+        if roll < rate:
+            if kind in pending:
+                pending.remove(kind)
+            return kind
+        roll -= rate
+    return None

@@ -4,6 +4,7 @@ with every line it writes appended to one log file."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import sys
@@ -14,6 +15,12 @@ from tests.fakes.discord_gateway import GatewaySession
 from tests.fakes.discord_server import FakeDiscord
 
 SETTING_PREFIXES = ("VEO_", "DISCORD_", "COMETAPI_", "DATABASE_")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGKILL when the test process dies, so no bot outlives a killed run."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def child_environment(settings: dict[str, str]) -> dict[str, str]:
@@ -67,7 +74,7 @@ class BotProcess:
             log.flush()
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", cwd=self.workdir, env=self.env, stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
+                stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_parent,
             )
         self.started_at.append(time.monotonic())
         loop = asyncio.get_running_loop()

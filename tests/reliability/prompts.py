@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-# Each prompt starts with a tag such as ``rjob0007``: letters and digits only, so escaping for Discord
+# Each prompt starts with a tag such as ``rjob00007``: letters and digits only, so escaping for Discord
 # leaves it intact and the harness can tie rows, create requests, tasks and messages to one request.
 TAG_PREFIX = "rjob"
 
@@ -32,7 +32,7 @@ SCRIPTS = [
 
 def tag(index: int) -> str:
     """The tag of the ``index``-th request."""
-    return f"{TAG_PREFIX}{index:04d}"
+    return f"{TAG_PREFIX}{index:05d}"
 
 
 def hostile_prompt(rng: random.Random, index: int, *, other_user: int, role: int, max_chars: int) -> str:

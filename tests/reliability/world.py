@@ -20,7 +20,7 @@ from tests.reliability.faults import CometFaults, DiscordUploadFaults
 from tests.reliability.prompts import TAG_PREFIX
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
 
-TAG_RE = re.compile(TAG_PREFIX + r"\d{4}")
+TAG_RE = re.compile(TAG_PREFIX + r"\d{5}(?!\d)")
 
 
 def tag_of(text: str) -> str | None:

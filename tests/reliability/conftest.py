@@ -1,0 +1,71 @@
+"""Fixtures of the reliability runs: the seed (printed, replayable) and a capture of every log line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.faults import ISSUE_COMET_RATES, ISSUE_UPLOAD_RATES
+from tests.reliability.harness import ReliabilityRun, RunPlan
+from tests.reliability.invariants import Report, check
+from tests.reliability.world import reliability_world
+
+
+class LogCapture(logging.Handler):
+    """Keeps every formatted log record of the test process (the fakes, aiohttp, the test itself)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        """Every line so far."""
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[LogCapture]:
+    """Every log line of the test process while the test runs."""
+    handler = LogCapture()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+@pytest.fixture
+def reliability_seed(request: pytest.FixtureRequest) -> int:
+    """The run's seed: ``--reliability-seed`` or ``RELIABILITY_SEED``, else random; printed to replay a run."""
+    chosen = request.config.getoption("--reliability-seed")
+    if chosen is None and os.environ.get("RELIABILITY_SEED"):
+        chosen = int(os.environ["RELIABILITY_SEED"])
+    seed = chosen if chosen is not None else random.randrange(1, 10**6)
+    print(f"\nreliability seed {seed} (replay with --reliability-seed {seed})")
+    return int(seed)
+
+
+async def run_reliability(plan: RunPlan, workdir: Path, logs: LogCapture) -> Report:
+    """One run against fresh fakes; the report's figures are printed."""
+    async with reliability_world(plan.seed, comet_rates=ISSUE_COMET_RATES, upload_rates=ISSUE_UPLOAD_RATES,
+                                 request_timeout=1.0) as world:
+        run = ReliabilityRun(world, plan, workdir)
+        record = await run.run()
+        report = check(world, record, workdir, run.bot.log_text(), logs.text())
+    print(report.text())
+    for problem in report.problems:
+        print("  PROBLEM:", problem)
+    return report

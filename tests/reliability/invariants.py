@@ -1,0 +1,310 @@
+"""The guarantees of a reliability run, checked from the fakes' records, the database, the files and the logs,
+and the figures of the run. Each broken guarantee is one line in ``Report.problems``."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import stat
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.comet_errors import ProviderBusy, SubmissionUncertain
+from bot.worker import INTERRUPTED_SUBMISSION
+from cogs.render import plain
+from tests.fakes.discord_models import MessageRecord
+from tests.reliability.harness import RunRecord
+from tests.reliability.world import World, tag_of
+
+TERMINAL = {"delivered", "failed", "timed_out", "cancelled"}
+STATUS_TITLE = re.compile(r"job #(\d+)")
+RESULT_REF = re.compile(r"job #(\d+)")
+# Lines that only appear when something escaped the bot's own error handling.
+UNHANDLED_MARKERS = ("step failed", "poll cycle failed", "Task exception was never retrieved", "incident=",
+                     "Unhandled exception", "Ignoring exception in")
+NO_LINK_NOTE = "gave no download link"
+
+
+@dataclass
+class Report:
+    """What a run showed: the figures, and every guarantee it found broken."""
+
+    figures: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """The figures, one per line, for the test output and RELIABILITY.md."""
+        lines = []
+        for key, value in self.figures.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or "none"
+            lines.append(f"  {key}: {value}")
+        return "\n".join(lines)
+
+
+def failure_category(row: dict[str, Any]) -> str:
+    """A short name for why a job produced no video."""
+    error = row["error"] or ""
+    if row["status"] == "timed_out":
+        return "timed out"
+    if error == INTERRUPTED_SUBMISSION:
+        return "interrupted submission"
+    if error == SubmissionUncertain.default_message:
+        return "submission unconfirmed"
+    if row["safety_rejection"]:
+        return "safety filter"
+    if error == ProviderBusy.default_message:
+        return "service busy"
+    return "failed at the provider"
+
+
+class Checker:
+    """Collects problems and figures for one finished run."""
+
+    def __init__(self, world: World, record: RunRecord, workdir: Path, bot_log: str, test_log: str) -> None:
+        self.w = world
+        self.record = record
+        self.workdir = workdir
+        self.bot_log = bot_log
+        self.test_log = test_log
+        self.report = Report()
+        self.problems = self.report.problems
+        with sqlite3.connect(workdir / "veo.sqlite3") as conn:
+            conn.row_factory = sqlite3.Row
+            self.rows = [dict(r) for r in conn.execute("SELECT * FROM jobs ORDER BY id")]
+        self.by_tag: dict[str, dict[str, Any]] = {}
+        bot_id = world.discord.bot_user.id
+        self.messages = [m for ch in world.channels for m in world.discord.messages(ch.id) if m.author.id == bot_id]
+        self.results: dict[int, list[MessageRecord]] = defaultdict(list)
+        self.statuses: dict[int, list[MessageRecord]] = defaultdict(list)
+
+    def run(self) -> Report:
+        """Every check, then the figures."""
+        self._rows()
+        self._messages()
+        for row in self.rows:
+            self._job(row)
+        self._requests()
+        self._kills()
+        self._probes()
+        self._mentions()
+        self._secrets()
+        self._logs()
+        self._files()
+        self._figures()
+        return self.report
+
+    def _rows(self) -> None:
+        for row in self.rows:
+            tag = tag_of(row["prompt"])
+            if tag is None:
+                self.problems.append(f"job {row['id']} has no request tag")
+            elif tag in self.by_tag:
+                self.problems.append(f"request {tag} stored twice: jobs {self.by_tag[tag]['id']} and {row['id']}")
+            else:
+                self.by_tag[tag] = row
+
+    def _messages(self) -> None:
+        for m in self.messages:
+            if m.ephemeral:
+                continue
+            title = str(m.embeds[0].get("title", "")) if m.embeds else ""
+            if (found := STATUS_TITLE.search(title)) and m.embeds:
+                self.statuses[int(found.group(1))].append(m)
+            elif found := RESULT_REF.search(m.content):
+                self.results[int(found.group(1))].append(m)
+            else:
+                self.problems.append(f"bot message {m.id} belongs to no job: {m.content[:80]!r}")
+
+    def _job(self, row: dict[str, Any]) -> None:
+        job, status = row["id"], row["status"]
+        where = f"job {job} ({status}, {tag_of(row['prompt'])})"
+        results = self.results.get(job, [])
+        if status not in TERMINAL:
+            self.problems.append(f"{where} is stuck")
+        statuses = self.statuses.get(job, [])
+        if len(statuses) != 1:
+            self.problems.append(f"{where} has {len(statuses)} status messages")
+        elif f"· {status} ·" not in str(statuses[0].embeds[0].get("footer", "")):
+            self.problems.append(f"{where}: its status message still shows {statuses[0].embeds[0].get('footer')}")
+        if status == "cancelled":
+            if results:
+                self.problems.append(f"{where} was cancelled but has a result message")
+        elif len(results) != 1:
+            self.problems.append(f"{where} has {len(results)} result messages, expected exactly one")
+        else:
+            self._result(row, results[0], where)
+        self._submission(row, where)
+
+    def _result(self, row: dict[str, Any], message: MessageRecord, where: str) -> None:
+        if message.id != row["delivered_message_id"]:
+            self.problems.append(f"{where}: result message {message.id} is not the recorded {row['delivered_message_id']}")
+        if row["status"] == "delivered":
+            if "your video is ready" not in message.content:
+                self.problems.append(f"{where}: result message does not say the video is ready")
+            task = self.w.api.tasks.get(row["task_id"] or "")
+            expected = task.script.video if task is not None else None
+            if message.attachments:
+                if message.attachment_bytes != [expected]:
+                    self.problems.append(f"{where}: the uploaded file is not the job's video")
+            elif not (row["video_url"] and row["video_url"] in message.content) and NO_LINK_NOTE not in message.content:
+                self.problems.append(f"{where}: neither the file, nor its link, nor why was posted")
+            return
+        what = "timed out" if row["status"] == "timed_out" else "failed"
+        reason = message.content.split(f" {what}. ", 1)[-1] if f" {what}. " in message.content else ""
+        if not row["error"] or len(reason) < 20:
+            self.problems.append(f"{where}: the failure notice gives no reason: {message.content[:120]!r}")
+        elif row["status"] == "failed" and plain(row["error"])[:40] not in message.content:
+            self.problems.append(f"{where}: the failure notice does not state the recorded reason")
+
+    def _submission(self, row: dict[str, Any], where: str) -> None:
+        tag = tag_of(row["prompt"]) or ""
+        tasks = self.w.api.tasks_for(tag)
+        posts = [r for r in self.w.api.create_requests() if tag_of(r.fields.get("prompt", "")) == tag]
+        # A 429 means the request was refused unprocessed: retrying it is allowed. Nothing else is.
+        sent = [p for p in posts if self.w.comet_faults.kind_of.get(id(p)) != "429"]
+        if len(tasks) > 1 or len(sent) > 1:
+            self.problems.append(f"{where} was submitted more than once: {len(sent)} create requests, "
+                                 f"{len(tasks)} tasks")
+        if row["task_id"] and tasks != [row["task_id"]]:
+            self.problems.append(f"{where}: task {row['task_id']} is not the one created for it ({tasks})")
+
+    def _requests(self) -> None:
+        kills = [k.at for k in self.record.kills]
+        for request in self.record.requests:
+            row = self.by_tag.get(request.tag)
+            reply = request.reply()
+            killed = any(request.dispatched_at <= k <= request.dispatched_at + 5.0 for k in kills)
+            if request.outcome == "refused":
+                if row is not None:
+                    self.problems.append(f"request {request.tag} should have been refused but became job {row['id']}")
+                elif reply is None and not killed:
+                    self.problems.append(f"request {request.tag} (refused prompt) got no answer")
+                elif reply is not None and "prompt" not in reply.lower():
+                    self.problems.append(f"request {request.tag} was refused without saying why: {reply[:100]!r}")
+            elif row is None:
+                if reply is not None and "Job #" in reply:
+                    self.problems.append(f"request {request.tag} was answered with a job number but no job exists")
+                elif not killed:
+                    self.problems.append(f"request {request.tag} got no job and no answer without a crash")
+            elif reply is not None and f"Job #{row['id']}:" not in reply:
+                self.problems.append(f"request {request.tag} answer does not name job {row['id']}: {reply[:100]!r}")
+
+    def _kills(self) -> None:
+        interrupted = {tag_of(r["prompt"]) for r in self.rows if r["error"] == INTERRUPTED_SUBMISSION}
+        for kill in self.record.kills:
+            if kill.kind == "mid-submit" and kill.job_tag is not None:
+                row = self.by_tag.get(kill.job_tag)
+                if row is None or row["error"] != INTERRUPTED_SUBMISSION or row["status"] != "failed":
+                    self.problems.append(f"the job killed mid-submit ({kill.job_tag}) is not failed as interrupted")
+                elif not any("not sent again" in m.content for m in self.results.get(row["id"], [])):
+                    self.problems.append(f"the user of {kill.job_tag} was not told the submission was interrupted")
+                interrupted.discard(kill.job_tag)
+            if kill.kind == "mid-upload" and kill.upload_message_id is not None:
+                owners = [r for r in self.rows if r["delivered_message_id"] == kill.upload_message_id]
+                if len(owners) != 1:
+                    self.problems.append(f"the upload stored during a kill ({kill.upload_message_id}) is not the "
+                                         "recorded result of its job")
+        # Other interrupted submissions are fine only when a kill could have caused them.
+        if interrupted and not self.record.kills:
+            self.problems.append(f"submissions reported interrupted without any crash: {sorted(interrupted)}")
+
+    def _probes(self) -> None:
+        for probe in self.record.probes:
+            original = probe.interaction.original
+            text = original.content if original is not None and not original.loading else ""
+            if "Only moderators" not in text and "permission" not in text.lower():
+                self.problems.append(f"{probe.user.name} ran /{probe.command} without the permission: {text[:100]!r}")
+
+    def _mentions(self) -> None:
+        for m in self.messages:
+            found = RESULT_REF.search(m.content) or (STATUS_TITLE.search(str(m.embeds[0].get("title", "")))
+                                                     if m.embeds else None)
+            row = next((r for r in self.rows if found and r["id"] == int(found.group(1))), None)
+            allowed_users = {row["user_id"]} if row is not None else set()
+            for version in m.versions:
+                pings = version.pings
+                if pings.everyone or pings.role_ids or not pings.user_ids <= allowed_users:
+                    self.problems.append(f"bot message {m.id} pinged more than its requester: {pings}")
+                allowed = version.allowed_mentions
+                if not m.ephemeral and (allowed is None or {"everyone", "roles"} & set(allowed.get("parse", []))
+                                        or not {int(u) for u in allowed.get("users", [])} <= allowed_users):
+                    self.problems.append(f"bot message {m.id} allows mentions beyond its requester: {allowed}")
+
+    def _secrets(self) -> None:
+        texts = {"bot log": self.bot_log, "test log": self.test_log}
+        texts["messages"] = "\n".join(m.content + str(m.embeds) for m in self.messages)
+        texts["requests to Discord"] = "\n".join(str(r.json) for r in self.w.discord.requests)
+        for name, secret in (("token", self.w.token), ("key", self.w.key)):
+            for where, text in texts.items():
+                if secret in text or secret[6:26] in text:
+                    self.problems.append(f"the {name} appears in the {where}")
+        if any(r.header("Authorization") for r in self.w.api.cdn_requests()):
+            self.problems.append("a request to the third-party video host carried an Authorization header")
+
+    def _logs(self) -> None:
+        for marker in UNHANDLED_MARKERS:
+            lines = [line for line in self.bot_log.splitlines() if marker in line]
+            if lines:
+                self.problems.append(f"{len(lines)} bot log line(s) with {marker!r}, e.g. {lines[0][:160]!r}")
+        started = self.bot_log.count("job worker started")
+        if started != self.record.restarts + 1:
+            self.problems.append(f"the worker started {started} times for {self.record.restarts + 1} processes")
+        if self.bot_log.count("job worker stopped") != 1 or self.record.exit_code != 0:
+            self.problems.append(f"the final SIGTERM did not stop the bot cleanly (exit {self.record.exit_code})")
+
+    def _files(self) -> None:
+        for path in sorted(self.workdir.glob("veo.sqlite3*")):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode != 0o600:
+                self.problems.append(f"{path.name} has mode {mode:o}, expected 600")
+        data = self.workdir / "data"
+        left = [p.relative_to(data) for p in data.rglob("*") if p.is_file()] if data.exists() else []
+        if left:
+            self.problems.append(f"{len(left)} file(s) left in the data folder after every job finished: {left[:5]}")
+
+    def _figures(self) -> None:
+        rows, record = self.rows, self.record
+        outcomes: Counter[str] = Counter()
+        for row in rows:
+            if row["status"] == "delivered":
+                message = self.results.get(row["id"], [None])[0]
+                outcomes["delivered as a file" if message is not None and message.attachments
+                         else "delivered, too large and no link" if message is not None
+                         and NO_LINK_NOTE in message.content else "delivered as a link"] += 1
+            elif row["status"] == "cancelled":
+                outcomes["cancelled"] += 1
+            else:
+                outcomes[f"failed: {failure_category(row)}"] += 1
+        stored = {r.tag for r in record.requests} & set(self.by_tag)
+        faults = Counter(self.w.comet_faults.counts) + Counter(self.w.upload_faults.counts) + record.discord_faults
+        kills = Counter(f"{k.kind} ({k.detail})" if k.detail else k.kind for k in record.kills)
+        self.report.figures = {
+            "seed": record.plan.seed,
+            "duration": f"{record.duration:.1f} s",
+            "requests": len(record.requests),
+            "refused at the door": sum(r.outcome == "refused" for r in record.requests),
+            "lost to a kill before being stored": sum(r.outcome != "refused" and r.tag not in self.by_tag
+                                                      for r in record.requests),
+            "jobs": len(stored),
+            "outcomes": dict(outcomes),
+            "kills": dict(kills),
+            "restarts": record.restarts,
+            "faults injected": dict(faults),
+            "create requests": len(self.w.api.create_requests()),
+            "tasks created": len(self.w.api.tasks),
+            "status polls": len(self.w.api.requests_for("get")),
+            "uploads": self.w.upload_faults.uploads,
+            "repeated posts answered by nonce": len(self.w.discord.nonce_hits),
+            "results found in the channel history on a retry": self.bot_log.count("was already posted"),
+            "gateway identifies / resumes": f"{self.w.discord.identify_count} / {self.w.discord.resume_count}",
+            "permission probes refused": len(record.probes),
+            "problems": len(self.problems),
+        }
+
+
+def check(world: World, record: RunRecord, workdir: Path, bot_log: str, test_log: str) -> Report:
+    """Check every guarantee of a finished run."""
+    return Checker(world, record, workdir, bot_log, test_log).run()

@@ -1,0 +1,84 @@
+"""The poll loop survives a failing store and a job whose step keeps raising, without spinning."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.comet_types import TaskStatus
+from bot.core_config import CoreConfig
+from bot.models import Limits, NewJob
+from bot.worker import JobWorker
+from db.store import SqliteJobStore
+from tests.support.core import RecordingNotifier
+
+IDLE = 0.1
+RUN_FOR = 0.35  # a few idle periods: a spinning loop makes thousands of attempts in that time
+
+
+class BrokenStore:
+    """A store whose every query fails, as a locked or corrupt database would; it counts the attempts."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        async def fail(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            if name == "next_due_at":
+                return 0.0  # something is overdue: the loop must still not retry at once
+            raise OSError("disk I/O error")
+
+        return fail
+
+
+class RaisingProvider:
+    """A provider with a bug: every status request raises something that is not a video-API error."""
+
+    def __init__(self) -> None:
+        self.gets = 0
+
+    async def create(self, *args: Any, **kwargs: Any) -> str:
+        return "task_bug"
+
+    async def get(self, task_id: str) -> TaskStatus:
+        self.gets += 1
+        raise RuntimeError("a bug in parsing")
+
+    async def download(self, *args: Any) -> int:
+        raise AssertionError("never reached")
+
+
+async def _run_briefly(worker: JobWorker) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop, idle=IDLE))
+    await asyncio.sleep(RUN_FOR)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+def _config(tmp_path: Path) -> CoreConfig:
+    return CoreConfig(limits=Limits(5, 5, 5), data_dir=tmp_path / "data", poll_interval=0.01, first_poll_delay=0.0)
+
+
+async def test_a_failing_store_does_not_make_the_loop_spin(tmp_path: Path) -> None:
+    store = BrokenStore()
+    worker = JobWorker(store, RaisingProvider(), RecordingNotifier(), _config(tmp_path))  # type: ignore[arg-type]
+    await _run_briefly(worker)
+    assert 0 < store.calls < 40
+
+
+async def test_a_job_whose_step_keeps_raising_is_retried_calmly_and_others_go_on(tmp_path: Path) -> None:
+    store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
+    provider = RaisingProvider()
+    try:
+        worker = JobWorker(store, provider, RecordingNotifier(), _config(tmp_path))
+        job = await store.insert_job(NewJob(guild_id=1, channel_id=2, user_id=3, prompt="p", model="m",
+                                            orientation="16x9"), 0.0)
+        await _run_briefly(worker)
+        assert 1 <= provider.gets < 20
+        fresh = await store.get_job(job.id)
+        assert fresh is not None and fresh.task_id == "task_bug"  # it was submitted, then kept failing
+    finally:
+        await store.close()
