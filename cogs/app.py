@@ -42,6 +42,16 @@ def configure_discord_endpoints(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+def bot_intents() -> discord.Intents:
+    """Only the guilds intent: slash commands arrive without any, and guild data gives upload limits and roles.
+
+    Not subscribing to message events keeps a bot in busy servers from receiving every message sent there.
+    """
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
 class VeoBot(commands.Bot):
     """The discord.py client: no privileged intents, no pings unless a message allows one."""
 
@@ -49,7 +59,7 @@ class VeoBot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=discord.Intents.default(),
+            intents=bot_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=VeoCommandTree,
         )

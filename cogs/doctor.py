@@ -13,7 +13,7 @@ import discord
 from bot.config import Settings
 from bot.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
 from bot.mock_provider import mock_available
-from cogs.app import configure_discord_endpoints
+from cogs.app import bot_intents, configure_discord_endpoints
 from db.store import SqliteJobStore
 
 # What the bot needs in a channel to post status messages and videos, and to check its own earlier posts.
@@ -107,7 +107,7 @@ async def check_discord(
 ) -> tuple[list[Finding], int | None]:
     """Log in, read the application, open a gateway session and check each guild; return the application id."""
     configure_discord_endpoints(settings)
-    client = discord.Client(intents=intents or discord.Intents.default())
+    client = discord.Client(intents=intents or bot_intents())
     try:
         try:
             await client.login(settings.discord_token.reveal())
