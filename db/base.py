@@ -37,16 +37,30 @@ class StoreBase:
         await self._conn.close()
 
     @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Hold the write lock, with no transaction left open on the connection.
+
+        A task cancelled while its BEGIN or COMMIT ran in aiosqlite's thread can leave a transaction open
+        with nobody to finish it; later single statements would silently join it. Whoever holds the lock
+        is the only writer, so an open transaction seen here is abandoned: roll it back.
+        """
+        async with self._tx_lock:
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            yield
+
+    @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         """One write transaction (BEGIN IMMEDIATE: other writers wait), rolled back on any error."""
-        async with self._tx_lock:
+        async with self._writing():
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                await self._conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
                 raise
-            await self._conn.execute("COMMIT")
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> Any:
         async with self._conn.execute(sql, params) as cur:
@@ -58,5 +72,5 @@ class StoreBase:
             return list(await cur.fetchall())
 
     async def _update(self, sql: str, params: Sequence[object]) -> bool:
-        async with self._tx_lock, self._conn.execute(sql, params) as cur:
+        async with self._writing(), self._conn.execute(sql, params) as cur:
             return cur.rowcount > 0

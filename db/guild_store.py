@@ -68,7 +68,7 @@ class GuildQueries(StoreBase):
         self, guild_id: int, actor_id: int, action: str, details: str, now: float, job_id: int | None = None
     ) -> None:
         """Record a moderator or admin action."""
-        async with self._tx_lock:
+        async with self._writing():
             await self._insert_audit(guild_id, actor_id, action, details, job_id, now)
 
     async def audit_entries(self, guild_id: int, limit: int) -> list[AuditEntry]:

@@ -55,7 +55,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     async def insert_job(self, new: NewJob, now: float) -> Job:
         """Store a new job as queued, with no limit checks, and return it with its number."""
-        async with self._tx_lock:
+        async with self._writing():
             job_id = await self._insert(new, now)
         job = await self.get_job(job_id)
         assert job is not None
@@ -104,6 +104,10 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         """When the soonest scheduled work is due, or None when nothing is scheduled."""
         value = await self._scalar("SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL")
         return float(value) if value is not None else None
+
+    def rows_written(self) -> int:
+        """Rows inserted, updated or deleted through this connection since it opened (SQLite total_changes)."""
+        return int(self._conn.total_changes)
 
     async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
         """(model, seconds from submission until the bot saw it finished) of the newest finished jobs,
@@ -317,7 +321,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store a note, replacing any earlier value."""
-        await self._conn.execute(
+        await self._update(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
