@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from dotenv import dotenv_values
 
+from bot import config_parsing as cp
 from bot.secret import Secret
 
 T = TypeVar("T")
@@ -17,7 +18,7 @@ T = TypeVar("T")
 MIB = 1024 * 1024
 DEFAULT_MODELS: tuple[str, ...] = ("veo3.1-fast", "veo3.1", "veo3.1-pro", "veo3-fast", "veo3")
 PROVIDERS = ("cometapi", "mock")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVELS = cp.LOG_LEVELS
 LOG_FORMATS = ("text", "json")
 ORIENTATIONS = ("16x9", "9x16")
 DEFAULT_COMETAPI_BASE_URL = "https://api.cometapi.com/v1"
@@ -92,151 +93,6 @@ class Settings:
         return Path(self.database_url.removeprefix("sqlite:///"))
 
 
-class _Reader:
-    """Reads typed values from a mapping, collecting one problem line per bad setting."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def raw(self, name: str) -> str | None:
-        value = self.env.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def required_secret(self, name: str, what: str) -> Secret:
-        value = self.raw(name)
-        if value is None:
-            self.problems.append(f"{name} is missing: set it to {what}.")
-            return Secret("")
-        return Secret(value)
-
-    def parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            return parse(value)
-        except ValueError:
-            # The value itself is not echoed: a secret pasted into the wrong variable must not leak.
-            self.problems.append(f"{name} is malformed: expected {expected}.")
-            return default
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(text)
-    return value
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise ValueError(text)
-        return value
-
-    return parse
-
-
-def _http_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        scheme, sep, rest = text.partition("://")
-        if not sep or scheme.lower() not in schemes or not rest.strip("/") or any(c.isspace() for c in text):
-            raise ValueError(text)
-        return text.rstrip("/") if scheme.lower().startswith("http") else text
-
-    return parse
-
-
-def _sqlite_url(text: str) -> str:
-    if not text.startswith("sqlite:///") or len(text) <= len("sqlite:///"):
-        raise ValueError(text)
-    return text
-
-
-def _guild_ids(text: str) -> tuple[int, ...]:
-    ids = tuple(int(part) for part in text.split(",") if part.strip())
-    if any(i <= 0 for i in ids):
-        raise ValueError(text)
-    return ids
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text.lower() not in choices:
-            raise ValueError(text)
-        return text.lower()
-
-    return parse
-
-
-def _log_level(text: str) -> str:
-    if text.upper() not in LOG_LEVELS:
-        raise ValueError(text)
-    return text.upper()
-
-
-def _prices(text: str) -> tuple[tuple[str, float], ...]:
-    prices = []
-    for entry in text.split(","):
-        if not entry.strip():
-            continue
-        name, sep, value = entry.partition("=")
-        price = float(value)
-        if not sep or not name.strip() or not 0 <= price < 1000:
-            raise ValueError(text)
-        prices.append((name.strip(), price))
-    if not prices:
-        raise ValueError(text)
-    return tuple(prices)
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < float("inf"):
-        raise ValueError(text)
-    return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(text)
-
-
-def _host(text: str) -> str:
-    if any(c.isspace() or c in "/@" for c in text):
-        raise ValueError(text)
-    return text
-
-
-def _days(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 36500:
-        raise ValueError(text)
-    return value
-
-
-def _port(text: str) -> int | None:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise ValueError(text)
-    return value
-
-
-def _names(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names or any(len(n) > 100 or any(c.isspace() for c in n) for n in names):
-        raise ValueError(text)
-    return names
-
-
 def _orientation_map(text: str) -> str:
     from bot.comet_types import parse_orientation_map
 
@@ -247,10 +103,10 @@ def _orientation_map(text: str) -> str:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build ``Settings`` from a mapping of variables; raise ``SettingsError`` listing every problem."""
-    r = _Reader(env)
+    r = cp.SettingsReader(env)
     token = r.required_secret("DISCORD_TOKEN", "the bot token from the Discord developer portal")
     key = r.required_secret("COMETAPI_KEY", "your CometAPI key")
-    models = r.parse("VEO_MODELS", DEFAULT_MODELS, _names, "a comma-separated list of model names")
+    models = r.parse("VEO_MODELS", DEFAULT_MODELS, cp.names, "a comma-separated list of model names")
     default_model = r.parse("VEO_DEFAULT_MODEL", models[0], str, "a model name")
     if default_model not in models:
         r.problems.append("VEO_DEFAULT_MODEL is malformed: expected one of the models in VEO_MODELS.")
@@ -259,62 +115,62 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         discord_token=token,
         cometapi_key=key,
         cometapi_base_url=r.parse(
-            "COMETAPI_BASE_URL", DEFAULT_COMETAPI_BASE_URL, _http_url(("http", "https")), "an http(s) URL"
+            "COMETAPI_BASE_URL", DEFAULT_COMETAPI_BASE_URL, cp.http_url(("http", "https")), "an http(s) URL"
         ),
         discord_api_base_url=r.parse(
-            "DISCORD_API_BASE_URL", DEFAULT_DISCORD_API_BASE_URL, _http_url(("http", "https")), "an http(s) URL"
+            "DISCORD_API_BASE_URL", DEFAULT_DISCORD_API_BASE_URL, cp.http_url(("http", "https")), "an http(s) URL"
         ),
         discord_gateway_url=r.parse(
-            "DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, _http_url(("ws", "wss")), "a ws:// or wss:// URL"
+            "DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, cp.http_url(("ws", "wss")), "a ws:// or wss:// URL"
         ),
         database_url=r.parse(
-            "DATABASE_URL", DEFAULT_DATABASE_URL, _sqlite_url, "sqlite:///relative/path or sqlite:////absolute/path"
+            "DATABASE_URL", DEFAULT_DATABASE_URL, cp.sqlite_url, "sqlite:///relative/path or sqlite:////absolute/path"
         ),
-        poll_interval=r.parse("VEO_POLL_INTERVAL", 10.0, _positive_float, "a number of seconds greater than 0"),
-        job_timeout=r.parse("VEO_JOB_TIMEOUT", 1800.0, _positive_float, "a number of seconds greater than 0"),
-        guild_ids=r.parse("DISCORD_GUILD_IDS", (), _guild_ids, "comma-separated numeric guild ids"),
-        max_active_per_user=r.parse("VEO_MAX_ACTIVE_PER_USER", 2, _int_at_least(1), "a whole number, 1 or more"),
-        max_active_per_guild=r.parse("VEO_MAX_ACTIVE_PER_GUILD", 10, _int_at_least(1), "a whole number, 1 or more"),
-        max_active_total=r.parse("VEO_MAX_ACTIVE_TOTAL", 20, _int_at_least(1), "a whole number, 1 or more"),
+        poll_interval=r.parse("VEO_POLL_INTERVAL", 10.0, cp.positive_float, "a number of seconds greater than 0"),
+        job_timeout=r.parse("VEO_JOB_TIMEOUT", 1800.0, cp.positive_float, "a number of seconds greater than 0"),
+        guild_ids=r.parse("DISCORD_GUILD_IDS", (), cp.guild_ids, "comma-separated numeric guild ids"),
+        max_active_per_user=r.parse("VEO_MAX_ACTIVE_PER_USER", 2, cp.int_at_least(1), "a whole number, 1 or more"),
+        max_active_per_guild=r.parse("VEO_MAX_ACTIVE_PER_GUILD", 10, cp.int_at_least(1), "a whole number, 1 or more"),
+        max_active_total=r.parse("VEO_MAX_ACTIVE_TOTAL", 20, cp.int_at_least(1), "a whole number, 1 or more"),
         daily_quota_per_user=r.parse(
-            "VEO_DAILY_QUOTA_PER_USER", 10, _int_at_least(0), "a whole number, 0 or more (0 = no quota)"
+            "VEO_DAILY_QUOTA_PER_USER", 10, cp.int_at_least(0), "a whole number, 0 or more (0 = no quota)"
         ),
         daily_quota_per_guild=r.parse(
-            "VEO_DAILY_QUOTA_PER_GUILD", 100, _int_at_least(0), "a whole number, 0 or more (0 = no quota)"
+            "VEO_DAILY_QUOTA_PER_GUILD", 100, cp.int_at_least(0), "a whole number, 0 or more (0 = no quota)"
         ),
         max_queued_per_guild=r.parse(
-            "VEO_MAX_QUEUED_PER_GUILD", 50, _int_at_least(0), "a whole number, 0 or more (0 = no limit)"
+            "VEO_MAX_QUEUED_PER_GUILD", 50, cp.int_at_least(0), "a whole number, 0 or more (0 = no limit)"
         ),
-        cooldown_seconds=r.parse("VEO_COOLDOWN_SECONDS", 0.0, _non_negative_float, "a number of seconds, 0 or more"),
-        prices=r.parse("VEO_PRICES", _prices(DEFAULT_PRICES), _prices,
+        cooldown_seconds=r.parse("VEO_COOLDOWN_SECONDS", 0.0, cp.non_negative_float, "a number of seconds, 0 or more"),
+        prices=r.parse("VEO_PRICES", cp.prices(DEFAULT_PRICES), cp.prices,
                        "entries like veo3.1-fast=0.08,veo3.1=0.32 (US dollars per generated second)"),
-        video_seconds=r.parse("VEO_VIDEO_SECONDS", 8.0, _positive_float, "a number of seconds greater than 0"),
-        provider=r.parse("VEO_PROVIDER", "cometapi", _choice(PROVIDERS), "one of: " + ", ".join(PROVIDERS)),
-        http_port=r.parse("VEO_HTTP_PORT", None, _port, port_text),
-        http_host=r.parse("VEO_HTTP_HOST", "127.0.0.1", _host, "a host name or IP address to listen on"),
-        public_base_url=r.parse("VEO_PUBLIC_BASE_URL", None, _http_url(("http", "https")), "an http(s) URL"),
+        video_seconds=r.parse("VEO_VIDEO_SECONDS", 8.0, cp.positive_float, "a number of seconds greater than 0"),
+        provider=r.parse("VEO_PROVIDER", "cometapi", cp.choice(PROVIDERS), "one of: " + ", ".join(PROVIDERS)),
+        http_port=r.parse("VEO_HTTP_PORT", None, cp.port, port_text),
+        http_host=r.parse("VEO_HTTP_HOST", "127.0.0.1", cp.host, "a host name or IP address to listen on"),
+        public_base_url=r.parse("VEO_PUBLIC_BASE_URL", None, cp.http_url(("http", "https")), "an http(s) URL"),
         video_dir=r.parse("VEO_VIDEO_DIR", None, Path, "a directory path"),
         video_retention_days=r.parse(
-            "VEO_VIDEO_RETENTION_DAYS", 7.0, _days, "a number of days, 0 or more (0 = remove once posted)"
+            "VEO_VIDEO_RETENTION_DAYS", 7.0, cp.days, "a number of days, 0 or more (0 = remove once posted)"
         ),
-        log_format=r.parse("VEO_LOG_FORMAT", "text", _choice(LOG_FORMATS), "one of: " + ", ".join(LOG_FORMATS)),
+        log_format=r.parse("VEO_LOG_FORMAT", "text", cp.choice(LOG_FORMATS), "one of: " + ", ".join(LOG_FORMATS)),
         models=models,
         default_model=default_model,
         orientation_map=r.parse(
             "VEO_ORIENTATION_MAP", DEFAULT_ORIENTATION_MAP, _orientation_map,
             "entries like 16x9=1280x720:8,9x16=720x1280:8 for the orientations 16x9 and 9x16",
         ),
-        max_prompt_chars=r.parse("VEO_MAX_PROMPT_CHARS", 1500, _int_at_least(1), "a whole number, 1 or more"),
-        max_image_bytes=r.parse("VEO_MAX_IMAGE_BYTES", 10 * MIB, _int_at_least(1), "a number of bytes, 1 or more"),
-        max_video_bytes=r.parse("VEO_MAX_VIDEO_BYTES", 200 * MIB, _int_at_least(1), "a number of bytes, 1 or more"),
-        upload_limit_bytes=r.parse("VEO_UPLOAD_LIMIT_BYTES", None, _int_at_least(1), "a number of bytes, 1 or more"),
+        max_prompt_chars=r.parse("VEO_MAX_PROMPT_CHARS", 1500, cp.int_at_least(1), "a whole number, 1 or more"),
+        max_image_bytes=r.parse("VEO_MAX_IMAGE_BYTES", 10 * MIB, cp.int_at_least(1), "a number of bytes, 1 or more"),
+        max_video_bytes=r.parse("VEO_MAX_VIDEO_BYTES", 200 * MIB, cp.int_at_least(1), "a number of bytes, 1 or more"),
+        upload_limit_bytes=r.parse("VEO_UPLOAD_LIMIT_BYTES", None, cp.int_at_least(1), "a number of bytes, 1 or more"),
         data_dir=r.parse("VEO_DATA_DIR", Path("data"), Path, "a directory path"),
-        log_level=r.parse("VEO_LOG_LEVEL", "INFO", _log_level, "one of: " + ", ".join(LOG_LEVELS)),
-        allow_http_downloads=r.parse("VEO_ALLOW_HTTP_DOWNLOADS", False, _bool, "true or false"),
-        request_timeout=r.parse("VEO_REQUEST_TIMEOUT", 30.0, _positive_float, "a number of seconds greater than 0"),
-        submit_grace=r.parse("VEO_SUBMIT_GRACE", 120.0, _positive_float, "a number of seconds greater than 0"),
+        log_level=r.parse("VEO_LOG_LEVEL", "INFO", cp.log_level, "one of: " + ", ".join(LOG_LEVELS)),
+        allow_http_downloads=r.parse("VEO_ALLOW_HTTP_DOWNLOADS", False, cp.boolean, "true or false"),
+        request_timeout=r.parse("VEO_REQUEST_TIMEOUT", 30.0, cp.positive_float, "a number of seconds greater than 0"),
+        submit_grace=r.parse("VEO_SUBMIT_GRACE", 120.0, cp.positive_float, "a number of seconds greater than 0"),
         delivery_retry_base=r.parse(
-            "VEO_DELIVERY_RETRY_BASE", 15.0, _positive_float, "a number of seconds greater than 0"
+            "VEO_DELIVERY_RETRY_BASE", 15.0, cp.positive_float, "a number of seconds greater than 0"
         ),
     )
     if r.problems:
