@@ -31,7 +31,7 @@ from cogs.ops import Operations, build_provider, open_video_store
 from cogs.queue import QueueCog
 from cogs.sync import sync_commands
 from cogs.veo import VeoCog
-from db.store import SqliteJobStore
+from db import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class VeoApp:
     """Everything one bot process runs, created once and closed once."""
 
     def __init__(self, settings: Settings, core: CoreConfig, session: aiohttp.ClientSession,
-                 store: SqliteJobStore, provider: VideoProvider, nonce_salt: str,
+                 store: Store, provider: VideoProvider, nonce_salt: str,
                  videos: VideoStore | None = None) -> None:
         self.settings = settings
         self.session = session
@@ -112,7 +112,7 @@ class VeoApp:
         """Open the store and the HTTP session, and build the provider, the job core and the bot."""
         configure_discord_endpoints(settings)
         core = dataclasses.replace(CoreConfig.from_settings(settings), **core_overrides)
-        store = await SqliteJobStore.open(settings.database_path)
+        store = await open_store(settings.database_url)
         salt = await store.get_meta("nonce_salt")
         if salt is None:
             # Nonces must differ between databases, or job #1 of a fresh database could match an old one.

@@ -22,7 +22,7 @@ from bot.ports import Notifier, VideoProvider
 from bot.video_store import DAY, VideoStore, load_name_key
 from bot.worker import JobWorker
 from cogs.health import DiscordHealth
-from db.store import SqliteJobStore
+from db import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def build_provider(
     )
 
 
-async def open_video_store(settings: Settings, store: SqliteJobStore) -> VideoStore:
+async def open_video_store(settings: Settings, store: Store) -> VideoStore:
     """The delivered-video store the settings describe, its file names keyed by this database."""
     return VideoStore(
         settings.videos_path,
@@ -58,7 +58,7 @@ async def open_video_store(settings: Settings, store: SqliteJobStore) -> VideoSt
 class Operations:
     """Metrics, health checks, the optional HTTP server and video pruning; one per app."""
 
-    def __init__(self, settings: Settings, store: SqliteJobStore, videos: VideoStore) -> None:
+    def __init__(self, settings: Settings, store: Store, videos: VideoStore) -> None:
         self.settings = settings
         self.store = store
         self.videos = videos
