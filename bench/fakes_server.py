@@ -67,6 +67,9 @@ class CometControl:
         video = make_mp4_bytes(int(body.get("video_bytes", 4096)))
         for seconds in body["durations"]:
             self.api.script_next_task(TaskScript(seconds_until_done=float(seconds), progress_style=style, video=video))
+        # Jobs beyond the scripted ones (the ack probes' jobs) take the mix's median.
+        self.api.default_script = TaskScript(seconds_until_done=float(body.get("default", 75.0)),
+                                             progress_style=style, video=video)
         return web.json_response({"queued": len(body["durations"])})
 
     async def stats(self, request: web.Request) -> web.Response:
@@ -144,6 +147,7 @@ class DiscordControl:
             "messages": len(messages),
             "edits": sum(max(0, len(m.versions) - 1) for m in messages),
             "nonce_hits": len(store.nonce_hits),
+            "largest_attachment": max((len(a.data) for m in messages for a in m.attachments), default=0),
         })
 
 

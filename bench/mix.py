@@ -34,7 +34,9 @@ class DurationMix:
             return cls(numbers[0], numbers[0], numbers[0])
         if kind == "lognormal" and len(numbers) == 3 and 0 < numbers[1] <= numbers[0] <= numbers[2]:
             return cls(*numbers)
-        raise ValueError(f"mix must be 'lognormal:MEDIAN,P5,P95' (P5 <= MEDIAN <= P95) or 'fixed:SECONDS', not {text!r}")
+        raise ValueError(
+            f"mix must be 'lognormal:MEDIAN,P5,P95' (P5 <= MEDIAN <= P95) or 'fixed:SECONDS', not {text!r}"
+        )
 
     def sample(self, rng: random.Random) -> float:
         """One duration in seconds."""

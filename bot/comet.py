@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ from bot.comet_errors import (
     sanitize_provider_message,
 )
 from bot.comet_hosts import Resolver, check_public_host, system_resolve
-from bot.comet_http import backoff_delay, origin, parse_retry_after
+from bot.comet_http import backoff_delay, decode_json, origin, parse_retry_after
 from bot.comet_parse import parse_task_status
 from bot.comet_types import DEFAULT_ORIENTATION_MAP, ImageInput, OrientationParams, RetryPolicy, TaskStatus
 from bot.errors import InvalidInput
@@ -215,7 +214,7 @@ class VideoClient:
         if len(raw) > MAX_JSON_BYTES:
             raise InvalidProviderResponse(detail=f"{kind}: JSON body over {MAX_JSON_BYTES} bytes")
         try:
-            return json.loads(text)
+            return decode_json(text)
         except (ValueError, RecursionError) as exc:  # absurdly deep nesting exhausts the parser's stack
             detail = f"{kind}: HTTP {resp.status} body is not valid JSON"
             raise InvalidProviderResponse(detail=detail) from exc

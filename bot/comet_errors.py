@@ -15,7 +15,8 @@ _REQUEST_ID_RE = re.compile(r"\s*[(\[（]\s*request[ _-]?id\s*[:：=][^)\]）]*[
 _BARE_REQUEST_ID_RE = re.compile(r"\brequest[ _-]?id\s*[:：=]\s*\S+", re.IGNORECASE)
 # Anything shaped like an API key or bearer token, in case the provider echoes one we do not know.
 _TOKEN_RE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+)", re.IGNORECASE)
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# Controls, invisible and bidi characters, and lone surrogates (a JSON escape can produce them; not valid text).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _SPACE_RE = re.compile(r"\s+")
 
 # Lower-case fragments that mark a safety / content-policy rejection in a message or an error code.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -45,3 +47,20 @@ def backoff_delay(
 def origin(url: URL) -> tuple[str, str, int | None]:
     """(scheme, host, port) with the default port filled in, for same-origin checks."""
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
+
+
+# A JSON \u escape for half of a surrogate pair; a lone one decodes to a str that is not valid text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def decode_json(text: str) -> object:
+    """``json.loads``, with lone surrogates (invalid text that SQLite and UTF-8 refuse) replaced by ``?``.
+
+    Raises ValueError or RecursionError like ``json.loads``.
+    """
+    value: object = json.loads(text)
+    if _SURROGATE_ESCAPE.search(text):
+        # Valid pairs were joined by the parser already; only lone halves fail to encode.
+        cleaned = json.dumps(value, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+        value = json.loads(cleaned)
+    return value

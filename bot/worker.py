@@ -11,7 +11,14 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.comet_errors import ProviderBusy, SafetyRejected, TaskNotFound, VideoApiError, VideoTooLarge
+from bot.comet_errors import (
+    ProviderBusy,
+    SafetyRejected,
+    SubmissionUncertain,
+    TaskNotFound,
+    VideoApiError,
+    VideoTooLarge,
+)
 from bot.comet_types import TaskState
 from bot.core_config import CoreConfig
 from bot.errors import msg
@@ -130,7 +137,7 @@ class JobWorker:
             return
         # The store knows when the bot saw a job finished: on average half an interval after it did.
         half = self.config.poll_interval / 2
-        learned = self.schedule.seed((model, max(0.0, seconds - half)) for model, seconds in recent)
+        learned = self.schedule.seed((model, at, max(0.0, seconds - half)) for model, at, seconds in recent)
         log.info("poll schedule learned %d recent durations", learned)
 
     async def poll_once(self) -> int:
@@ -187,8 +194,16 @@ class JobWorker:
             return
         finally:
             remove_inputs(job.input_dir)
+        other = await self.store.get_job_by_task(task_id)
+        if other is not None and other.id != job.id:
+            # Two jobs cannot share a task (a replayed or cached answer?): which one is billed is unknown.
+            log.warning("job=%s the service answered with task=%s of job %s; not trusting it", job.id, task_id,
+                        other.id)
+            await self._fail(job, JobStatus.FAILED, SubmissionUncertain.default_message,
+                             from_statuses=(JobStatus.SUBMITTING,))
+            return
         now = self.clock()
-        if await self.store.mark_submitted(job.id, task_id, now, self.schedule.first_poll(job.model, now)):
+        if await self.store.mark_submitted(job.id, task_id, now, self.schedule.first_poll(job.id, job.model, now)):
             log.info("job=%s submitted task=%s", job.id, task_id)
         else:
             log.info("job=%s submitted task=%s but it was cancelled meanwhile", job.id, task_id)

@@ -109,15 +109,15 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         """Rows inserted, updated or deleted through this connection since it opened (SQLite total_changes)."""
         return int(self._conn.total_changes)
 
-    async def recent_durations(self, limit: int) -> list[tuple[str, float]]:
-        """(model, seconds from submission until the bot saw it finished) of the newest finished jobs,
-        oldest first; read once at start-up, it walks the newest rows by id and stops after ``limit``."""
+    async def recent_durations(self, limit: int) -> list[tuple[str, float, float]]:
+        """(model, submitted_at, seconds until the bot saw it finished) of the newest finished jobs, oldest
+        first; read once at start-up, it walks the newest rows by id and stops after ``limit``."""
         rows = await self._rows(
-            "SELECT model, completed_at - submitted_at FROM jobs"
+            "SELECT model, submitted_at, completed_at - submitted_at FROM jobs"
             " WHERE completed_at IS NOT NULL AND submitted_at IS NOT NULL ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [(str(model), float(seconds)) for model, seconds in reversed(rows)]
+        return [(str(model), float(at), float(seconds)) for model, at, seconds in reversed(rows)]
 
     async def user_jobs(self, guild_id: int, user_id: int, limit: int) -> list[Job]:
         """A user's most recent jobs in a guild, newest first."""
@@ -158,6 +158,10 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
         ``limits`` are the bot's defaults; a guild's own caps (and its pause) come from guild_settings.
         """
+        # Every poll tick asks; with nothing queued (the usual case) one index probe answers, without the
+        # write transaction and the counts over every job at the provider.
+        if not await self._scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE status = ?)", (JobStatus.QUEUED,)):
+            return []
         async with self._transaction():
             claimed = await self._claim(limits, deadline, batch)
         return [job for job in [await self.get_job(i) for i in claimed] if job is not None]

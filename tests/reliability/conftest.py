@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.faults import ISSUE_COMET_RATES, ISSUE_UPLOAD_RATES
+from tests.reliability.faults import ISSUE_COMET_RATES
 from tests.reliability.harness import ReliabilityRun, RunPlan
 from tests.reliability.invariants import Report, check
 from tests.reliability.world import reliability_world
@@ -60,8 +60,8 @@ def reliability_seed(request: pytest.FixtureRequest) -> int:
 
 async def run_reliability(plan: RunPlan, workdir: Path, logs: LogCapture) -> Report:
     """One run against fresh fakes; the report's figures are printed."""
-    async with reliability_world(plan.seed, comet_rates=ISSUE_COMET_RATES, upload_rates=ISSUE_UPLOAD_RATES,
-                                 request_timeout=1.0) as world:
+    async with reliability_world(plan.seed, comet_rates=ISSUE_COMET_RATES, upload_rates=plan.upload_rates(),
+                                 request_timeout=1.0, nonce_window=plan.nonce_window) as world:
         run = ReliabilityRun(world, plan, workdir)
         record = await run.run()
         report = check(world, record, workdir, run.bot.log_text(), logs.text())

@@ -15,7 +15,7 @@ from typing import Any
 from tests.fakes.comet_api import TaskScript, make_mp4_bytes
 from tests.fakes.discord_interactions import FakeInteraction
 from tests.fakes.discord_models import FakeChannel, FakeUser, InjectedFault
-from tests.reliability.faults import CreateHold, UploadHold
+from tests.reliability.faults import ISSUE_UPLOAD_RATES, CreateHold, UploadHold
 from tests.reliability.process import BotProcess
 from tests.reliability.prompts import hostile_prompt, refused_prompt, tag
 from tests.reliability.world import World, tag_of
@@ -40,6 +40,16 @@ class RunPlan:
     discord_chaos: bool = False  # 429s on channel messages, 401/50027 on interaction webhooks
     job_timeout: float = 15.0
     settle_timeout: float = 120.0
+    # Discord's enforce_nonce window. 0 leaves the bot's own channel-history check as the only guard against a
+    # second post after a crash, as after an outage longer than Discord's few minutes.
+    nonce_window: float = 300.0
+
+    def upload_rates(self) -> dict[str, float]:
+        """Upload faults; a 500 after storing needs the nonce (discord.py resends at once), so not without it."""
+        rates = dict(ISSUE_UPLOAD_RATES)
+        if not self.nonce_window:
+            rates.pop("500_after")
+        return rates
 
     def settings(self) -> dict[str, str]:
         """Timings short enough for a test, everything else as in production."""
@@ -202,21 +212,23 @@ class ReliabilityRun:
         kills = self._kill_schedule()
         every = max(2, self.plan.jobs // (len(kills) + 1)) if kills else 0
         soak_until = self.record.started + self.plan.soak_seconds
-        disconnect_at = {self.plan.jobs * (i + 1) // (self.plan.gateway_disconnects + 1)
-                         for i in range(self.plan.gateway_disconnects)}
+        # Gateway disconnects at even intervals (and on through a soak).
+        disconnect_every = self.plan.jobs // (self.plan.gateway_disconnects + 1) if self.plan.gateway_disconnects else 0
         while True:
             soaking = time.monotonic() < soak_until
             index = self._next_index
-            if not soaking and not kills and self.stored_count() >= self.plan.jobs:
+            # A soak ends with its time, whatever kills were still planned; a fixed run does all of them.
+            killing = bool(kills) and (soaking or not self.plan.soak_seconds)
+            if not soaking and not killing and self.stored_count() >= self.plan.jobs:
                 return
-            if index > 4 * self.plan.jobs and not soaking:
+            if index > 4 * self.plan.jobs and not self.plan.soak_seconds:
                 raise AssertionError(f"{index} requests gave only {self.stored_count()} stored jobs")
-            if kills and index >= every * (len(self.record.kills) + 1):
+            if killing and index >= every * (len(self.record.kills) + 1):
                 await self._kill(kills.pop(0))
                 if soaking and not kills:
                     kills = self._kill_schedule()  # soak: keep killing at the same pace
                 continue
-            if index in disconnect_at:
+            if disconnect_every and index and index % disconnect_every == 0:
                 await self._gateway_disconnect()
             if index in (7, 29):
                 await self._probe_permissions()
@@ -421,10 +433,11 @@ class ReliabilityRun:
     # -- Discord trouble -------------------------------------------------------------------------------
 
     async def _gateway_disconnect(self) -> None:
-        before = self.w.discord.resume_count
-        await self.w.discord.disconnect_gateway(4000)
+        d = self.w.discord
+        resumes, identifies = d.resume_count, d.identify_count
+        await d.disconnect_gateway(4000)  # resumable: discord.py should RESUME (it may also IDENTIFY afresh)
         self.record.discord_faults["gateway_disconnect"] += 1
-        await self.w.discord.wait_until(lambda: self.w.discord.resume_count > before, timeout=30)
+        await d.wait_until(lambda: d.resume_count > resumes or d.identify_count > identifies, timeout=30)
         await self.bot.wait_connected()
 
     async def _discord_chaos(self) -> None:

@@ -25,6 +25,7 @@ RESULT_REF = re.compile(r"job #(\d+)")
 UNHANDLED_MARKERS = ("step failed", "poll cycle failed", "Task exception was never retrieved", "incident=",
                      "Unhandled exception", "Ignoring exception in")
 NO_LINK_NOTE = "gave no download link"
+REDACTED = "***"
 
 
 @dataclass
@@ -125,10 +126,15 @@ class Checker:
         if status not in TERMINAL:
             self.problems.append(f"{where} is stuck")
         statuses = self.statuses.get(job, [])
-        if len(statuses) != 1:
+        current = [m for m in statuses if m.id == row["status_message_id"]]
+        if len(statuses) != 1 and (self.record.plan.nonce_window or not current):
+            # Without Discord's nonce, a crash right after posting a status message can leave a stale second
+            # one (only the result message is checked against the channel history); the current one must exist.
             self.problems.append(f"{where} has {len(statuses)} status messages")
-        elif f"· {status} ·" not in str(statuses[0].embeds[0].get("footer", "")):
-            self.problems.append(f"{where}: its status message still shows {statuses[0].embeds[0].get('footer')}")
+        elif current and f"· {status} ·" not in str(current[0].embeds[0].get("footer", "")):
+            self.problems.append(f"{where}: its status message still shows {current[0].embeds[0].get('footer')}")
+        elif not current:
+            self.problems.append(f"{where}: its status message {row['status_message_id']} is not in the channel")
         if status == "cancelled":
             if results:
                 self.problems.append(f"{where} was cancelled but has a result message")
@@ -173,21 +179,26 @@ class Checker:
 
     def _requests(self) -> None:
         kills = [k.at for k in self.record.kills]
+        # Answers Discord refused because the interaction token had "expired" (an injected 401/50027).
+        refused_tokens = {r.path.split("/")[3] for r in self.w.discord.requests
+                          if r.status == 401 and r.path.startswith("/webhooks/")}
         for request in self.record.requests:
             row = self.by_tag.get(request.tag)
             reply = request.reply()
-            killed = any(request.dispatched_at <= k <= request.dispatched_at + 5.0 for k in kills)
+            excused = any(request.dispatched_at <= k <= request.dispatched_at + 5.0 for k in kills)
+            if reply is None and request.interaction is not None and request.interaction.token in refused_tokens:
+                excused = True  # the answer was sent, but Discord refused it: the user could not be told
             if request.outcome == "refused":
                 if row is not None:
                     self.problems.append(f"request {request.tag} should have been refused but became job {row['id']}")
-                elif reply is None and not killed:
+                elif reply is None and not excused:
                     self.problems.append(f"request {request.tag} (refused prompt) got no answer")
                 elif reply is not None and "prompt" not in reply.lower():
                     self.problems.append(f"request {request.tag} was refused without saying why: {reply[:100]!r}")
             elif row is None:
                 if reply is not None and "Job #" in reply:
                     self.problems.append(f"request {request.tag} was answered with a job number but no job exists")
-                elif not killed:
+                elif not excused:
                     self.problems.append(f"request {request.tag} got no job and no answer without a crash")
             elif reply is not None and f"Job #{row['id']}:" not in reply:
                 self.problems.append(f"request {request.tag} answer does not name job {row['id']}: {reply[:100]!r}")
@@ -241,6 +252,9 @@ class Checker:
             for where, text in texts.items():
                 if secret in text or secret[6:26] in text:
                     self.problems.append(f"the {name} appears in the {where}")
+        if REDACTED in self.bot_log:
+            # The log filter hid a secret, so some code tried to log one.
+            self.problems.append("the bot log contains the redaction marker: something tried to log a secret")
         if any(r.header("Authorization") for r in self.w.api.cdn_requests()):
             self.problems.append("a request to the third-party video host carried an Authorization header")
 
@@ -299,8 +313,10 @@ class Checker:
             "uploads": self.w.upload_faults.uploads,
             "repeated posts answered by nonce": len(self.w.discord.nonce_hits),
             "results found in the channel history on a retry": self.bot_log.count("was already posted"),
-            "gateway identifies / resumes": f"{self.w.discord.identify_count} / {self.w.discord.resume_count}",
+            "gateway identifies": self.w.discord.identify_count,
+            "gateway resumes": self.w.discord.resume_count,
             "permission probes refused": len(record.probes),
+            "stale second status messages": sum(max(0, len(m) - 1) for m in self.statuses.values()),
             "problems": len(self.problems),
         }
 

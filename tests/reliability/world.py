@@ -80,12 +80,13 @@ class World:
 
 @asynccontextmanager
 async def reliability_world(
-    seed: int, *, comet_rates: dict[str, dict[str, float]], upload_rates: dict[str, float], request_timeout: float
+    seed: int, *, comet_rates: dict[str, dict[str, float]], upload_rates: dict[str, float], request_timeout: float,
+    nonce_window: float = 300.0,
 ) -> AsyncIterator[World]:
     """Start both fakes; faults are seeded from ``seed`` (the secrets are not: they only have to be unguessable)."""
     token = secrets.token_urlsafe(48)
     key = "sk-" + secrets.token_urlsafe(36)
-    discord = FakeDiscord(token=token)
+    discord = FakeDiscord(token=token, nonce_window=nonce_window)
     uploads = DiscordUploadFaults(discord, random.Random(seed * 31 + 1), upload_rates)
     api = ScriptedCometAPI(api_key=key, seed=seed)
     async with discord, api:

@@ -1,0 +1,141 @@
+"""Query plans of the store's hot statements, captured as the store runs them on a populated database.
+
+The statements are not copied from db/store.py: the store's own methods run, SQLite's trace hook records
+what they send, and each distinct statement is explained (EXPLAIN QUERY PLAN) on the same connection.
+``python -m bench.plans`` prints them; the benchmark's report includes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core_config import CoreConfig
+from bot.models import JobStatus, Limits, NewJob
+from bot.policy import Policy
+from db.store import SqliteJobStore
+
+# A busy bot: this many jobs at the provider (across 200 guilds, 2000 users), as many finished.
+ACTIVE_JOBS = 10_000
+FINISHED_JOBS = 10_000
+GUILDS = 200
+T0 = 1_790_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One statement the store sent on a hot path, and how SQLite runs it."""
+
+    path: str  # which store call sent it
+    sql: str
+    plan: str
+
+    @property
+    def startup(self) -> bool:
+        """Whether the statement runs once at start-up rather than on a hot path."""
+        return self.path.startswith("start-up")
+
+    @property
+    def full_scan(self) -> bool:
+        """Whether SQLite reads the whole table (or a whole index) to answer it."""
+        return any(re.fullmatch(r"SCAN jobs( USING (COVERING )?INDEX \w+)?", step.strip())
+                   for step in self.plan.split(";"))
+
+
+async def populate(store: SqliteJobStore, active: int, finished: int) -> list[int]:
+    """Fill the store with finished and active jobs through its own methods; return the active ids."""
+    total = active + finished
+    conn = store._conn  # no fsync per row while filling a throw-away database
+    await conn.execute("PRAGMA synchronous = OFF")
+    ids = []
+    for index in range(total):
+        job = await store.insert_job(NewJob(index % GUILDS, 1, 10_000 + index % 2000, "p", "veo3.1-fast", "16x9"),
+                                     T0 + index)
+        ids.append(job.id)
+    claimed = await store.claim_submittable(Limits(total, total, total), T0, T0 + 60, total)
+    for job in claimed:
+        await store.mark_submitted(job.id, f"task-{job.id}", T0 + job.id, T0 + 1e6 + job.id)
+    for job_id in ids[:finished]:
+        await store.mark_completed(job_id, None, T0 + job_id + 80)
+        await store.mark_delivered(job_id, job_id, T0 + job_id + 82)
+    await conn.execute("PRAGMA synchronous = FULL")
+    return ids[finished:]
+
+
+async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
+    """Run each hot store call and explain what it sent."""
+    conn = store._conn  # the benchmark watches the store's own connection
+    sent: list[str] = []
+    await conn.set_trace_callback(sent.append)
+    job = await store.get_job(active[len(active) // 2])
+    assert job is not None
+    await store.insert_job(NewJob(7, 1, 10_007, "p", "veo3.1-fast", "16x9"), T0 + 5e5)  # something to claim
+    defaults = CoreConfig(limits=Limits(2, 10, 20)).guild_defaults
+    policy = Policy.effective(defaults, await store.guild_settings(job.guild_id))
+    n = len(active)
+    calls = {
+        "worker tick: due jobs": lambda: store.due_jobs(T0 + 1e6 + n // 2, 100),
+        "worker tick: next due time": store.next_due_at,
+        "worker tick: claim queued jobs": lambda: store.claim_submittable(
+            Limits(per_user=n, per_guild=n, total=2 * n), T0 + 6e5, T0 + 6e5 + 60, 20),
+        "poll: record progress": lambda: store.record_progress(job.id, JobStatus.RUNNING, 40, T0 + 2e6),
+        "poll: job finished": lambda: store.mark_completed(job.id, None, T0 + 2e6),
+        "status message: queue position": lambda: store.queue_position(job),
+        "status message: read the job": lambda: store.get_job(job.id),
+        "/veo: admit (queue length, cooldown, quotas)": lambda: store.admit_job(
+            NewJob(7, 1, 10_007, "p", "veo3.1-fast", "16x9"), policy, T0 + 7e5),
+        "start-up: recent durations": lambda: store.recent_durations(500),
+    }
+    plans: list[Plan] = []
+    seen: set[str] = set()
+    for path, call in calls.items():
+        sent.clear()
+        await call()
+        statements = [s for s in sent if not re.match(r"\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA)", s, re.I)]
+        for sql in statements:
+            if sql in seen:
+                continue
+            seen.add(sql)
+            async with conn.execute(f"EXPLAIN QUERY PLAN {sql}") as cur:
+                steps = [str(row[3]) for row in await cur.fetchall()]
+            plans.append(Plan(path, " ".join(sql.split()), "; ".join(steps)))
+    await conn.set_trace_callback(None)
+    return plans
+
+
+async def query_plans(active: int = ACTIVE_JOBS, finished: int = FINISHED_JOBS) -> list[Plan]:
+    """Populate a fresh database and return the plans of the hot statements."""
+    with tempfile.TemporaryDirectory(prefix="veo-plans-") as tmp:
+        store = await SqliteJobStore.open(Path(tmp) / "plans.sqlite3")
+        try:
+            return await capture(store, await populate(store, active, finished))
+        finally:
+            await store.close()
+
+
+def format_plans(plans: list[Plan]) -> str:
+    """The plans as Markdown-friendly text."""
+    lines = []
+    for plan in plans:
+        flag = ""
+        if plan.full_scan:
+            # Read once at start-up; it walks the newest rows by id and stops after LIMIT matches.
+            flag = "  <-- table walk (start-up only, stops at LIMIT)" if plan.startup else "  <-- FULL SCAN"
+        lines.append(f"- {plan.path}{flag}\n    {plan.sql}\n    => {plan.plan}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the plans."""
+    plans = asyncio.run(query_plans())
+    print(f"Query plans with {ACTIVE_JOBS} jobs at the provider and {FINISHED_JOBS} finished:")
+    print(format_plans(plans))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
