@@ -34,8 +34,8 @@ from bot.models import NewJob
 BIG = 100_000_000
 
 
-async def _until(check: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(check: Any, limit: float) -> None:
+    deadline = time.monotonic() + limit
     while not check():
         if time.monotonic() > deadline:
             raise TimeoutError("the job was not delivered in time")

@@ -28,10 +28,9 @@ import discord
 
 from bench.baseline import BaselinePoller
 from bench.clock import SharedClock, SimTimers
-from bench.fakes_server import ACK_PROMPT, COMET_KEY, DISCORD_TOKEN
+from bench.fakes_server import COMET_KEY, DISCORD_TOKEN
 from bench.measure import LoadSampler, cpu_seconds, peak_rss_bytes, percentile, rss_bytes, spawn_json, stop_child
 from bench.mix import DurationMix
-from bot.comet_types import RetryPolicy
 from bot.config import load_settings
 from bot.models import IN_FLIGHT_STATUSES, JobStatus, NewJob
 from cogs.app import VeoApp
@@ -67,6 +66,7 @@ class RunConfig:
     background_probes: bool = True
     db_dir: str | None = None  # where the job store lives (default: the run's temporary directory, on disk)
     premium_tier: int = 0  # the fake guilds' boost tier (3: 100 MiB uploads)
+    sqlite_synchronous: str | None = None  # an experiment: override the store's PRAGMA synchronous (FULL)
 
 
 @dataclass
@@ -114,13 +114,15 @@ async def seed_history(store: SqliteJobStore, mix: DurationMix, rng: random.Rand
         await store.mark_delivered(job_id, 1, seen)
 
 
-async def post_json(session: aiohttp.ClientSession, url: str, body: Any, timeout: float = 600) -> Any:
-    async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+async def post_json(session: aiohttp.ClientSession, url: str, body: Any, seconds: float = 600) -> Any:
+    """POST JSON to a fake's control API and return its JSON answer."""
+    async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=seconds)) as resp:
         resp.raise_for_status()
         return await resp.json()
 
 
 async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
+    """GET a fake's control API."""
     async with session.get(url, timeout=aiohttp.ClientTimeout(total=120)) as resp:
         resp.raise_for_status()
         return await resp.json()
@@ -191,6 +193,9 @@ async def open_bench(config: RunConfig, tmp: Path) -> Bench:
         "VEO_LOG_LEVEL": "WARNING",
     }
     app = await VeoApp.create(load_settings(env))
+    if config.sqlite_synchronous:
+        # Not how the bot runs: only to show what the per-commit fsync costs (see docs/PERFORMANCE.md).
+        await app.store._conn.execute(f"PRAGMA synchronous = {config.sqlite_synchronous}")
     # The job core runs on the simulated clock; discord.py, aiohttp and SQLite's timeouts stay real.
     app.worker.clock = clock.now
     app.service.clock = clock.now
@@ -267,6 +272,11 @@ class AckStream:
         self.latencies.extend((at, float(x)) for x in answer["latencies"])
 
 
+def say(text: str) -> None:
+    """A progress line on standard error (standard output carries the figures)."""
+    print(f"    {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
 def watch_deliveries(store: SqliteJobStore, finished: set[int]) -> None:
     """Note each job whose result (video or failure notice) was recorded as posted."""
     inner = store.mark_delivered
@@ -338,19 +348,26 @@ async def _measure(b: Bench) -> dict[str, Any]:
 
     sampler = LoadSampler(b.clock)
     acks = AckStream()
-    real_start, cpu_start, rows_start, rss_start = time.monotonic(), cpu_seconds(), app.store.rows_written(), rss_bytes()
+    real_start, cpu_start, rss_start = time.monotonic(), cpu_seconds(), rss_bytes()
+    rows_start = app.store.rows_written()
     async with sampler.running():
         sim_start = b.clock.now()
+        say(f"{cfg.mode}: creating {cfg.jobs} jobs")
         await b.ramp(start_one)
         ramp_end = b.clock.now()
         ramp_real = time.monotonic() - real_start
+        say(f"{cfg.mode}: {cfg.jobs} jobs created in {ramp_real:.0f} s; {cfg.ack_count} /veo probes")
         # While the probes run, every job is in flight: keep the simulated time within 15 s of the ramp's end.
         b.set_rate(min(cfg.scale, 15.0 * cfg.ack_rate / max(1, cfg.ack_count)))
         await acks.burst(b, cfg.ack_count, cfg.ack_rate, cfg.seed)
         probes_end = b.clock.now()
         b.set_rate(cfg.scale)
-        rate, burst = cfg.scale, 0
+        rate, burst, said = cfg.scale, 0, time.monotonic()
         while direct_remaining() > 0 and b.clock.now() - sim_start < SIM_DEADLINE:
+            if time.monotonic() - said > 15:
+                said = time.monotonic()
+                say(f"{cfg.mode}: {direct_remaining()} of {cfg.jobs} jobs in flight,"
+                    f" {b.clock.now() - sim_start:.0f} simulated s, x{rate:g}")
             if direct_remaining() <= max(3, 0.02 * cfg.jobs) and rate < cfg.tail_rate:
                 rate = cfg.tail_rate  # the last few jobs: nothing left to measure but their own lag
                 b.set_rate(rate)
@@ -367,8 +384,10 @@ async def _measure(b: Bench) -> dict[str, Any]:
             rate = cfg.tail_rate
             b.set_rate(rate)
             await worker.restart(rate)
-        while await in_flight_jobs(app.store) > 0 and b.clock.now() - sim_start < SIM_DEADLINE:
-            await asyncio.sleep(0.2)  # the probes' own jobs finish too, so every job's cost is counted
+        # The probes' own jobs finish too, so that every job's cost is counted; the store is the only
+        # place that knows, hence polling it.
+        while await in_flight_jobs(app.store) > 0 and b.clock.now() - sim_start < SIM_DEADLINE:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
         sim_end = b.clock.now()
     cpu_total = cpu_seconds() - cpu_start
     real_total = time.monotonic() - real_start

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import socket
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from bench.clock import SharedClock
 from tests.fakes.comet_api import FakeCometAPI, TaskScript, make_mp4_bytes
+from tests.fakes.comet_script import ProgressStyle
 from tests.fakes.discord_interactions import FakeInteraction
 from tests.fakes.discord_models import BOT_DEFAULT_PERMISSIONS, EVERYONE_DEFAULT_PERMISSIONS, FakeUser
 from tests.fakes.discord_server import FakeDiscord
@@ -63,7 +65,7 @@ class CometControl:
 
     async def scripts(self, request: web.Request) -> web.Response:
         body = await request.json()
-        style = "fixed50" if body.get("progress") == "fixed50" else "int"
+        style: ProgressStyle = "fixed50" if body.get("progress") == "fixed50" else "int"
         video = make_mp4_bytes(int(body.get("video_bytes", 4096)))
         for seconds in body["durations"]:
             self.api.script_next_task(TaskScript(seconds_until_done=float(seconds), progress_style=style, video=video))
@@ -113,13 +115,13 @@ class DiscordControl:
         self.channel_id = channel_id
         self.users = users
 
-    async def _one(self, index: int, timeout: float) -> float | None:
+    async def _one(self, index: int, wait: float) -> float | None:
         interaction: FakeInteraction = await self.fake.invoke_command(
             "veo", channel_id=self.channel_id, user=self.users[index % len(self.users)],
             options={"prompt": f"{ACK_PROMPT} #{index}"}, permissions=EVERYONE_DEFAULT_PERMISSIONS,
         )
         try:
-            await interaction.wait_acked(timeout)
+            await interaction.wait_acked(wait)
         except AssertionError:
             return None
         return interaction.ack_latency
@@ -175,8 +177,9 @@ async def run_discord(guilds: int, premium_tier: int) -> None:
         "world": world,
     }), flush=True)
     await _until_stdin_closes()
-    await runner.cleanup()
-    await fake.stop()
+    # The bot may be gone without closing its websocket: do not wait for a close handshake forever.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(runner.cleanup(), fake.stop()), 5)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import re
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
     defaults = CoreConfig(limits=Limits(2, 10, 20)).guild_defaults
     policy = Policy.effective(defaults, await store.guild_settings(job.guild_id))
     n = len(active)
-    calls = {
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
         "worker tick: due jobs": lambda: store.due_jobs(T0 + 1e6 + n // 2, 100),
         "worker tick: next due time": store.next_due_at,
         "worker tick: claim queued jobs": lambda: store.claim_submittable(
@@ -103,7 +104,7 @@ async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
             async with conn.execute(f"EXPLAIN QUERY PLAN {sql}") as cur:
                 steps = [str(row[3]) for row in await cur.fetchall()]
             plans.append(Plan(path, " ".join(sql.split()), "; ".join(steps)))
-    await conn.set_trace_callback(None)
+    await conn.set_trace_callback(None)  # type: ignore[arg-type]  # None removes the hook
     return plans
 
 

@@ -31,11 +31,21 @@ class CoreConfig:
     submit_grace: float = 120.0
     error_backoff_cap: float = 300.0
     status_edit_interval: float = 10.0
+    # Progress alone (same state) is shown at most this often (None: three status edit intervals), so a
+    # job costs fewer edits while its bar still moves.
+    progress_edit_interval: float | None = None
     delivery_retry_base: float = 15.0
     delivery_retry_cap: float = 900.0
     max_delivery_attempts: int = 8
     download_attempts: int = 3
     max_prompt_chars: int = 1500
+
+    @property
+    def progress_edit_every(self) -> float:
+        """Seconds between two edits that would show a change of progress only."""
+        if self.progress_edit_interval is not None:
+            return self.progress_edit_interval
+        return 3 * self.status_edit_interval
 
     @property
     def first_poll(self) -> float:

@@ -27,6 +27,7 @@ from bot.models import Job, JobStatus
 from bot.policy import Policy, day_start
 from bot.poll_schedule import PollSchedule
 from bot.ports import DeliveryFailed, JobStore, Notifier, StatusView, VideoProvider
+from bot.recovery import refresh_stale_statuses, remove_leftover_files
 from bot.video_store import VideoStore
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,14 @@ class JobWorker:
             log.exception("could not read the next due time")
             return None
 
+    async def _tidy_after_restart(self) -> None:
+        """Once per process, before any download: finish what a crashed predecessor left between two steps."""
+        try:
+            await remove_leftover_files(self.store, self.videos)
+            await refresh_stale_statuses(self.store, lambda job_id: self.refresh_status(job_id, force=True))
+        except Exception:
+            log.exception("tidying up after the last run failed; carrying on")
+
     async def _seed_schedule(self) -> None:
         """Learn the durations of recently finished jobs, so a restart keeps the adaptive schedule."""
         self._schedule_seeded = True
@@ -145,6 +154,7 @@ class JobWorker:
         self.last_tick = self.clock()
         if not self._schedule_seeded:
             await self._seed_schedule()
+            await self._tidy_after_restart()
         await self.dispatch()
         due = await self.store.due_jobs(self.clock(), self.config.poll_batch)
         await asyncio.gather(*(self._guarded(job, self._handle_due) for job in due))
@@ -246,10 +256,11 @@ class JobWorker:
         if status.state is TaskState.SUCCEEDED:
             if await self.store.mark_completed(job.id, status.video_url, self.clock()):
                 log.info("job=%s completed", job.id)
-                await self.refresh_status(job.id, force=True)
-                fresh = await self.store.get_job(job.id)
-                if fresh is not None:
-                    await self._deliver(fresh)
+                # The status message goes straight to "delivered" when the post follows at once; it says
+                # "done" only when the post has to wait (a retry), which saves an edit per job. (begin_delivery
+                # reads the row afresh, so the one at hand will do.)
+                if not await self._deliver(job):
+                    await self.refresh_status(job.id, force=True)
         elif status.state is TaskState.FAILED:
             log.info("job=%s failed at the provider (safety=%s)", job.id, status.safety_rejection)
             await self._fail(job, JobStatus.FAILED, status.error or NO_VIDEO,
@@ -261,9 +272,8 @@ class JobWorker:
             # The same test refresh_status makes, on the row at hand: most progress answers change nothing
             # that may be shown yet, and skipping here saves the status queries.
             shown_state = (job.status_rendered or "").split("|", 1)[0]
-            recent = job.status_edited_at is not None and now - job.status_edited_at < self.config.status_edit_interval
-            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and (
-                shown_state != stage or not recent
+            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and not self._too_soon(
+                shown_state, stage, job.status_edited_at, now
             ):
                 await self.refresh_status(job.id)
 
@@ -290,13 +300,14 @@ class JobWorker:
         """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
         return self.videos.path_for(job.id)
 
-    async def _deliver(self, job: Job) -> None:
+    async def _deliver(self, job: Job) -> bool:
+        """Post the job's result (video or failure notice) once; return whether it was posted now."""
         backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
         # The attempt is counted (and its retry scheduled) before anything is posted, so a crash in the
         # middle of an upload leaves a row that says so; the notifier then checks before posting again.
         started = await self.store.begin_delivery(job.id, self.clock() + self._jitter(backoff))
         if started is None:
-            return
+            return False
         try:
             if started.status is JobStatus.COMPLETED:
                 video = await self._download(started)
@@ -304,19 +315,20 @@ class JobWorker:
             else:
                 message_id = await self.notifier.deliver_failure(started)
         except _TryLater:
-            return  # begin_delivery already scheduled the next attempt
+            return False  # begin_delivery already scheduled the next attempt
         except DeliveryFailed as exc:
             give_up = exc.permanent or started.delivery_attempts >= self.config.max_delivery_attempts
             log.warning("job=%s delivery failed (%s)%s", job.id, exc.reason, "; giving up" if give_up else "")
             if give_up:
                 await self.store.postpone_delivery(job.id, None, f"Could not post the result: {exc.reason}")
-            return
+            return False
         await self.store.mark_delivered(job.id, message_id, self.clock())
         log.info("job=%s delivered message=%s", job.id, message_id)
         if not self.videos.keeps_videos:
             self.video_path(job).unlink(missing_ok=True)
         await self.refresh_status(job.id, force=True)
         self.wake()
+        return True
 
     async def _download(self, job: Job) -> Path | None:
         path = self.video_path(job)
@@ -360,17 +372,18 @@ class JobWorker:
         if job.status_message_id is not None:
             if rendered == job.status_rendered:
                 return
-            same_state = (job.status_rendered or "").split("|", 1)[0] == job.status
-            recent = job.status_edited_at is not None and (
-                self.clock() - job.status_edited_at < self.config.status_edit_interval
-            )
-            if not force and same_state and recent:
+            shown_state = (job.status_rendered or "").split("|", 1)[0]
+            if not force and self._too_soon(shown_state, job.status, job.status_edited_at, self.clock()):
                 return
         try:
             created = await self.notifier.show_status(job, view)
         except Exception:
             log.exception("job=%s status message update failed", job.id)
             return
-        if created is not None:
-            await self.store.set_status_message(job.id, created)
-        await self.store.set_status_rendered(job.id, rendered, self.clock())
+        await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created)
+
+    def _too_soon(self, shown_state: str, state: JobStatus, edited_at: float | None, now: float) -> bool:
+        """A change of progress or queue position alone waits for ``progress_edit_interval`` after the last
+        edit; a new state is shown at once (Discord's limits and users both prefer coarse edits)."""
+        interval = max(self.config.status_edit_interval, self.config.progress_edit_every)
+        return shown_state == state and edited_at is not None and now - edited_at < interval

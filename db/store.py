@@ -141,6 +141,15 @@ class SqliteJobStore(GuildQueries, StatsQueries):
             (guild_id, since, JobStatus.FAILED, JobStatus.TIMED_OUT),
         )
 
+    async def stale_status_messages(self, limit: int) -> list[Job]:
+        """Finished jobs whose status message may not show how they ended (the process died in between)."""
+        return await self._many(
+            "SELECT * FROM jobs WHERE status_message_id IS NOT NULL AND status IN (?, ?, ?, ?)"
+            " AND (status_rendered IS NULL OR substr(status_rendered, 1, length(status) + 1) != status || '|')"
+            " ORDER BY id DESC LIMIT ?",
+            (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT, limit),
+        )
+
     async def queue_position(self, job: Job) -> int:
         """1-based position of a job among its guild's in-flight jobs (0 when it is not in flight)."""
         if job.status not in IN_FLIGHT_STATUSES:
@@ -309,6 +318,14 @@ class SqliteJobStore(GuildQueries, StatsQueries):
     async def set_status_message(self, job_id: int, message_id: int) -> bool:
         """Remember the channel message that shows the job's status."""
         return await self._update("UPDATE jobs SET status_message_id = ? WHERE id = ?", (message_id, job_id))
+
+    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: int | None = None) -> bool:
+        """Remember what the status message shows now (and its id, when it was just posted), in one write."""
+        return await self._update(
+            "UPDATE jobs SET status_rendered = ?, status_edited_at = ?,"
+            " status_message_id = COALESCE(?, status_message_id) WHERE id = ?",
+            (rendered, now, message_id, job_id),
+        )
 
     async def set_status_rendered(self, job_id: int, rendered: str, now: float) -> bool:
         """Remember what the status message shows now, to skip edits that would change nothing."""

@@ -211,7 +211,7 @@ def test_notes_about_jobs_are_bounded(clock: FakeClock, monkeypatch: pytest.Monk
 @pytest.mark.parametrize("kw", [{"interval": 0}, {"first_hit": 0.6}, {"first_hit": 0}, {"min_samples": 1},
                                 {"window": 5, "min_samples": 10}])
 def test_nonsense_settings_are_refused(kw: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="need|must"):
+    with pytest.raises(ValueError, match=r"need|must"):
         schedule(**kw)
 
 

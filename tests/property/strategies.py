@@ -21,7 +21,7 @@ HOSTILE_PIECES = [
 prompts = st.one_of(
     st.text(max_size=300),
     st.lists(st.sampled_from(HOSTILE_PIECES) | st.text(max_size=8), max_size=80).map("".join),
-    st.tuples(st.sampled_from(HOSTILE_PIECES + ["a", "snow fox "]), st.integers(1, 6100)).map(
+    st.tuples(st.sampled_from([*HOSTILE_PIECES, "a", "snow fox "]), st.integers(1, 6100)).map(
         lambda pair: (pair[0] * (pair[1] // max(1, len(pair[0])) + 1))[: pair[1]]
     ),
 )
@@ -81,4 +81,5 @@ http_statuses = st.sampled_from([200, 201, 202, 204, 206, 299, 300, 301, 302, 30
 content_types = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/html",
                                  "text/plain", "application/octet-stream", "video/mp4", "application/problem+json"])
 retry_afters = st.one_of(st.none(), st.sampled_from(["1", "0", "-1", "abc", "1e9", "nan", "inf", "",
-                                                      "Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"]))
+                                                      "Wed, 21 Oct 2015 07:28:00 GMT",
+                                                      "Fri, 31 Dec 9999 23:59:59 GMT"]))

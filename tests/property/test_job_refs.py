@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import UserFacingError
+from bot.jobs import JobService
 from bot.models import NewJob
 from bot.worker import JobWorker
-from bot.jobs import JobService
 from db.store import SqliteJobStore
 from tests.property.strategies import HOSTILE_PIECES
 from tests.support.core import RecordingNotifier
@@ -22,6 +22,7 @@ from tests.support.core import RecordingNotifier
 GUILD = 10
 refs = st.one_of(
     st.text(max_size=40),
+    st.text(alphabet="0123456789²³¹١٢𝟙#", min_size=1, max_size=5),  # digits that int() may refuse
     st.lists(st.sampled_from([*HOSTILE_PIECES, "#", "1", "12", "²", "١٢", "𝟙", "task_", "-1", "1e3", "0x1"]),
              max_size=6).map("".join),
     st.integers(-10, 10**25).map(str),
@@ -51,6 +52,8 @@ def test_any_job_reference_is_found_missing_or_refused(service: tuple[asyncio.Ab
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(refs)
+    @example("²")
+    @example("#\ud800")
     def check(ref: str) -> None:
         found = loop.run_until_complete(jobs.find_job(ref, GUILD))
         assert found is None or found.guild_id == GUILD

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from bot.comet_parse import parse_task_status
 from bot.errors import InvalidInput
@@ -65,6 +65,8 @@ def _pings_only_the_requester(content: str) -> None:
 
 @SETTINGS
 @given(prompts)
+@example("\ud800 a fox")
+@example("@everyone <@&223456789012345678> " * 200)
 def test_any_prompt_is_refused_clearly_or_rendered_safely(prompt: str) -> None:
     text = _accepted(prompt)
     if text is None:
@@ -104,6 +106,8 @@ def test_any_accepted_prompt_is_stored_exactly(store_loop: tuple[asyncio.Abstrac
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(prompts)
+    @example("\ud800 a fox")
+    @example("a\x00b '); DROP TABLE jobs; --")
     def check(prompt: str) -> None:
         text = _accepted(prompt)
         if text is None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.faults import ISSUE_COMET_RATES
-from tests.reliability.harness import ReliabilityRun, RunPlan
+from tests.reliability.harness import ReliabilityRun
 from tests.reliability.invariants import Report, check
+from tests.reliability.plan import RunPlan
 from tests.reliability.world import reliability_world
 
 

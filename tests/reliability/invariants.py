@@ -15,7 +15,7 @@ from bot.comet_errors import ProviderBusy, SubmissionUncertain
 from bot.worker import INTERRUPTED_SUBMISSION
 from cogs.render import plain
 from tests.fakes.discord_models import MessageRecord
-from tests.reliability.harness import RunRecord
+from tests.reliability.plan import RunRecord
 from tests.reliability.world import World, tag_of
 
 TERMINAL = {"delivered", "failed", "timed_out", "cancelled"}
@@ -146,7 +146,8 @@ class Checker:
 
     def _result(self, row: dict[str, Any], message: MessageRecord, where: str) -> None:
         if message.id != row["delivered_message_id"]:
-            self.problems.append(f"{where}: result message {message.id} is not the recorded {row['delivered_message_id']}")
+            recorded = row["delivered_message_id"]
+            self.problems.append(f"{where}: result message {message.id} is not the recorded {recorded}")
         if row["status"] == "delivered":
             if "your video is ready" not in message.content:
                 self.problems.append(f"{where}: result message does not say the video is ready")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.reliability.conftest import LogCapture, run_reliability
-from tests.reliability.harness import RunPlan
+from tests.reliability.plan import RunPlan
 
 
 async def test_every_job_ends_exactly_once_across_kills(

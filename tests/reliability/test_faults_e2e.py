@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.reliability.conftest import LogCapture, run_reliability
 from tests.reliability.faults import ISSUE_COMET_RATES, ISSUE_UPLOAD_RATES
-from tests.reliability.harness import RunPlan
+from tests.reliability.plan import RunPlan
 
 DISCORD_FAULTS = ("post_429", "edit_429", "webhook_401_50027", "gateway_disconnect")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import LogCapture, run_reliability
-from tests.reliability.harness import RunPlan
+from tests.reliability.plan import RunPlan
 
 DEFAULT_MINUTES = 2.0
 

@@ -82,3 +82,31 @@ async def test_a_job_whose_step_keeps_raising_is_retried_calmly_and_others_go_on
         assert fresh is not None and fresh.task_id == "task_bug"  # it was submitted, then kept failing
     finally:
         await store.close()
+
+
+class ReplayingProvider(RaisingProvider):
+    """A provider (or a caching proxy in front of it) that answers every create with the same task id."""
+
+    async def create(self, *args: Any, **kwargs: Any) -> str:
+        return "task_same"
+
+
+async def test_a_task_id_answered_for_two_jobs_fails_the_second_clearly(tmp_path: Path) -> None:
+    from bot.comet_errors import SubmissionUncertain
+    from bot.models import JobStatus
+
+    store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
+    notifier = RecordingNotifier()
+    try:
+        worker = JobWorker(store, ReplayingProvider(), notifier, _config(tmp_path))
+        for prompt in ("first", "second"):
+            await store.insert_job(NewJob(guild_id=1, channel_id=2, user_id=3, prompt=prompt, model="m",
+                                          orientation="16x9"), 0.0)
+            await worker.dispatch()
+        first, second = await store.get_job(1), await store.get_job(2)
+        assert first is not None and first.status is JobStatus.SUBMITTED and first.task_id == "task_same"
+        assert second is not None and second.status is JobStatus.FAILED and second.task_id is None
+        assert second.error == SubmissionUncertain.default_message
+        assert [(d.job_id, d.kind) for d in notifier.deliveries] == [(2, "failure")]
+    finally:
+        await store.close()
