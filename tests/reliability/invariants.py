@@ -287,7 +287,7 @@ class Checker:
             if row["status"] == "delivered":
                 message = self.results.get(row["id"], [None])[0]
                 outcomes["delivered as a file" if message is not None and message.attachments
-                         else "delivered, too large and no link" if message is not None
+                         else "delivered as a note: too large and no link" if message is not None
                          and NO_LINK_NOTE in message.content else "delivered as a link"] += 1
             elif row["status"] == "cancelled":
                 outcomes["cancelled"] += 1
