@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", default="100,1000,10000", help="job counts, comma-separated (default %(default)s)")
-    parser.add_argument("--scale", type=float, default=20.0,
+    parser.add_argument("--scale", type=float, default=10.0,
                         help="at most this many simulated seconds per real second (default %(default)s)")
     parser.add_argument("--budget", type=float, default=2000.0,
                         help="and at most BUDGET / jobs, but never below 1, so the bot is not overrun by the "

@@ -44,6 +44,7 @@ JOBS_PER_GUILD = 50
 RAMP_SIM_SECONDS = 20.0  # all jobs arrive within this window, before the first can finish
 RAMP_BATCH = 50
 HISTORY_GUILD = 1  # finished jobs from "before the restart" live in a guild of their own
+PROBE_JOBS_RESERVE = 3000  # durations queued for the background probes' jobs
 SIM_DEADLINE = 2 * 1800.0  # give up on a run after this much simulated time (twice the job timeout)
 
 
@@ -311,7 +312,9 @@ async def _measure(b: Bench) -> dict[str, Any]:
     cfg, app = b.config, b.app
     rng = random.Random(cfg.seed)
     mix = DurationMix.parse(cfg.mix)
-    durations = [mix.sample(rng) for _ in range(cfg.jobs)]
+    # Enough durations for the jobs and the probes' jobs too (creation order mixes them, which is fine:
+    # they are all drawn from the same mix, and none finish in lockstep).
+    durations = [mix.sample(rng) for _ in range(cfg.jobs + cfg.ack_count + PROBE_JOBS_RESERVE)]
     await post_json(b.session, b.comet["control"] + "/scripts",
                     {"durations": durations, "progress": cfg.progress, "video_bytes": cfg.video_bytes,
                      "default": mix.median})
