@@ -45,6 +45,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-plans", action="store_true", help="skip the query plans")
     parser.add_argument("--small", action="store_true",
                         help="a quick smoke run: 20 jobs, 20 probes, a 5 MB file, small query-plan database")
+    parser.add_argument("--sqlite-synchronous", choices=("NORMAL", "FULL"),
+                        help="an experiment: run the store with this PRAGMA synchronous instead of the shipped FULL")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
@@ -67,6 +69,7 @@ def runs(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "mode": mode, "jobs": jobs, "scale": scale, "interval": args.interval, "mix": args.mix,
                 "progress": "fixed50" if variant.endswith("fixed50") else "linear", "seed": args.seed,
                 "ack_count": args.ack_count, "background_probes": not args.small,
+                "sqlite_synchronous": args.sqlite_synchronous,
             })
     return planned
 

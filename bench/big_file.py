@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bot_run import (
+from bench.harness import (
     MODEL,
     RunConfig,
     WorkerRunner,

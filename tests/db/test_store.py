@@ -219,6 +219,10 @@ async def test_hot_queries_use_indexes(tmp_path: Path) -> None:
         "per_user": ("SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN ('queued', 'submitting',"
                      " 'submitted', 'running')", (1,)),
         "queue": ("SELECT id, user_id, guild_id FROM jobs WHERE status = 'queued' ORDER BY id", ()),
+        "anything_queued": ("SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued')", ()),
+        "at_provider": ("SELECT COUNT(*) FROM jobs WHERE status IN ('running', 'submitted', 'submitting')", ()),
+        "position": ("SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND id < ? AND status IN ('queued', 'running',"
+                     " 'submitted', 'submitting')", (1, 100)),
     }
     for name, (sql, params) in queries.items():
         async with conn.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cur:
@@ -227,6 +231,25 @@ async def test_hot_queries_use_indexes(tmp_path: Path) -> None:
     for name, plan in plans.items():
         assert "USING" in plan and "INDEX" in plan, (name, plan)
         assert not plan.startswith("SCAN jobs") or "INDEX" in plan
+
+
+async def test_recent_durations_status_shown_and_rows_written(store: SqliteJobStore) -> None:
+    before = store.rows_written()
+    jobs = [await store.insert_job(new_job(user=u), T0) for u in (1, 2, 3)]
+    await store.claim_submittable(Limits(5, 5, 5), T0, T0 + 60, 5)
+    for offset, job in enumerate(jobs):
+        await store.mark_submitted(job.id, f"task-{job.id}", T0 + offset, T0 + 30)
+    await store.mark_completed(jobs[0].id, None, T0 + 80)
+    await store.mark_completed(jobs[2].id, None, T0 + 102)
+    # The newest finished jobs, oldest first; the one still running is not among them.
+    assert await store.recent_durations(10) == [("veo3.1-fast", T0, 80.0), ("veo3.1-fast", T0 + 2, 100.0)]
+    assert await store.recent_durations(1) == [("veo3.1-fast", T0 + 2, 100.0)]
+    assert await store.set_status_shown(jobs[1].id, "running|40|1", T0 + 5, message_id=777)
+    assert await store.set_status_shown(jobs[1].id, "running|60|1", T0 + 9)  # keeps the message id
+    shown = await store.get_job(jobs[1].id)
+    assert shown is not None and shown.status_message_id == 777
+    assert shown.status_rendered == "running|60|1" and shown.status_edited_at == T0 + 9
+    assert store.rows_written() - before == 3 + 3 + 3 + 2 + 2
 
 
 async def test_row_factory_survives_reopen(tmp_path: Path) -> None:
