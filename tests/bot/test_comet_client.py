@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -21,23 +20,6 @@ from bot.errors import InvalidInput
 from bot.secret import Secret
 from tests.bot.comet_support import FAST_POLICY, RecordingSleep, make_client
 from tests.fakes.comet_api import FakeCometAPI, Fault, TaskScript
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeCometAPI]:
-    async with FakeCometAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 def png(n: int, size: int = 64) -> ImageInput:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -11,23 +9,6 @@ from bot.comet_errors import TaskNotFound
 from bot.comet_types import TaskState
 from tests.bot.comet_support import RecordingSleep, make_client
 from tests.fakes.comet_api import FakeCometAPI, TaskScript
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeCometAPI]:
-    async with FakeCometAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
 
 
 async def test_status_sequence_with_mixed_spellings(
