@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import time
@@ -24,10 +23,10 @@ from bot.core_config import CoreConfig
 from bot.errors import msg
 from bot.inputs import load_inputs, remove_inputs
 from bot.models import Job, JobStatus
-from bot.policy import Policy, day_start
 from bot.poll_schedule import PollSchedule
 from bot.ports import DeliveryFailed, JobStore, Notifier, StatusView, VideoProvider
 from bot.recovery import refresh_stale_statuses, remove_leftover_files
+from bot.status import StatusMessages
 from bot.video_store import VideoStore
 
 log = logging.getLogger(__name__)
@@ -78,6 +77,7 @@ class JobWorker:
             enabled=config.adaptive_polling,
         )
         self._schedule_seeded = False
+        self.status = StatusMessages(store, notifier, config, clock=clock)
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class JobWorker:
             # The same test refresh_status makes, on the row at hand: most progress answers change nothing
             # that may be shown yet, and skipping here saves the status queries.
             shown_state = (job.status_rendered or "").split("|", 1)[0]
-            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and not self._too_soon(
+            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and not self.status.too_soon(
                 shown_state, stage, job.status_edited_at, now
             ):
                 await self.refresh_status(job.id)
@@ -353,37 +353,8 @@ class JobWorker:
 
     async def status_view(self, job: Job) -> StatusView:
         """What the job's status message shows besides the job: position, quota, pause."""
-        position = await self.store.queue_position(job)
-        policy = Policy.effective(self.config.guild_defaults, await self.store.guild_settings(job.guild_id))
-        paused = policy.paused and job.status is JobStatus.QUEUED
-        view = StatusView(position=position, paused=paused, pause_reason=policy.pause_reason if paused else None)
-        if policy.daily_quota_per_user:
-            used, _ = await self.store.quota_used(job.guild_id, job.user_id, day_start(self.clock()))
-            view = dataclasses.replace(view, quota_used=used, quota_limit=policy.daily_quota_per_user)
-        return view
+        return await self.status.view(job)
 
     async def refresh_status(self, job_id: int, *, force: bool = False) -> None:
         """Show the job's state in its status message, skipping edits that change nothing or come too often."""
-        job = await self.store.get_job(job_id)
-        if job is None:
-            return
-        view = await self.status_view(job)
-        rendered = f"{job.status}|{job.progress}|{view.position}|{job.delivered_message_id}|{view.paused}"
-        if job.status_message_id is not None:
-            if rendered == job.status_rendered:
-                return
-            shown_state = (job.status_rendered or "").split("|", 1)[0]
-            if not force and self._too_soon(shown_state, job.status, job.status_edited_at, self.clock()):
-                return
-        try:
-            created = await self.notifier.show_status(job, view)
-        except Exception:
-            log.exception("job=%s status message update failed", job.id)
-            return
-        await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created)
-
-    def _too_soon(self, shown_state: str, state: JobStatus, edited_at: float | None, now: float) -> bool:
-        """A change of progress or queue position alone waits for ``progress_edit_interval`` after the last
-        edit; a new state is shown at once (Discord's limits and users both prefer coarse edits)."""
-        interval = max(self.config.status_edit_interval, self.config.progress_edit_every)
-        return shown_state == state and edited_at is not None and now - edited_at < interval
+        await self.status.refresh(job_id, force=force)
