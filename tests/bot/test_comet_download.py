@@ -23,17 +23,6 @@ async def api() -> AsyncIterator[FakeCometAPI]:
         yield fake
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
 async def finished(client: VideoClient, api: FakeCometAPI, script: TaskScript | None = None) -> TaskStatus:
     if script is not None:
         api.script_next_task(script)

@@ -30,17 +30,6 @@ async def api() -> AsyncIterator[FakeCometAPI]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def sleep() -> RecordingSleep:
-    return RecordingSleep()
-
-
-@pytest.fixture
 async def task(api: FakeCometAPI, session: aiohttp.ClientSession, sleep: RecordingSleep) -> tuple[VideoClient, str]:
     client = make_client(api, session, sleep)
     return client, await client.create("p", "veo3.1", "16x9")
