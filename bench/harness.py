@@ -185,7 +185,8 @@ async def open_bench(config: RunConfig, tmp: Path) -> Bench:
     app = await VeoApp.create(load_settings(env))
     if config.sqlite_synchronous:
         # Not how the bot runs: only to show what the per-commit fsync costs (see docs/PERFORMANCE.md).
-        await app.store._conn.execute(f"PRAGMA synchronous = {config.sqlite_synchronous}")
+        pragma = f"PRAGMA synchronous = {config.sqlite_synchronous}"
+        await app.store._read(lambda conn: conn.execute(pragma))
     # The job core runs on the simulated clock; discord.py, aiohttp and SQLite's timeouts stay real.
     app.worker.clock = clock.now
     app.service.clock = clock.now

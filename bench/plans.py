@@ -50,8 +50,8 @@ class Plan:
 async def populate(store: SqliteJobStore, active: int, finished: int) -> list[int]:
     """Fill the store with finished and active jobs through its own methods; return the active ids."""
     total = active + finished
-    conn = store._conn  # no fsync per row while filling a throw-away database
-    await conn.execute("PRAGMA synchronous = OFF")
+    # no fsync per row while filling a throw-away database
+    await store._read(lambda conn: conn.execute("PRAGMA synchronous = OFF"))
     ids = []
     for index in range(total):
         job = await store.insert_job(NewJob(index % GUILDS, 1, 10_000 + index % 2000, "p", "veo3.1-fast", "16x9"),
@@ -63,15 +63,15 @@ async def populate(store: SqliteJobStore, active: int, finished: int) -> list[in
     for job_id in ids[:finished]:
         await store.mark_completed(job_id, None, T0 + job_id + 80)
         await store.mark_delivered(job_id, job_id, T0 + job_id + 82)
-    await conn.execute("PRAGMA synchronous = FULL")
+    await store._read(lambda conn: conn.execute("PRAGMA synchronous = FULL"))
     return ids[finished:]
 
 
 async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
     """Run each hot store call and explain what it sent."""
-    conn = store._conn  # the benchmark watches the store's own connection
     sent: list[str] = []
-    await conn.set_trace_callback(sent.append)
+    # The benchmark watches the store's own connection (on the store's thread).
+    await store._read(lambda conn: conn.set_trace_callback(sent.append))
     job = await store.get_job(active[len(active) // 2])
     assert job is not None
     await store.insert_job(NewJob(7, 1, 10_007, "p", "veo3.1-fast", "16x9"), T0 + 5e5)  # something to claim
@@ -96,15 +96,17 @@ async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
     for path, call in calls.items():
         sent.clear()
         await call()
-        statements = [s for s in sent if not re.match(r"\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA)", s, re.I)]
+        statements = [s for s in sent
+                      if not re.match(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)", s, re.I)]
         for sql in statements:
             if sql in seen:
                 continue
             seen.add(sql)
-            async with conn.execute(f"EXPLAIN QUERY PLAN {sql}") as cur:
-                steps = [str(row[3]) for row in await cur.fetchall()]
+            explain = f"EXPLAIN QUERY PLAN {sql}"
+            rows = await store._read(lambda conn: conn.execute(explain).fetchall())  # noqa: B023 - awaited at once
+            steps = [str(row[3]) for row in rows]
             plans.append(Plan(path, " ".join(sql.split()), "; ".join(steps)))
-    await conn.set_trace_callback(None)  # type: ignore[arg-type]  # None removes the hook
+    await store._read(lambda conn: conn.set_trace_callback(None))  # None removes the hook
     return plans
 
 

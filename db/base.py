@@ -1,16 +1,16 @@
-"""``StoreBase``: the job store's connection, its transaction helper and small query helpers."""
+"""``StoreBase``: the job store's connection thread and small query helpers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Self
-
-import aiosqlite
+from typing import Any, Self, TypeVar
 
 from db.connection import open_database
+from db.sqlite_thread import SqliteThread
+
+T = TypeVar("T")
 
 
 def marks(values: Sequence[object]) -> str:
@@ -18,59 +18,44 @@ def marks(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
 
-class StoreBase:
-    """One long-lived SQLite connection shared by the store's query groups."""
+def scalar(conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()) -> Any:
+    """The first column of the first row, or None (on the store's thread)."""
+    row = conn.execute(sql, params).fetchone()
+    return row[0] if row else None
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        # Statements of one transaction must not interleave with another coroutine's on the shared
-        # connection; single statements are atomic on their own.
-        self._tx_lock = asyncio.Lock()
+
+class StoreBase:
+    """One long-lived SQLite connection, on its own thread, shared by the store's query groups.
+
+    Every method is one unit on that thread (``db.sqlite_thread``): a read, or a write whose statements
+    commit together, atomically, with the other writes waiting at the time.
+    """
+
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
 
     @classmethod
     async def open(cls, path: Path) -> Self:
         """Open and migrate the database file at ``path``."""
-        return cls(await open_database(path))
+        db = SqliteThread(lambda: open_database(path))
+        await db.start()
+        return cls(db)
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self._conn.close()
+        """Finish what is queued and close the connection."""
+        await self._db.close()
 
-    @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
-        """Hold the write lock, with no transaction left open on the connection.
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._db.read(work)
 
-        A task cancelled while its BEGIN or COMMIT ran in aiosqlite's thread can leave a transaction open
-        with nobody to finish it; later single statements would silently join it. Whoever holds the lock
-        is the only writer, so an open transaction seen here is abandoned: roll it back.
-        """
-        async with self._tx_lock:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
-            yield
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """One write transaction (BEGIN IMMEDIATE: other writers wait), rolled back on any error."""
-        async with self._writing():
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._db.write(work)
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> Any:
-        async with self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return row[0] if row else None
+        return await self._db.read(lambda conn: scalar(conn, sql, params))
 
-    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        return await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
 
     async def _update(self, sql: str, params: Sequence[object]) -> bool:
-        async with self._writing(), self._conn.execute(sql, params) as cur:
-            return cur.rowcount > 0
+        return await self._db.write(lambda conn: conn.execute(sql, params).rowcount > 0)

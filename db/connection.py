@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from importlib import resources
 from pathlib import Path
-
-import aiosqlite
 
 log = logging.getLogger(__name__)
 
@@ -28,37 +27,44 @@ def migration_scripts() -> list[tuple[int, str, str]]:
     return scripts
 
 
-async def migrate(conn: aiosqlite.Connection) -> int:
+def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration newer than the file's ``user_version``; return the version reached."""
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
+    row = conn.execute("PRAGMA user_version").fetchone()
     current = int(row[0]) if row else 0
     for version, name, sql in migration_scripts():
         if version <= current:
             continue
         # One transaction per migration, the version bump included, so a crash leaves a clean state.
-        await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
         log.info("applied migration %s", name)
         current = version
     return current
 
 
-async def open_database(path: Path) -> aiosqlite.Connection:
-    """Open (creating if needed) the database file with WAL, a busy timeout and foreign keys, migrated."""
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database file with WAL, a busy timeout and foreign keys, migrated.
+
+    The connection is for the store's own thread (``db.sqlite_thread``), which opens it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Created owner-only before SQLite opens it: prompts and user ids are not for other local users.
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA journal_mode = WAL")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
     # FULL: every commit is on disk before the bot acts on it. With NORMAL a process crash loses nothing, but
     # a power loss or kernel crash could roll back commits made since the last checkpoint: a job claimed for
     # submission could come back as queued and be sent (and billed) twice, a delivered one be posted again.
-    # The price is one fsync per commit, a few per job per poll interval.
-    await conn.execute("PRAGMA synchronous = FULL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    await migrate(conn)
+    # The price is one fsync per commit; the store's thread commits the writes that queue up meanwhile
+    # together (group commit), so under load one fsync serves many writes.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn

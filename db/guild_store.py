@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from bot.policy import OVERRIDABLE, AuditEntry, GuildSettings, UsageRow
-from db.base import StoreBase
+from db.base import StoreBase, scalar
 
 _LIST_COLUMNS = {"allowed_channels": int, "allowed_roles": int, "allowed_models": str}
 _COLUMNS = (*OVERRIDABLE, "paused", "pause_reason", "updated_at", "updated_by")
@@ -29,6 +30,33 @@ def _decode(name: str, value: Any) -> Any:
     return value
 
 
+def quota_used(conn: sqlite3.Connection, guild_id: int, user_id: int, since: float) -> tuple[int, int]:
+    """Jobs counted against the daily quotas since ``since``: (this user's, the whole guild's)."""
+    user = scalar(
+        conn, "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND created_at >= ? AND refunded = 0",
+        (guild_id, user_id, since),
+    )
+    guild = scalar(
+        conn, "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND created_at >= ? AND refunded = 0", (guild_id, since)
+    )
+    return int(user), int(guild)
+
+
+def last_request_at(conn: sqlite3.Connection, guild_id: int, user_id: int) -> float | None:
+    """When the user last asked for a video in the guild (for the cooldown)."""
+    value = scalar(conn, "SELECT MAX(created_at) FROM jobs WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+    return float(value) if value is not None else None
+
+
+def _insert_audit(
+    conn: sqlite3.Connection, guild_id: int, actor_id: int, action: str, details: str, job_id: int | None, now: float
+) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (guild_id, actor_id, action, details, job_id, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (guild_id, actor_id, action, details, job_id, now),
+    )
+
+
 class GuildQueries(StoreBase):
     """Per-guild settings, audit entries and usage figures."""
 
@@ -47,29 +75,20 @@ class GuildQueries(StoreBase):
         values[_COLUMNS.index("updated_at")] = now
         values[_COLUMNS.index("updated_by")] = actor_id
         assignments = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS)
-        async with self._transaction():
-            await self._conn.execute(
-                f"INSERT INTO guild_settings (guild_id, {', '.join(_COLUMNS)})"
-                f" VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
-                f" ON CONFLICT (guild_id) DO UPDATE SET {assignments}",
-                (settings.guild_id, *values),
-            )
-            await self._insert_audit(settings.guild_id, actor_id, action, details, None, now)
+        upsert = (f"INSERT INTO guild_settings (guild_id, {', '.join(_COLUMNS)})"
+                  f" VALUES (?, {', '.join('?' for _ in _COLUMNS)})"
+                  f" ON CONFLICT (guild_id) DO UPDATE SET {assignments}")
 
-    async def _insert_audit(
-        self, guild_id: int, actor_id: int, action: str, details: str, job_id: int | None, now: float
-    ) -> None:
-        await self._conn.execute(
-            "INSERT INTO audit_log (guild_id, actor_id, action, details, job_id, at) VALUES (?, ?, ?, ?, ?, ?)",
-            (guild_id, actor_id, action, details, job_id, now),
-        )
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(upsert, (settings.guild_id, *values))
+            _insert_audit(conn, settings.guild_id, actor_id, action, details, None, now)
+        await self._write(work)
 
     async def add_audit(
         self, guild_id: int, actor_id: int, action: str, details: str, now: float, job_id: int | None = None
     ) -> None:
         """Record a moderator or admin action."""
-        async with self._writing():
-            await self._insert_audit(guild_id, actor_id, action, details, job_id, now)
+        await self._write(lambda conn: _insert_audit(conn, guild_id, actor_id, action, details, job_id, now))
 
     async def audit_entries(self, guild_id: int, limit: int) -> list[AuditEntry]:
         """The guild's most recent audit entries, newest first."""
@@ -81,21 +100,11 @@ class GuildQueries(StoreBase):
 
     async def quota_used(self, guild_id: int, user_id: int, since: float) -> tuple[int, int]:
         """Jobs counted against the daily quotas since ``since``: (this user's, the whole guild's)."""
-        user = await self._scalar(
-            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? AND created_at >= ? AND refunded = 0",
-            (guild_id, user_id, since),
-        )
-        guild = await self._scalar(
-            "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND created_at >= ? AND refunded = 0", (guild_id, since)
-        )
-        return int(user), int(guild)
+        return await self._read(lambda conn: quota_used(conn, guild_id, user_id, since))
 
     async def last_request_at(self, guild_id: int, user_id: int) -> float | None:
         """When the user last asked for a video in the guild (for the cooldown)."""
-        value = await self._scalar(
-            "SELECT MAX(created_at) FROM jobs WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-        )
-        return float(value) if value is not None else None
+        return await self._read(lambda conn: last_request_at(conn, guild_id, user_id))
 
     async def usage(self, guild_id: int, since: float) -> list[UsageRow]:
         """Jobs per user and model since ``since``, and how many are likely billed by the provider.

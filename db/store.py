@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import aiosqlite
-
 from bot.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
 from bot.policy import Admission, Policy, Refusal, day_start
-from db.base import marks
-from db.guild_store import GuildQueries
+from db.base import marks, scalar
+from db.guild_store import GuildQueries, last_request_at, quota_used
 from db.stats_store import StatsQueries
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
@@ -21,7 +20,7 @@ _POLLABLE = (JobStatus.SUBMITTED, JobStatus.RUNNING)
 _marks = marks
 
 
-def _job(row: aiosqlite.Row) -> Job:
+def _job(row: sqlite3.Row) -> Job:
     data: dict[str, Any] = dict(row)
     data["status"] = JobStatus(data["status"])
     data["safety_rejection"] = bool(data["safety_rejection"])
@@ -29,64 +28,124 @@ def _job(row: aiosqlite.Row) -> Job:
     return Job(**data)
 
 
+def _fetch_job(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> Job | None:
+    row = conn.execute(sql, params).fetchone()
+    return _job(row) if row else None
+
+
+def _job_by_id(conn: sqlite3.Connection, job_id: int) -> Job | None:
+    return _fetch_job(conn, "SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+
+def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
+    cur = conn.execute(
+        "INSERT INTO jobs (guild_id, channel_id, user_id, prompt, model, orientation, image_count,"
+        " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.guild_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
+         new.image_count, new.input_dir, new.locale, JobStatus.QUEUED, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int) -> list[Job]:
+    """Claim the oldest queued jobs that fit under the caps (see ``claim_submittable``)."""
+    total = int(scalar(conn, f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
+    if total >= limits.total:
+        return []
+    per_user: dict[tuple[int, int], int] = {}
+    per_guild: dict[int, int] = {}
+    for guild_id, user_id, count in conn.execute(
+        f"SELECT guild_id, user_id, COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})"
+        " GROUP BY guild_id, user_id", _ACTIVE,
+    ):
+        per_user[(guild_id, user_id)] = count
+        per_guild[guild_id] = per_guild.get(guild_id, 0) + count
+    caps: dict[int, tuple[int, int, bool]] = {}
+    for guild_id, user_cap, guild_cap, paused in conn.execute(
+        "SELECT guild_id, max_active_per_user, max_active_per_guild, paused FROM guild_settings"
+    ):
+        caps[guild_id] = (
+            limits.per_user if user_cap is None else user_cap,
+            limits.per_guild if guild_cap is None else guild_cap,
+            bool(paused),
+        )
+    claimed: list[int] = []
+    # Scan the queue in FIFO order; a job blocked by its user's or guild's cap does not block others.
+    queued = conn.execute(
+        "SELECT id, user_id, guild_id FROM jobs WHERE status = ? ORDER BY id", (JobStatus.QUEUED,)
+    ).fetchall()
+    for job_id, user_id, guild_id in queued:
+        if total >= limits.total or len(claimed) >= batch:
+            break
+        user_cap, guild_cap, paused = caps.get(guild_id, (limits.per_user, limits.per_guild, False))
+        key = (guild_id, user_id)
+        if paused or per_user.get(key, 0) >= user_cap or per_guild.get(guild_id, 0) >= guild_cap:
+            continue
+        claimed.append(job_id)
+        total += 1
+        per_user[key] = per_user.get(key, 0) + 1
+        per_guild[guild_id] = per_guild.get(guild_id, 0) + 1
+    jobs = []
+    for job_id in claimed:
+        conn.execute(
+            "UPDATE jobs SET status = ?, next_poll_at = ?, attempts = 0 WHERE id = ? AND status = ?",
+            (JobStatus.SUBMITTING, deadline, job_id, JobStatus.QUEUED),
+        )
+        job = _job_by_id(conn, job_id)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) -> Admission:
+    """Check the limits and insert the job (see ``admit_job``)."""
+    since = day_start(now)
+    queued = int(scalar(conn, "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND status = ?",
+                        (new.guild_id, JobStatus.QUEUED)))
+    if policy.max_queued and queued >= policy.max_queued:
+        return Admission(None, Refusal.QUEUE_FULL)
+    if policy.cooldown_seconds > 0:
+        last = last_request_at(conn, new.guild_id, new.user_id)
+        if last is not None and now - last < policy.cooldown_seconds:
+            return Admission(None, Refusal.COOLDOWN, retry_at=last + policy.cooldown_seconds)
+    user_used, guild_used = quota_used(conn, new.guild_id, new.user_id, since)
+    if policy.daily_quota_per_user and user_used >= policy.daily_quota_per_user:
+        return Admission(None, Refusal.USER_QUOTA, retry_at=since + 86400, used_today=user_used)
+    if policy.daily_quota_per_guild and guild_used >= policy.daily_quota_per_guild:
+        return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
+    job_id = _insert(conn, new, now)
+    return Admission(job_id, used_today=user_used + 1)
+
+
 class SqliteJobStore(GuildQueries, StatsQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
-        async with self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return _job(row) if row else None
+        return await self._read(lambda conn: _fetch_job(conn, sql, params))
 
     async def _many(self, sql: str, params: Sequence[object] = ()) -> list[Job]:
-        async with self._conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return [_job(r) for r in rows]
+        return await self._read(lambda conn: [_job(r) for r in conn.execute(sql, params).fetchall()])
 
     # -- creating and reading -------------------------------------------------------------------
 
-    async def _insert(self, new: NewJob, now: float) -> int:
-        async with self._conn.execute(
-            "INSERT INTO jobs (guild_id, channel_id, user_id, prompt, model, orientation, image_count,"
-            " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (new.guild_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
-             new.image_count, new.input_dir, new.locale, JobStatus.QUEUED, now),
-        ) as cur:
-            return int(cur.lastrowid or 0)
-
     async def insert_job(self, new: NewJob, now: float) -> Job:
         """Store a new job as queued, with no limit checks, and return it with its number."""
-        async with self._writing():
-            job_id = await self._insert(new, now)
-        job = await self.get_job(job_id)
-        assert job is not None
-        return job
+        def work(conn: sqlite3.Connection) -> Job:
+            job = _job_by_id(conn, _insert(conn, new, now))
+            assert job is not None
+            return job
+        return await self._write(work)
 
     async def admit_job(self, new: NewJob, policy: Policy, now: float) -> Admission:
         """Check the queue length, cooldown and daily quotas and store the job, in one transaction.
 
         Checking and inserting together means concurrent requests can never exceed a limit.
         """
-        since = day_start(now)
-        async with self._transaction():
-            queued = int(await self._scalar(
-                "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND status = ?", (new.guild_id, JobStatus.QUEUED)))
-            if policy.max_queued and queued >= policy.max_queued:
-                return Admission(None, Refusal.QUEUE_FULL)
-            if policy.cooldown_seconds > 0:
-                last = await self.last_request_at(new.guild_id, new.user_id)
-                if last is not None and now - last < policy.cooldown_seconds:
-                    return Admission(None, Refusal.COOLDOWN, retry_at=last + policy.cooldown_seconds)
-            user_used, guild_used = await self.quota_used(new.guild_id, new.user_id, since)
-            if policy.daily_quota_per_user and user_used >= policy.daily_quota_per_user:
-                return Admission(None, Refusal.USER_QUOTA, retry_at=since + 86400, used_today=user_used)
-            if policy.daily_quota_per_guild and guild_used >= policy.daily_quota_per_guild:
-                return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
-            job_id = await self._insert(new, now)
-        return Admission(job_id, used_today=user_used + 1)
+        return await self._write(lambda conn: _admit(conn, new, policy, now))
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this number, or None."""
-        return await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return await self._read(lambda conn: _job_by_id(conn, job_id))
 
     async def get_job_by_task(self, task_id: str) -> Job | None:
         """The job the provider knows by this task id, or None."""
@@ -107,7 +166,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     def rows_written(self) -> int:
         """Rows inserted, updated or deleted through this connection since it opened (SQLite total_changes)."""
-        return int(self._conn.total_changes)
+        return self._db.total_changes
 
     async def recent_durations(self, limit: int) -> list[tuple[str, float, float]]:
         """(model, submitted_at, seconds until the bot saw it finished) of the newest finished jobs, oldest
@@ -171,57 +230,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         # write transaction and the counts over every job at the provider.
         if not await self._scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE status = ?)", (JobStatus.QUEUED,)):
             return []
-        async with self._transaction():
-            claimed = await self._claim(limits, deadline, batch)
-        return [job for job in [await self.get_job(i) for i in claimed] if job is not None]
-
-    async def _claim(self, limits: Limits, deadline: float, batch: int) -> list[int]:
-        total = int(await self._scalar(
-            f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
-        if total >= limits.total:
-            return []
-        per_user: dict[tuple[int, int], int] = {}
-        per_guild: dict[int, int] = {}
-        async with self._conn.execute(
-            f"SELECT guild_id, user_id, COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})"
-            " GROUP BY guild_id, user_id", _ACTIVE,
-        ) as cur:
-            async for guild_id, user_id, count in cur:
-                per_user[(guild_id, user_id)] = count
-                per_guild[guild_id] = per_guild.get(guild_id, 0) + count
-        caps: dict[int, tuple[int, int, bool]] = {}
-        async with self._conn.execute(
-            "SELECT guild_id, max_active_per_user, max_active_per_guild, paused FROM guild_settings"
-        ) as cur:
-            async for guild_id, user_cap, guild_cap, paused in cur:
-                caps[guild_id] = (
-                    limits.per_user if user_cap is None else user_cap,
-                    limits.per_guild if guild_cap is None else guild_cap,
-                    bool(paused),
-                )
-        claimed: list[int] = []
-        # Scan the queue in FIFO order; a job blocked by its user's or guild's cap does not block others.
-        async with self._conn.execute(
-            "SELECT id, user_id, guild_id FROM jobs WHERE status = ? ORDER BY id", (JobStatus.QUEUED,)
-        ) as cur:
-            queued = await cur.fetchall()
-        for job_id, user_id, guild_id in queued:
-            if total >= limits.total or len(claimed) >= batch:
-                break
-            user_cap, guild_cap, paused = caps.get(guild_id, (limits.per_user, limits.per_guild, False))
-            key = (guild_id, user_id)
-            if paused or per_user.get(key, 0) >= user_cap or per_guild.get(guild_id, 0) >= guild_cap:
-                continue
-            claimed.append(job_id)
-            total += 1
-            per_user[key] = per_user.get(key, 0) + 1
-            per_guild[guild_id] = per_guild.get(guild_id, 0) + 1
-        for job_id in claimed:
-            await self._conn.execute(
-                "UPDATE jobs SET status = ?, next_poll_at = ?, attempts = 0 WHERE id = ? AND status = ?",
-                (JobStatus.SUBMITTING, deadline, job_id, JobStatus.QUEUED),
-            )
-        return claimed
+        return await self._write(lambda conn: _claim(conn, limits, deadline, batch))
 
     # -- state transitions; each guarded by the states it may leave, so a cancel always wins ------
 
@@ -290,12 +299,14 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     async def begin_delivery(self, job_id: int, retry_at: float) -> Job | None:
         """Count a delivery attempt before it starts, so a crash mid-upload is known after a restart."""
-        updated = await self._update(
-            "UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = ?"
-            " WHERE id = ? AND delivered_at IS NULL AND status IN (?, ?, ?)",
-            (retry_at, job_id, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT),
-        )
-        return await self.get_job(job_id) if updated else None
+        def work(conn: sqlite3.Connection) -> Job | None:
+            updated = conn.execute(
+                "UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = ?"
+                " WHERE id = ? AND delivered_at IS NULL AND status IN (?, ?, ?)",
+                (retry_at, job_id, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT),
+            ).rowcount
+            return _job_by_id(conn, job_id) if updated else None
+        return await self._write(work)
 
     async def mark_delivered(self, job_id: int, message_id: int, now: float) -> bool:
         """Record the message that carried the result (the video, or the failure notice)."""

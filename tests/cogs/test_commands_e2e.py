@@ -74,10 +74,16 @@ async def test_owner_cancels_by_task_id_and_nothing_is_delivered(tmp_path: Path)
 
 
 async def test_status_lists_own_jobs_and_links_results(tmp_path: Path) -> None:
-    async with world(tmp_path) as w, running_bot(w):
+    async with world(tmp_path) as w, running_bot(w) as app:
         w.api.default_script = TaskScript(polls_until_done=0)
         await _start_job(w, "first clip")
         await w.discord.wait_until(lambda: w.results() or None, timeout=10)
+
+        async def recorded() -> bool:  # the post is on Discord a moment before the store says delivered
+            job = await app.store.get_job(1)
+            return job is not None and job.delivered_message_id is not None
+
+        await w.discord.wait_until(recorded, timeout=5)
         text = await _command(w, "veo-status", w.member, MEMBER_PERMISSIONS)
         assert "#1" in text and "first clip" in text and "Delivered" in text
         assert "Daily quota: 9 of 10 videos left today." in text

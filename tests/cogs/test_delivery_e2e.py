@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
-
-import aiosqlite
 
 from bot.models import JobStatus
 from tests.fakes.comet_api import TaskScript, make_mp4_bytes
@@ -152,10 +151,12 @@ async def _submit_after_status(w: World) -> None:
 
 
 async def _job_row(tmp_path: Path) -> dict[str, object]:
-    async with aiosqlite.connect(tmp_path / "veo.sqlite3") as conn:
-        conn.row_factory = aiosqlite.Row
-        async with conn.execute("SELECT * FROM jobs WHERE id = 1") as cur:
-            row = await cur.fetchone()
+    conn = sqlite3.connect(tmp_path / "veo.sqlite3")
+    try:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM jobs WHERE id = 1").fetchone()
+    finally:
+        conn.close()
     assert row is not None
     return dict(row)
 

@@ -30,22 +30,17 @@ async def submitted(store: SqliteJobStore, user: int = 1, guild: int = 10, task:
 
 async def test_migrations_from_empty_then_rerun_is_a_no_op(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "veo.sqlite3"
-    conn = await open_database(path)
-    async with conn.execute("PRAGMA user_version") as cur:
-        assert (await cur.fetchone())[0] == len(migration_scripts())
-    async with conn.execute("PRAGMA journal_mode") as cur:
-        assert (await cur.fetchone())[0] == "wal"
-    async with conn.execute("PRAGMA foreign_keys") as cur:
-        assert (await cur.fetchone())[0] == 1
-    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'jobs_%'") as cur:
-        indexes = {r[0] for r in await cur.fetchall()}
+    conn = open_database(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migration_scripts())
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'jobs_%'")}
     assert {"jobs_due", "jobs_in_flight_user", "jobs_in_flight_guild", "jobs_queue"} <= indexes
-    await conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
-    await conn.close()
-    conn = await open_database(path)  # a second start applies nothing and keeps the data
-    async with conn.execute("SELECT value FROM meta WHERE key = 'k'") as cur:
-        assert (await cur.fetchone())[0] == "v"
-    await conn.close()
+    conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    conn.close()
+    conn = open_database(path)  # a second start applies nothing and keeps the data
+    assert conn.execute("SELECT value FROM meta WHERE key = 'k'").fetchone()[0] == "v"
+    conn.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -211,7 +206,7 @@ async def test_meta_notes(store: SqliteJobStore) -> None:
 
 
 async def test_hot_queries_use_indexes(tmp_path: Path) -> None:
-    conn = await open_database(tmp_path / "plan.sqlite3")
+    conn = open_database(tmp_path / "plan.sqlite3")
     plans = {}
     queries = {
         "due": ("SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at"
@@ -225,9 +220,8 @@ async def test_hot_queries_use_indexes(tmp_path: Path) -> None:
                      " 'submitted', 'submitting')", (1, 100)),
     }
     for name, (sql, params) in queries.items():
-        async with conn.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cur:
-            plans[name] = " ".join(str(r[3]) for r in await cur.fetchall())
-    await conn.close()
+        plans[name] = " ".join(str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    conn.close()
     for name, plan in plans.items():
         assert "USING" in plan and "INDEX" in plan, (name, plan)
         assert not plan.startswith("SCAN jobs") or "INDEX" in plan

@@ -15,15 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 KILLS = 12
 
 
-async def test_the_store_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
-    conn = await open_database(tmp_path / "veo.sqlite3")
+def test_the_store_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    conn = open_database(tmp_path / "veo.sqlite3")
     try:
-        async with conn.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone())[0] == "wal"
-        async with conn.execute("PRAGMA synchronous") as cur:
-            assert (await cur.fetchone())[0] == 2  # FULL: a commit is on disk before the bot acts on it
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # FULL: a commit is on disk before the bot acts on it
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
     finally:
-        await conn.close()
+        conn.close()
 
 
 async def _run_until_killed(db: Path, start: int, steps: int, reported: dict[str, set[int]]) -> None:
