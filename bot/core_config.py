@@ -34,6 +34,12 @@ class CoreConfig:
     # Progress alone (same state) is shown at most this often (None: three status edit intervals), so a
     # job costs fewer edits while its bar still moves.
     progress_edit_interval: float | None = None
+    # And such edits, bot-wide, at most this many a second on average (bursts of up to ten): Discord allows
+    # a bot about 50 requests a second in all, which posts, results and state changes need first.
+    progress_edits_per_second: float = 5.0
+    # A new job's status message waits this long for the submission, so that it is posted already
+    # showing the job at the provider rather than posted and edited a moment later.
+    first_status_wait: float = 2.0
     delivery_retry_base: float = 15.0
     delivery_retry_cap: float = 900.0
     max_delivery_attempts: int = 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -84,8 +85,14 @@ class JobService:
         job_id = admission.job_id
         log.info("job=%s created guild=%s user=%s model=%s images=%s",
                  job_id, new.guild_id, new.user_id, new.model, len(images))
-        await self.worker.refresh_status(job_id, force=True)
-        await self.worker.dispatch()
+        # Submit first (if a slot is free), so that the status message is posted once, already showing the
+        # job at the provider; a slow submission does not hold it back for more than a moment.
+        submitting = asyncio.ensure_future(self.worker.dispatch())
+        try:
+            await asyncio.wait([submitting], timeout=self.worker.config.first_status_wait)
+            await self.worker.refresh_status(job_id, force=True)
+        finally:
+            await submitting
         self.worker.wake()
         job = await self.store.get_job(job_id)
         assert job is not None

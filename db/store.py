@@ -52,14 +52,27 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
     total = int(scalar(conn, f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
     if total >= limits.total:
         return []
+    # Counts per candidate's guild and user, through the indexes, only for the guilds and users in the
+    # queue: a claim costs the same whether ten or ten thousand jobs are at the provider.
     per_user: dict[tuple[int, int], int] = {}
     per_guild: dict[int, int] = {}
-    for guild_id, user_id, count in conn.execute(
-        f"SELECT guild_id, user_id, COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})"
-        " GROUP BY guild_id, user_id", _ACTIVE,
-    ):
-        per_user[(guild_id, user_id)] = count
-        per_guild[guild_id] = per_guild.get(guild_id, 0) + count
+
+    def guild_count(guild_id: int) -> int:
+        if guild_id not in per_guild:
+            per_guild[guild_id] = int(scalar(
+                conn, f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND status IN ({_marks(_ACTIVE)})",
+                (guild_id, *_ACTIVE)))
+        return per_guild[guild_id]
+
+    def user_count(key: tuple[int, int]) -> int:
+        if key not in per_user:
+            per_user[key] = int(scalar(
+                # "+user_id": read the guild's active jobs through jobs_status (covering), not the user's
+                # whole history through jobs_user_created.
+                conn, "SELECT COUNT(*) FROM jobs WHERE +user_id = ? AND guild_id = ?"
+                f" AND status IN ({_marks(_ACTIVE)})", (key[1], key[0], *_ACTIVE)))
+        return per_user[key]
+
     caps: dict[int, tuple[int, int, bool]] = {}
     for guild_id, user_cap, guild_cap, paused in conn.execute(
         "SELECT guild_id, max_active_per_user, max_active_per_guild, paused FROM guild_settings"
@@ -79,12 +92,12 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
             break
         user_cap, guild_cap, paused = caps.get(guild_id, (limits.per_user, limits.per_guild, False))
         key = (guild_id, user_id)
-        if paused or per_user.get(key, 0) >= user_cap or per_guild.get(guild_id, 0) >= guild_cap:
+        if paused or user_count(key) >= user_cap or guild_count(guild_id) >= guild_cap:
             continue
         claimed.append(job_id)
         total += 1
-        per_user[key] = per_user.get(key, 0) + 1
-        per_guild[guild_id] = per_guild.get(guild_id, 0) + 1
+        per_user[key] += 1
+        per_guild[guild_id] += 1
     jobs = []
     for job_id in claimed:
         conn.execute(

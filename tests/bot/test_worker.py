@@ -37,7 +37,8 @@ async def test_text_job_goes_from_queued_to_delivered(tmp_path: Path, clock: Fak
         assert done.delivered_message_id == delivery.message_id
         assert not core.worker.video_path(done).exists()
         seen = [s for (i, s, _, _) in core.notifier.statuses if i == job.id]
-        assert seen[0] is JobStatus.QUEUED and JobStatus.RUNNING in seen and seen[-1] is JobStatus.DELIVERED
+        # Posted once the provider accepted it (no "queued" message edited a moment later).
+        assert seen[0] is JobStatus.SUBMITTED and JobStatus.RUNNING in seen and seen[-1] is JobStatus.DELIVERED
         assert await core.tick(100) == 0  # nothing more to do, no duplicate
         assert len(core.notifier.for_job(job.id)) == 1
 
@@ -217,6 +218,38 @@ async def test_progress_edits_are_coalesced(tmp_path: Path, clock: FakeClock) ->
         assert polls >= 15
         assert 1 <= len(running) <= polls * 2.5 / 10 + 2  # about one edit per 10 s, not one per poll
         assert running == sorted(running)
+
+
+async def test_progress_edits_share_a_bot_wide_budget(tmp_path: Path, clock: FakeClock) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, limits=Limits(per_user=40, per_guild=40, total=40), poll_interval=10.0,
+        status_edit_interval=10.0, progress_edit_interval=10.0, progress_edits_per_second=0.1,
+    ) as core:
+        api.default_script = TaskScript(polls_until_done=50)
+        jobs = [await core.service.create_job(core.request(user=i)) for i in range(30)]
+        posted = len(core.notifier.statuses)
+        assert posted == 30 and all(s is JobStatus.SUBMITTED for (_, s, _, _) in core.notifier.statuses)
+        for _ in range(10):
+            await core.tick(10)
+        edits = core.notifier.statuses[posted:]
+        assert api.get_count() >= 150  # every job polled on (nearly) every tick: progress changed each time
+        # 100 simulated seconds at 0.1 edit/s after a burst of 10: at most 20 progress edits for 30 jobs,
+        # where each job alone would have been allowed one per 10 s (300).
+        assert 10 <= len(edits) <= 21
+        assert {s for (_, s, _, _) in edits} == {JobStatus.RUNNING}
+        # News is never held back by the budget: a cancel is shown at once.
+        await core.service.cancel(str(jobs[3].id), jobs[3].guild_id, jobs[3].user_id, is_moderator=False)
+        assert core.notifier.statuses[-1][:2] == (jobs[3].id, JobStatus.CANCELLED)
+
+
+async def test_a_slow_submission_does_not_hold_back_the_status_message(tmp_path: Path, clock: FakeClock) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, first_status_wait=0.05) as core:
+        api.inject("create", Fault.slow(0.5))
+        job = await core.service.create_job(core.request())
+        seen = [(s, p) for (i, s, p, _) in core.notifier.statuses if i == job.id]
+        # Posted while it was still being sent, then edited once the provider accepted it; one message.
+        assert [s for s, _ in seen] == [JobStatus.SUBMITTING, JobStatus.SUBMITTED]
+        assert job.status is JobStatus.SUBMITTED and job.status_message_id == 1000
 
 
 async def test_too_large_video_is_delivered_as_a_link(tmp_path: Path, clock: FakeClock) -> None:
