@@ -19,7 +19,7 @@ from bench.big_file import BIG
 from bench.measure import spawn_json
 from bench.mix import DurationMix
 from bench.plans import format_plans, query_plans
-from bench.report import machine, table, targets
+from bench.report import machine, poll_loop_lines, table, targets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +40,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "time), adaptive-fixed50 (it reports a useless fixed 50) (default %(default)s)")
     parser.add_argument("--fixed50-up-to", type=int, default=1000,
                         help="run adaptive-fixed50 only up to this many jobs (default %(default)s)")
+    parser.add_argument("--poll-loop-jobs", type=int, default=10000,
+                        help="also measure the poll loop alone with this many jobs in flight (0: skip; "
+                             "default %(default)s)")
     parser.add_argument("--ack-count", type=int, default=200, help="/veo probes while all jobs are in flight")
     parser.add_argument("--big-file", type=int, default=BIG, help="bytes of the large-result check (0: skip)")
     parser.add_argument("--no-plans", action="store_true", help="skip the query plans")
@@ -53,6 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     DurationMix.parse(args.mix)  # fail early on a bad mix
     if args.small:
         args.jobs, args.ack_count, args.big_file = "20", 20, min(args.big_file, 5_000_000) if args.big_file else 0
+        args.poll_loop_jobs = min(args.poll_loop_jobs, 20)
     return args
 
 
@@ -71,6 +75,13 @@ def runs(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "ack_count": args.ack_count, "background_probes": not args.small,
                 "sqlite_synchronous": args.sqlite_synchronous,
             })
+    if args.poll_loop_jobs > 0:
+        jobs = args.poll_loop_jobs
+        planned.append({
+            "mode": "poll-loop", "jobs": jobs, "scale": min(args.scale, max(1.0, args.budget / jobs)),
+            "interval": args.interval, "mix": args.mix, "progress": "fixed50", "seed": args.seed,
+            "sqlite_synchronous": args.sqlite_synchronous,
+        })
     return planned
 
 
@@ -110,11 +121,16 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], big: dict[st
           f" {info['system']}")
     print(f"mix: {args.mix}; poll interval {args.interval:g} s; time in simulated seconds unless marked")
     by_jobs: dict[int, list[dict[str, Any]]] = {}
+    loops = [r for r in results if r["mode"] == "poll-loop"]
     for result in results:
-        by_jobs.setdefault(result["jobs"], []).append(result)
+        if result["mode"] != "poll-loop":
+            by_jobs.setdefault(result["jobs"], []).append(result)
     for jobs, group in sorted(by_jobs.items()):
         print(f"\n## {jobs} jobs in flight\n")
         print(table(group))
+    for loop in loops:
+        print(f"\n## The poll loop alone, {loop['jobs']} jobs in flight\n")
+        print(poll_loop_lines(loop))
     if big is not None:
         print(f"\n## {big['video_bytes'] / 1e6:g} MB result\n")
         print(f"delivered: {big['delivered']}, {big['posted_bytes']} bytes posted in {big['seconds']:.1f} s;"
@@ -124,7 +140,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], big: dict[st
         print("\n## Query plans of the hot statements\n")
         print(format_plans(plans))
     print("\n## Targets\n")
-    for line in targets(by_jobs, big):
+    for line in targets(by_jobs, big, loops):
         print(line)
 
 

@@ -38,6 +38,7 @@ from bench.harness import (
 )
 from bench.measure import LoadSampler, cpu_seconds, peak_rss_bytes, percentile, rss_bytes
 from bench.mix import DurationMix
+from bench.poll_loop import measure_poll_loop
 from bot.models import JobStatus, NewJob
 
 log = logging.getLogger("bench")
@@ -51,6 +52,8 @@ async def measure(config: RunConfig) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="veo-bench-"))
     bench = await open_bench(config, tmp)
     try:
+        if config.mode == "poll-loop":
+            return await measure_poll_loop(bench)
         return await _measure(bench)
     finally:
         await close_bench(bench)

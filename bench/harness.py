@@ -41,7 +41,7 @@ HISTORY_GUILD = 1  # finished jobs from "before the restart" live in a guild of 
 class RunConfig:
     """What one measurement does; see ``python -m bench --help`` for the meaning of each."""
 
-    mode: str  # "adaptive" or "baseline"
+    mode: str  # "adaptive", "baseline", or "poll-loop" (bench/poll_loop.py)
     jobs: int
     scale: float
     interval: float = 10.0

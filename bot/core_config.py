@@ -25,6 +25,9 @@ class CoreConfig:
     # or until enough jobs have finished, polls come every ``poll_interval`` from ``first_poll`` on.
     adaptive_polling: bool = True
     poll_batch: int = 100
+    # The worker sleeps at least this long between ticks unless work is already due or it is woken, so that
+    # each tick handles the jobs that fell due meanwhile together instead of one tick per job.
+    tick_gap: float = 0.25
     poll_concurrency: int = 16
     submit_batch: int = 20
     # A job left in ``submitting`` this long was interrupted (the process died mid-request).

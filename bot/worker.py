@@ -109,7 +109,7 @@ class JobWorker:
                 log.exception("poll cycle failed")
                 failed = True
             due = await self._next_due()
-            delay = idle if due is None else max(0.0, min(idle, due - self.clock()))
+            delay = idle if due is None else self._sleep_until(due, idle)
             if failed:
                 # What failed is still due: without a pause the loop would spin at full speed, flooding the log.
                 delay = idle
@@ -120,6 +120,14 @@ class JobWorker:
             for w in waits:
                 w.cancel()
         log.info("job worker stopped")
+
+    def _sleep_until(self, due: float, idle: float) -> float:
+        """Seconds to sleep before the tick that handles work due at ``due``: none when it is already due
+        (a backlog), else at least ``tick_gap``, so the jobs that fall due meanwhile share that tick."""
+        ahead = due - self.clock()
+        if ahead <= 0:
+            return 0.0
+        return min(idle, max(ahead, self.config.tick_gap))
 
     async def _next_due(self) -> float | None:
         try:

@@ -181,6 +181,11 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         """Rows inserted, updated or deleted through this connection since it opened (SQLite total_changes)."""
         return self._db.total_changes
 
+    def commits(self) -> tuple[int, int]:
+        """(write transactions committed, write calls they held) since the store opened: under load one
+        commit holds many writes (group commit)."""
+        return self._db.commits, self._db.units_written
+
     async def recent_durations(self, limit: int) -> list[tuple[str, float, float]]:
         """(model, submitted_at, seconds until the bot saw it finished) of the newest finished jobs, oldest
         first; read once at start-up, it walks the newest rows by id and stops after ``limit``."""

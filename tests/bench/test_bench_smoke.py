@@ -31,8 +31,12 @@ def test_small_benchmark_runs_and_prints_every_figure(tmp_path: Path) -> None:
         assert title in text, title
     assert "## 20 jobs in flight" in text and "## Targets" in text and "## Query plans" in text
     assert "5 MB result" in text and "delivered: True" in text
+    assert "## The poll loop alone, 20 jobs in flight" in text and "CPU per poll (ms)" in text
     figures = json.loads(out.read_text())
-    runs = {(r["mode"], r["progress"]): r for r in figures["results"]}
+    [loop] = [r for r in figures["results"] if r["mode"] == "poll-loop"]
+    # Every job polled about once an interval in the window (20 jobs, 6 intervals), none created or posted.
+    assert 60 <= loop["polls"] <= 180 and loop["cpu_per_poll_ms"] > 0 and loop["load"] > 0
+    runs = {(r["mode"], r["progress"]): r for r in figures["results"] if r["mode"] != "poll-loop"}
     assert set(runs) == {("baseline", "linear"), ("adaptive", "linear"), ("adaptive", "fixed50")}
     for run in runs.values():
         assert run["jobs"] == 20 and run["failures"] == 0, run

@@ -110,3 +110,41 @@ async def test_a_task_id_answered_for_two_jobs_fails_the_second_clearly(tmp_path
         assert [(d.job_id, d.kind) for d in notifier.deliveries] == [(2, "failure")]
     finally:
         await store.close()
+
+
+class SoonDueStore:
+    """A store where something always falls due a millisecond from now; it counts the worker's ticks."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def __getattr__(self, name: str) -> Any:
+        async def answer(*args: Any, **kwargs: Any) -> Any:
+            if name == "due_jobs":
+                self.ticks += 1
+            if name == "next_due_at":
+                return asyncio.get_running_loop().time() + 0.001
+            listing = ("due_jobs", "claim_submittable", "recent_durations", "stale_status_messages")
+            return [] if name in listing else None
+
+        return answer
+
+
+async def test_jobs_falling_due_one_by_one_share_ticks(tmp_path: Path) -> None:
+    store = SoonDueStore()
+    config = CoreConfig(limits=Limits(5, 5, 5), data_dir=tmp_path / "data", tick_gap=0.05)
+    worker = JobWorker(store, RaisingProvider(), RecordingNotifier(), config,  # type: ignore[arg-type]
+                       clock=lambda: asyncio.get_running_loop().time())
+    await _run_briefly(worker)
+    # One tick per 50 ms at most (about 7 in 0.35 s), not one per millisecond.
+    assert 2 <= store.ticks <= 10
+
+
+def test_sleep_until_due_work() -> None:
+    now = 1000.0
+    worker = JobWorker(None, None, None, CoreConfig(limits=Limits(1, 1, 1), tick_gap=0.25),  # type: ignore[arg-type]
+                       clock=lambda: now)
+    assert worker._sleep_until(now - 1, idle=5) == 0.0  # a backlog: at once
+    assert worker._sleep_until(now + 0.01, idle=5) == 0.25  # soon: wait for the gap, to batch
+    assert worker._sleep_until(now + 3, idle=5) == 3.0
+    assert worker._sleep_until(now + 60, idle=5) == 5.0  # never longer than idle

@@ -1,0 +1,102 @@
+"""The poll loop alone: N jobs in flight at the provider, none finishing, each polled as often as the
+schedule ever polls a job, and nothing else going on.
+
+The fake CometAPI keeps every task running with a useless fixed progress of 50 (so no forecast spaces the
+polls out), and the store holds finished jobs of the mix (so the schedule is warm). Once every job has had
+its first poll, every job is past the earliest plausible completion and is polled every
+``VEO_POLL_INTERVAL``: N / interval GETs a second, the densest the adaptive schedule ever polls, and what
+the naive loop does all the time. No job is created, finished or posted during the measured window, so
+the bot's CPU time there is the poll loop's: the due-jobs query, the GET, the schedule, the store write
+and the status-edit decision (progress edits are budgeted bot-wide).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from typing import Any
+
+from bench.harness import JOB_PROMPT, MODEL, Bench, WorkerRunner, get_json, post_json, say, seed_history, wait_connected
+from bench.measure import cpu_seconds, peak_rss_bytes
+from bench.mix import DurationMix
+from bot.models import NewJob
+
+NEVER = 1e9  # simulated seconds: the tasks of this measurement do not finish
+WINDOW_INTERVALS = 6  # measured over this many poll intervals
+
+
+async def _gets(b: Bench) -> tuple[int, int]:
+    """(GETs the fake answered in all, tasks not yet polled once)."""
+    stats = await get_json(b.session, b.comet["control"] + "/stats")
+    tasks = stats["tasks"]
+    return sum(gets for _, _, gets in tasks), sum(1 for _, _, gets in tasks if gets == 0)
+
+
+async def _discord_requests(b: Bench) -> int:
+    return sum(b.counters.by_channel.values())
+
+
+async def measure_poll_loop(b: Bench) -> dict[str, Any]:
+    """Hold ``jobs`` jobs in flight, wait until each was polled once, then measure a window of polling."""
+    cfg, app = b.config, b.app
+    rng = random.Random(cfg.seed)
+    mix = DurationMix.parse(cfg.mix)
+    await post_json(b.session, b.comet["control"] + "/scripts",
+                    {"durations": [NEVER] * cfg.jobs, "progress": "fixed50", "video_bytes": cfg.video_bytes,
+                     "default": NEVER})
+    await seed_history(app.store, mix, rng, b.clock.now(), cfg.history, cfg.interval)
+    await wait_connected(b)
+    worker = WorkerRunner(app)
+    worker.start(cfg.scale)
+
+    async def start_one(index: int, guild_id: int, channel_id: int) -> None:
+        await app.service.create_job(NewJob(
+            guild_id=guild_id, channel_id=channel_id, user_id=10**17 + index % 997,
+            prompt=f"{JOB_PROMPT} {index}: a red fox in snow", model=MODEL, orientation="16x9"))
+
+    say(f"poll loop: creating {cfg.jobs} jobs that never finish")
+    await b.ramp(start_one)
+    b.set_rate(cfg.scale)
+    while True:
+        _, unpolled = await _gets(b)
+        if unpolled == 0:
+            break
+        await asyncio.sleep(1.0)
+    # One more interval, so that the jobs polled last are on their every-interval rhythm too.
+    settle_until = b.clock.now() + cfg.interval
+    while b.clock.now() < settle_until:  # noqa: ASYNC110 - the simulated clock, read from shared memory
+        await asyncio.sleep(0.1)
+    say(f"poll loop: every job polled once; measuring {WINDOW_INTERVALS} intervals")
+    gets0, _ = await _gets(b)
+    discord0 = await _discord_requests(b)
+    rows0 = app.store.rows_written()
+    commits0, writes0 = app.store.commits()
+    times0 = os.times()
+    cpu0, sim0 = cpu_seconds(), b.clock.now()
+    window_end = sim0 + WINDOW_INTERVALS * cfg.interval
+    while b.clock.now() < window_end:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    cpu1, sim1 = cpu_seconds(), b.clock.now()
+    times1 = os.times()
+    commits1, writes1 = app.store.commits()
+    gets1, _ = await _gets(b)
+    rows1 = app.store.rows_written()
+    discord1 = await _discord_requests(b)
+    await worker.stop()
+    polls = gets1 - gets0
+    sim = sim1 - sim0
+    cpu = cpu1 - cpu0
+    return {
+        "mode": "poll-loop", "jobs": cfg.jobs, "scale": cfg.scale, "interval": cfg.interval, "mix": cfg.mix,
+        "window_sim_seconds": sim, "polls": polls, "gets_per_second": polls / sim if sim > 0 else None,
+        "dense_gets_per_second": cfg.jobs / cfg.interval,
+        "load": cpu / sim if sim > 0 else None,
+        "load_system": (times1.system - times0.system) / sim if sim > 0 else None,
+        "cpu_per_poll_ms": 1000 * cpu / polls if polls else None,
+        "db_rows_per_poll": (rows1 - rows0) / polls if polls else None,
+        "db_commits_per_second": (commits1 - commits0) / sim if sim > 0 else None,
+        "db_writes_per_commit": (writes1 - writes0) / (commits1 - commits0) if commits1 > commits0 else None,
+        "discord_requests": discord1 - discord0,
+        "rss_peak": peak_rss_bytes(),
+    }
