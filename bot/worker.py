@@ -10,21 +10,15 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.comet_errors import (
-    ProviderBusy,
-    SafetyRejected,
-    SubmissionUncertain,
-    TaskNotFound,
-    VideoApiError,
-    VideoTooLarge,
-)
+from bot.comet_errors import ProviderBusy, SafetyRejected, SubmissionUncertain, TaskNotFound, VideoApiError
 from bot.comet_types import TaskState
 from bot.core_config import CoreConfig
+from bot.delivery import Delivery
 from bot.errors import msg
 from bot.inputs import load_inputs, remove_inputs
 from bot.models import Job, JobStatus
 from bot.poll_schedule import PollSchedule
-from bot.ports import DeliveryFailed, JobStore, Notifier, StatusView, VideoProvider
+from bot.ports import JobStore, Notifier, StatusView, VideoProvider
 from bot.recovery import refresh_stale_statuses, remove_leftover_files
 from bot.status import StatusMessages
 from bot.video_store import VideoStore
@@ -39,10 +33,6 @@ LOST_INPUTS = msg("The images for this job were lost before it could be sent. Pl
 TIMED_OUT = msg("The video service did not finish this job in time.")
 NO_VIDEO = msg("The video service could not make this video.")
 SUBMIT_FAILED = msg("The job could not be sent to the video service. Please try again later.")
-
-
-class _TryLater(Exception):
-    """A step failed in a way the next attempt may fix; it is already scheduled."""
 
 
 class JobWorker:
@@ -77,7 +67,11 @@ class JobWorker:
             enabled=config.adaptive_polling,
         )
         self._schedule_seeded = False
-        self.status = StatusMessages(store, notifier, config, clock=clock)
+        # Both read the worker's clock at each use: whoever replaces it (a benchmark's simulated clock)
+        # replaces theirs too.
+        self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
+        self.delivery = Delivery(store, provider, notifier, self.videos, config, clock=lambda: self.clock(),
+                                 jitter=self._jitter, refresh=self.refresh_status, wake=self.wake)
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -302,60 +296,14 @@ class JobWorker:
             if fresh is not None:
                 await self._deliver(fresh)
 
-    # -- delivery: exactly once -------------------------------------------------------------------
+    # -- delivery: exactly once (bot/delivery.py) ---------------------------------------------------
 
     def video_path(self, job: Job) -> Path:
         """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
-        return self.videos.path_for(job.id)
+        return self.delivery.video_path(job)
 
     async def _deliver(self, job: Job) -> bool:
-        """Post the job's result (video or failure notice) once; return whether it was posted now."""
-        backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
-        # The attempt is counted (and its retry scheduled) before anything is posted, so a crash in the
-        # middle of an upload leaves a row that says so; the notifier then checks before posting again.
-        started = await self.store.begin_delivery(job.id, self.clock() + self._jitter(backoff))
-        if started is None:
-            return False
-        try:
-            if started.status is JobStatus.COMPLETED:
-                video = await self._download(started)
-                message_id = await self.notifier.deliver_video(started, video)
-            else:
-                message_id = await self.notifier.deliver_failure(started)
-        except _TryLater:
-            return False  # begin_delivery already scheduled the next attempt
-        except DeliveryFailed as exc:
-            give_up = exc.permanent or started.delivery_attempts >= self.config.max_delivery_attempts
-            log.warning("job=%s delivery failed (%s)%s", job.id, exc.reason, "; giving up" if give_up else "")
-            if give_up:
-                await self.store.postpone_delivery(job.id, None, f"Could not post the result: {exc.reason}")
-            return False
-        await self.store.mark_delivered(job.id, message_id, self.clock())
-        log.info("job=%s delivered message=%s", job.id, message_id)
-        if not self.videos.keeps_videos:
-            self.video_path(job).unlink(missing_ok=True)
-        await self.refresh_status(job.id, force=True)
-        self.wake()
-        return True
-
-    async def _download(self, job: Job) -> Path | None:
-        path = self.video_path(job)
-        if path.exists():
-            return path  # a complete file from an interrupted attempt (downloads land by rename)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        assert job.task_id is not None
-        try:
-            await self.provider.download(job.task_id, job.video_url, path)
-        except VideoTooLarge:
-            log.info("job=%s video over the download cap; delivering a link", job.id)
-            return None
-        except VideoApiError as exc:
-            log.warning("job=%s download failed (%s), attempt %s", job.id, type(exc).__name__,
-                        job.delivery_attempts)
-            if job.delivery_attempts < self.config.download_attempts:
-                raise _TryLater from exc
-            return None  # deliver a link (or say the file is unavailable) rather than nothing
-        return path
+        return await self.delivery.deliver(job)
 
     # -- the status message -----------------------------------------------------------------------
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.comet_types import ImageInput
+from bot.core_config import CoreConfig
 from bot.models import JobStatus, Limits
 from bot.ports import DeliveryFailed
-from bot.worker import INTERRUPTED_SUBMISSION, TIMED_OUT
+from bot.worker import INTERRUPTED_SUBMISSION, TIMED_OUT, JobWorker
 from tests.conftest import FakeClock
 from tests.fakes.comet_api import FakeCometAPI, Fault, TaskScript, make_mp4_bytes
 from tests.support.core import RecordingNotifier, job_core
@@ -259,3 +260,10 @@ async def test_too_large_video_is_delivered_as_a_link(tmp_path: Path, clock: Fak
         await core.tick(15)
         [delivery] = core.notifier.for_job(job.id)
         assert delivery.kind == "link" and (await core.job(job.id)).video_url
+
+
+def test_status_messages_and_delivery_follow_a_replaced_worker_clock(tmp_path: Path) -> None:
+    worker = JobWorker(None, None, None, CoreConfig(limits=Limits(1, 1, 1), data_dir=tmp_path),  # type: ignore[arg-type]
+                       clock=lambda: 1.0)
+    worker.clock = lambda: 2.0  # as a benchmark does with its simulated clock
+    assert worker.status.clock() == 2.0 and worker.delivery.clock() == 2.0
