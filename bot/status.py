@@ -36,16 +36,24 @@ class EditBudget:
         self._tokens = burst
         self._at: float | None = None
 
-    def take(self, now: float) -> bool:
-        """Spend one edit if the budget allows it now."""
-        if self.rate <= 0:
-            return True  # no budget configured: every edit may go
+    def _refill(self, now: float) -> None:
         if self._at is not None:
             self._tokens = min(self.burst, self._tokens + max(0.0, now - self._at) * self.rate)
-        self._at = now
-        if self._tokens < 1.0:
+        self._at = now if self._at is None else max(self._at, now)
+
+    def ready(self, now: float) -> bool:
+        """Whether an edit could be spent now (nothing is spent)."""
+        if self.rate <= 0:
+            return True
+        self._refill(now)
+        return self._tokens >= 1.0
+
+    def take(self, now: float) -> bool:
+        """Spend one edit if the budget allows it now."""
+        if not self.ready(now):
             return False
-        self._tokens -= 1.0
+        if self.rate > 0:
+            self._tokens -= 1.0
         return True
 
 
@@ -105,7 +113,7 @@ class StatusMessages:
             return
         shown_state = (job.status_rendered or "").split("|", 1)[0]
         posted = job.status_message_id is not None
-        if posted and not force and self.too_soon(shown_state, job.status, job.status_edited_at, self.clock()):
+        if posted and not force and not self.may_edit(shown_state, job.status, job.status_edited_at, self.clock()):
             return  # decided on the row alone, before the queries the view needs
         view = await self.view(job)
         rendered = f"{job.status}|{job.progress}|{view.position}|{job.delivered_message_id}|{view.paused}"
@@ -120,6 +128,13 @@ class StatusMessages:
             log.exception("job=%s status message update failed", job.id)
             return
         await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created)
+
+    def may_edit(self, shown_state: str, state: JobStatus, edited_at: float | None, now: float) -> bool:
+        """Whether an edit from ``shown_state`` to ``state`` may go now, by the row alone: news always, a
+        change of progress alone when not too soon for this job and the bot-wide budget has room."""
+        if phase(shown_state) != phase(state):
+            return True
+        return not self.too_soon(shown_state, state, edited_at, now) and self.budget.ready(now)
 
     def too_soon(self, shown_state: str, state: JobStatus, edited_at: float | None, now: float) -> bool:
         """A change of progress or queue position alone waits for ``progress_edit_interval`` after the last

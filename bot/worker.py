@@ -274,7 +274,7 @@ class JobWorker:
             # The same test refresh_status makes, on the row at hand: most progress answers change nothing
             # that may be shown yet, and skipping here saves the status queries.
             shown_state = (job.status_rendered or "").split("|", 1)[0]
-            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and not self.status.too_soon(
+            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and self.status.may_edit(
                 shown_state, stage, job.status_edited_at, now
             ):
                 await self.refresh_status(job.id)
