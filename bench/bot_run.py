@@ -39,6 +39,7 @@ from bench.harness import (
 from bench.measure import LoadSampler, cpu_seconds, peak_rss_bytes, percentile, rss_bytes
 from bench.mix import DurationMix
 from bench.poll_loop import measure_poll_loop
+from bot import event_loop
 from bot.models import JobStatus, NewJob
 
 log = logging.getLogger("bench")
@@ -229,7 +230,7 @@ def main() -> None:
     # Voice support and heartbeat-latency notes from discord.py say nothing about this benchmark.
     logging.getLogger("discord").setLevel(logging.ERROR)
     config = RunConfig(**json.loads(sys.stdin.readline()))
-    result = asyncio.run(measure(config))
+    result = event_loop.run(measure(config))  # the loop the bot runs on
     print(json.dumps(result), flush=True)
 
 

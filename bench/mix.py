@@ -50,3 +50,8 @@ class DurationMix:
         if self.p5 == self.median == self.p95:
             return f"fixed:{self.median:g}"
         return f"lognormal:{self.median:g},{self.p5:g},{self.p95:g}"
+
+    def mean(self, samples: int = 200_000) -> float:
+        """The mix's mean duration, estimated from a fixed-seed sample (the same every call)."""
+        rng = random.Random(0)
+        return sum(self.sample(rng) for _ in range(samples)) / samples

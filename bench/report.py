@@ -7,6 +7,8 @@ import platform
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bench.mix import DurationMix
+
 MB = 1_000_000
 Result = dict[str, Any]
 
@@ -147,6 +149,17 @@ def targets(by_jobs: dict[int, list[Result]], big: Result | None, loops: list[Re
                     lines.append(f"[info] {name}: whole bot CPU while >= 90 % of the jobs are in flight (first"
                                  f" polls and first deliveries together) {load:.2f} core")
     for loop in loops:
+        adaptive = next((r for r in by_jobs.get(loop["jobs"], []) if r["mode"] == "adaptive"
+                         and r["progress"] == "linear"), None)
+        if adaptive is not None:
+            # What the schedule polls with this many jobs in flight all the time (as many start as finish):
+            # measured GETs per job and CPU per poll, the mix's mean duration.
+            mean = DurationMix.parse(loop["mix"]).mean()
+            rate = loop["jobs"] * adaptive["gets_per_job"] / mean
+            lines.append(f"[info] poll loop at a steady {loop['jobs']} jobs in flight (derived): {loop['jobs']} jobs x"
+                         f" {adaptive['gets_per_job']:.2f} GETs per job / {mean:.0f} s mean duration ="
+                         f" {rate:.0f} GETs/s x {loop['cpu_per_poll_ms']:.3f} ms per poll ="
+                         f" {rate * loop['cpu_per_poll_ms'] / 1000:.3f} core")
         check(loop["rss_peak"] < 300 * MB and loop["load"] < 0.25,
               f"poll loop alone, {loop['jobs']} jobs in flight, each polled every {loop['interval']:g} s"
               f" ({loop['gets_per_second']:.0f} GETs/s): {loop['load']:.3f} core < 0.25 core,"

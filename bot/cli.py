@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot import event_loop
 from bot.config import Settings, SettingsError, settings_from_environment
 from bot.logs import configure_logging
 
@@ -69,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     frontend: Frontend = importlib.import_module(FRONTEND_MODULE)
     try:
         if args.command == "sync":
-            return asyncio.run(frontend.sync_commands(settings))
+            return event_loop.run(frontend.sync_commands(settings))
         if args.command == "doctor":
-            return asyncio.run(frontend.doctor(settings))
-        return asyncio.run(frontend.run(settings))
+            return event_loop.run(frontend.doctor(settings))
+        return event_loop.run(frontend.run(settings))
     except KeyboardInterrupt:
         return 130
 

@@ -9,6 +9,7 @@ import signal
 import discord
 
 from bot.config import Settings
+from bot.event_loop import loop_name
 from cogs.app import VeoApp
 from cogs.sync import sync_commands as sync_tree
 
@@ -19,6 +20,7 @@ async def run(settings: Settings) -> int:
     """Run the bot until SIGINT or SIGTERM, then shut down cleanly; return the exit code."""
     app = await VeoApp.create(settings)
     loop = asyncio.get_running_loop()
+    log.info("event loop: %s", loop_name(loop))
     stopping = asyncio.Event()
 
     def stop() -> None:
