@@ -120,6 +120,7 @@ class SqliteThread:
             conn = self._connect()
         except BaseException as exc:  # handed to the caller of start()
             self._signal(self._ready, exc)
+            self._signal(self._stopped, None)  # a close() after a failed start has nothing to wait for
             return
         self._signal(self._ready, None)
         try:

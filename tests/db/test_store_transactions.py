@@ -133,6 +133,7 @@ async def test_a_database_that_cannot_be_opened_fails_start(tmp_path: Path) -> N
     db = SqliteThread(lambda: open_database(tmp_path / "veo.sqlite3"))
     with pytest.raises(sqlite3.Error):
         await db.start()
+    await asyncio.wait_for(db.close(), 5)  # nothing to wait for, and no hang
 
 
 async def test_concurrent_claims_and_cancels_through_the_store_stay_consistent(store: SqliteJobStore) -> None:
