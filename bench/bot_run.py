@@ -155,32 +155,29 @@ async def _measure(b: Bench) -> dict[str, Any]:
     discord_stats = await get_json(b.session, b.discord["control"] + "/stats")
     done_at = {task_id: (done, gets) for task_id, done, gets in stats["tasks"]}
 
-    lags, poll_lags, transfers, gets, failures = [], [], [], 0, 0
-    delivered_times: list[float] = []
+    # Per job of the run: (task id, when the bot saw it finished, when its video was posted), None when
+    # that never happened.
+    outcomes: list[tuple[str, float | None, float | None]] = []
     if baseline is not None:
-        for bj in baseline.jobs:
-            done, n = done_at[bj.task_id]
-            gets += n
-            if bj.delivered_at is None or bj.seen_done_at is None:
-                failures += 1
-                continue
-            lags.append(bj.delivered_at - done)
-            poll_lags.append(bj.seen_done_at - done)
-            transfers.append(bj.delivered_at - bj.seen_done_at)
-            delivered_times.append(bj.delivered_at)
+        outcomes = [(bj.task_id, bj.seen_done_at, bj.delivered_at) for bj in baseline.jobs]
     else:
         for job_id in job_ids:
             job = await app.store.get_job(job_id)
             assert job is not None and job.task_id is not None
-            done, n = done_at[job.task_id]
-            gets += n
-            if job.delivered_at is None or job.completed_at is None or job.status is not JobStatus.DELIVERED:
-                failures += 1
-                continue
-            lags.append(job.delivered_at - done)
-            poll_lags.append(job.completed_at - done)
-            transfers.append(job.delivered_at - job.completed_at)
-            delivered_times.append(job.delivered_at)
+            posted = job.delivered_at if job.status is JobStatus.DELIVERED else None
+            outcomes.append((job.task_id, job.completed_at, posted))
+    lags, poll_lags, transfers, gets, failures = [], [], [], 0, 0
+    delivered_times: list[float] = []
+    for task_id, seen_done, posted in outcomes:
+        done, n = done_at[task_id]
+        gets += n
+        if posted is None or seen_done is None:
+            failures += 1
+            continue
+        lags.append(posted - done)
+        poll_lags.append(seen_done - done)
+        transfers.append(posted - seen_done)
+        delivered_times.append(posted)
     job_channels = {c for _, c in b.channels}
     discord_requests = sum(n for channel, n in b.counters.by_channel.items() if channel in job_channels)
     probe_window = [s for t, s in acks.latencies if t <= probes_end]

@@ -33,7 +33,7 @@ async def _gets(b: Bench) -> tuple[int, int]:
     return sum(gets for _, _, gets in tasks), sum(1 for _, _, gets in tasks if gets == 0)
 
 
-async def _discord_requests(b: Bench) -> int:
+def _discord_requests(b: Bench) -> int:
     return sum(b.counters.by_channel.values())
 
 
@@ -69,7 +69,7 @@ async def measure_poll_loop(b: Bench) -> dict[str, Any]:
         await asyncio.sleep(0.1)
     say(f"poll loop: every job polled once; measuring {WINDOW_INTERVALS} intervals")
     gets0, _ = await _gets(b)
-    discord0 = await _discord_requests(b)
+    discord0 = _discord_requests(b)
     rows0 = app.store.rows_written()
     commits0, writes0 = app.store.commits()
     times0 = os.times()
@@ -82,7 +82,7 @@ async def measure_poll_loop(b: Bench) -> dict[str, Any]:
     commits1, writes1 = app.store.commits()
     gets1, _ = await _gets(b)
     rows1 = app.store.rows_written()
-    discord1 = await _discord_requests(b)
+    discord1 = _discord_requests(b)
     await worker.stop()
     polls = gets1 - gets0
     sim = sim1 - sim0

@@ -116,7 +116,7 @@ def poll_loop_lines(r: Result) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def targets(by_jobs: dict[int, list[Result]], big: Result | None, loops: list[Result] = ()) -> list[str]:  # type: ignore[assignment]
+def targets(by_jobs: dict[int, list[Result]], big: Result | None, loops: Sequence[Result] = ()) -> list[str]:
     """Each target of the performance issue, met or not, with the measured figure."""
     lines = []
 

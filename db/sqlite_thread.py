@@ -58,6 +58,14 @@ def _settle(outcomes: list[_Outcome]) -> None:
             future.set_result(value)
 
 
+def _hand_over(loop: asyncio.AbstractEventLoop, outcomes: list[_Outcome]) -> None:
+    """From the store's thread: settle the futures on their event loop, in one wake-up."""
+    try:
+        loop.call_soon_threadsafe(_settle, outcomes)
+    except RuntimeError:  # the caller's event loop is gone: nobody is waiting any more
+        log.debug("store results dropped: event loop closed")
+
+
 class SqliteThread:
     """Runs units of work on one SQLite connection owned by one thread."""
 
@@ -164,10 +172,7 @@ class SqliteThread:
                 outcomes.setdefault(unit.loop, []).append(outcome)
             self.total_changes = conn.total_changes
         for loop, settled in outcomes.items():
-            try:
-                loop.call_soon_threadsafe(_settle, settled)
-            except RuntimeError:  # the caller's event loop is gone: nobody is waiting any more
-                log.debug("store results dropped: event loop closed")
+            _hand_over(loop, settled)
 
     @staticmethod
     def _call(conn: sqlite3.Connection, unit: _Unit) -> _Outcome:
@@ -213,17 +218,9 @@ class SqliteThread:
     @staticmethod
     def _fail(units: list[_Unit], error: BaseException) -> None:
         for unit in units:
-            outcome: list[_Outcome] = [(unit.future, None, error)]
-            try:
-                unit.loop.call_soon_threadsafe(_settle, outcome)
-            except RuntimeError:
-                pass
+            _hand_over(unit.loop, [(unit.future, None, error)])
 
     def _signal(self, future: asyncio.Future[None] | None, error: BaseException | None) -> None:
         if future is None or self._loop is None:
             return
-        outcome: list[_Outcome] = [(future, None, error)]
-        try:
-            self._loop.call_soon_threadsafe(_settle, outcome)
-        except RuntimeError:
-            pass
+        _hand_over(self._loop, [(future, None, error)])

@@ -344,22 +344,12 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     # -- the status message -----------------------------------------------------------------------
 
-    async def set_status_message(self, job_id: int, message_id: int) -> bool:
-        """Remember the channel message that shows the job's status."""
-        return await self._update("UPDATE jobs SET status_message_id = ? WHERE id = ?", (message_id, job_id))
-
     async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: int | None = None) -> bool:
         """Remember what the status message shows now (and its id, when it was just posted), in one write."""
         return await self._update(
             "UPDATE jobs SET status_rendered = ?, status_edited_at = ?,"
             " status_message_id = COALESCE(?, status_message_id) WHERE id = ?",
             (rendered, now, message_id, job_id),
-        )
-
-    async def set_status_rendered(self, job_id: int, rendered: str, now: float) -> bool:
-        """Remember what the status message shows now, to skip edits that would change nothing."""
-        return await self._update(
-            "UPDATE jobs SET status_rendered = ?, status_edited_at = ? WHERE id = ?", (rendered, now, job_id)
         )
 
     # -- small notes (command payload hash, ...) ----------------------------------------------------

@@ -191,8 +191,8 @@ async def test_queue_position_lists_and_failures(store: SqliteJobStore) -> None:
 
 async def test_status_message_and_rendering(store: SqliteJobStore) -> None:
     job = await store.insert_job(new_job(), T0)
-    assert await store.set_status_message(job.id, 4242)
-    assert await store.set_status_rendered(job.id, "queued|0|1", T0 + 3)
+    assert await store.set_status_shown(job.id, "queued|0|0", T0 + 1, message_id=4242)
+    assert await store.set_status_shown(job.id, "queued|0|1", T0 + 3)  # an edit keeps the message id
     fresh = await store.get_job(job.id)
     assert fresh is not None and fresh.status_message_id == 4242
     assert (fresh.status_rendered, fresh.status_edited_at) == ("queued|0|1", T0 + 3)

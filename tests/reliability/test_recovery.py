@@ -21,8 +21,8 @@ async def test_the_first_tick_finishes_what_a_crash_left_undone(tmp_path: Path, 
             [claimed] = await store.claim_submittable(worker.config.limits, clock(), clock() + 60, 1)
             await store.mark_submitted(claimed.id, f"task_{claimed.id}", clock(), clock() + 1e9)
             await store.mark_completed(claimed.id, None, clock())
-            await store.set_status_message(claimed.id, 500 + claimed.id)
-            await store.set_status_rendered(claimed.id, f"{JobStatus.COMPLETED}|100|0|None|False", clock())
+            await store.set_status_shown(claimed.id, f"{JobStatus.COMPLETED}|100|0|None|False", clock(),
+                                         message_id=500 + claimed.id)
         # The crash came after the result was recorded, before the video was removed and the status updated.
         await store.begin_delivery(delivered.id, clock() + 1e9)
         await store.mark_delivered(delivered.id, 999, clock())
