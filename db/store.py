@@ -47,6 +47,22 @@ def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
     return int(cur.lastrowid or 0)
 
 
+def _record_progress(conn: sqlite3.Connection, job_id: int, status: JobStatus, progress: int,
+                     next_poll_at: float) -> bool:
+    # Most polls leave the status as it was. Setting it anyway would rewrite the row's entry in every index
+    # on status (four), which costs three times the rest of the update; so try without it first.
+    if status in _POLLABLE and conn.execute(
+        "UPDATE jobs SET progress = MAX(progress, ?), next_poll_at = ?, attempts = 0, polls = polls + 1"
+        " WHERE id = ? AND status = ?", (progress, next_poll_at, job_id, status)
+    ).rowcount > 0:
+        return True
+    return conn.execute(
+        "UPDATE jobs SET status = ?, progress = MAX(progress, ?), next_poll_at = ?, attempts = 0,"
+        f" polls = polls + 1 WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
+        (status, progress, next_poll_at, job_id, *_POLLABLE),
+    ).rowcount > 0
+
+
 def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int) -> list[Job]:
     """Claim the oldest queued jobs that fit under the caps (see ``claim_submittable``)."""
     total = int(scalar(conn, f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
@@ -264,11 +280,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         self, job_id: int, status: JobStatus, progress: int, next_poll_at: float
     ) -> bool:
         """Record a poll's answer for a job still at the provider and schedule the next poll."""
-        return await self._update(
-            f"UPDATE jobs SET status = ?, progress = MAX(progress, ?), next_poll_at = ?, attempts = 0,"
-            f" polls = polls + 1 WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
-            (status, progress, next_poll_at, job_id, *_POLLABLE),
-        )
+        return await self._write(lambda conn: _record_progress(conn, job_id, status, progress, next_poll_at))
 
     async def record_poll_error(self, job_id: int, next_poll_at: float) -> bool:
         """Count a failed poll and schedule a retry."""

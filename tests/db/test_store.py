@@ -117,6 +117,25 @@ async def test_lifecycle_transitions_and_guards(store: SqliteJobStore) -> None:
     assert not await store.cancel(job.id, T0 + 101)  # finished at the provider: nothing to cancel
 
 
+async def test_record_progress_with_and_without_a_change_of_status(store: SqliteJobStore) -> None:
+    job = await submitted(store)
+    # Same status: progress, next poll and poll count move on, the status stays.
+    assert await store.record_progress(job.id, JobStatus.SUBMITTED, 0, T0 + 10)
+    same = await store.get_job(job.id)
+    assert same is not None and same.status is JobStatus.SUBMITTED and same.next_poll_at == T0 + 10
+    assert same.polls == 1
+    # A new status is written along with the rest.
+    assert await store.record_progress(job.id, JobStatus.RUNNING, 20, T0 + 20)
+    moved = await store.get_job(job.id)
+    assert moved is not None and moved.status is JobStatus.RUNNING and moved.progress == 20
+    assert moved.next_poll_at == T0 + 20 and moved.polls == 2
+    # Only jobs at the provider take a poll's answer, whatever status the answer names.
+    assert await store.mark_completed(job.id, None, T0 + 30)
+    assert not await store.record_progress(job.id, JobStatus.COMPLETED, 90, T0 + 40)
+    done = await store.get_job(job.id)
+    assert done is not None and done.progress == 100 and done.polls == 3 and done.next_poll_at == T0 + 30
+
+
 async def test_cancel_wins_over_a_poll_in_flight(store: SqliteJobStore) -> None:
     job = await submitted(store)
     assert await store.cancel(job.id, T0 + 5)
