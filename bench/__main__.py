@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", default="100,1000,10000", help="job counts, comma-separated (default %(default)s)")
+    parser.add_argument("--jobs", default="100,1000,10000",
+                        help="job counts, comma-separated; empty for none (default %(default)s)")
     parser.add_argument("--scale", type=float, default=10.0,
                         help="at most this many simulated seconds per real second (default %(default)s)")
     parser.add_argument("--budget", type=float, default=2000.0,
@@ -41,8 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fixed50-up-to", type=int, default=1000,
                         help="run adaptive-fixed50 only up to this many jobs (default %(default)s)")
     parser.add_argument("--poll-loop-jobs", type=int, default=10000,
-                        help="also measure the poll loop alone with this many jobs in flight (0: skip; "
-                             "default %(default)s)")
+                        help="also measure the poll loop alone with this many jobs in flight, each polled every"
+                             " interval, and at the adaptive schedule's pace when an adaptive run was made (0: skip;"
+                             " default %(default)s)")
     parser.add_argument("--ack-count", type=int, default=200, help="/veo probes while all jobs are in flight")
     parser.add_argument("--big-file", type=int, default=BIG, help="bytes of the large-result check (0: skip)")
     parser.add_argument("--no-plans", action="store_true", help="skip the query plans")
@@ -63,7 +65,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def runs(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The measurements to make, in order."""
     planned = []
-    for jobs in (int(j) for j in args.jobs.split(",")):
+    for jobs in (int(j) for j in args.jobs.split(",") if j.strip()):
         scale = min(args.scale, max(1.0, args.budget / jobs))
         for variant in args.variants.split(","):
             if variant == "adaptive-fixed50" and jobs > args.fixed50_up_to:
@@ -85,15 +87,42 @@ def runs(args: argparse.Namespace) -> list[dict[str, Any]]:
     return planned
 
 
+def schedule_paced_run(args: argparse.Namespace, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The poll loop alone at the pace the adaptive schedule kept in the run with as many jobs (or the
+    largest), or None when no such run was made."""
+    if args.poll_loop_jobs <= 0:
+        return None
+    adaptive = [r for r in results if r["mode"] == "adaptive" and r["progress"] == "linear" and r["gets_per_job"]]
+    if not adaptive:
+        return None
+    run = next((r for r in adaptive if r["jobs"] == args.poll_loop_jobs), max(adaptive, key=lambda r: r["jobs"]))
+    jobs = args.poll_loop_jobs
+    return {
+        "mode": "poll-loop", "pace": "schedule", "schedule_gets_per_job": run["gets_per_job"], "jobs": jobs,
+        "scale": min(args.scale, max(1.0, args.budget / jobs)),
+        "interval": round(DurationMix.parse(args.mix).mean() / run["gets_per_job"], 1), "mix": args.mix,
+        "progress": "fixed50", "seed": args.seed, "sqlite_synchronous": args.sqlite_synchronous,
+    }
+
+
+async def _measure(config: dict[str, Any]) -> dict[str, Any]:
+    label = f"{config['mode']} ({config['progress']} progress), {config['jobs']} jobs, x{config['scale']:g}"
+    if config["mode"] == "poll-loop":
+        label += f", every {config['interval']:g} s"
+    print(f"... {label}", file=sys.stderr, flush=True)
+    process, result = await spawn_json(["-m", "bench.bot_run"], config, cwd=ROOT)
+    await process.wait()
+    return result
+
+
 async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results: list[dict[str, Any]] = []
     for config in runs(args):
-        label = f"{config['mode']} ({config['progress']} progress), {config['jobs']} jobs, x{config['scale']:g}"
-        print(f"... {label}", file=sys.stderr, flush=True)
-        process, result = await spawn_json(["-m", "bench.bot_run"], config, cwd=ROOT)
-        await process.wait()
-        results.append(result)
+        results.append(await _measure(config))
+    paced = schedule_paced_run(args, results)
+    if paced is not None:
+        results.append(await _measure(paced))
     big = None
     if args.big_file:
         print(f"... a {args.big_file / 1e6:g} MB result", file=sys.stderr, flush=True)
@@ -129,7 +158,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], big: dict[st
         print(f"\n## {jobs} jobs in flight\n")
         print(table(group))
     for loop in loops:
-        print(f"\n## The poll loop alone, {loop['jobs']} jobs in flight\n")
+        pace = "at the adaptive schedule's pace" if loop["pace"] == "schedule" else "each job every interval"
+        print(f"\n## The poll loop alone, {loop['jobs']} jobs in flight, {pace}\n")
         print(poll_loop_lines(loop))
     if big is not None:
         print(f"\n## {big['video_bytes'] / 1e6:g} MB result\n")

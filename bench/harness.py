@@ -57,6 +57,10 @@ class RunConfig:
     db_dir: str | None = None  # where the job store lives (default: the run's temporary directory, on disk)
     premium_tier: int = 0  # the fake guilds' boost tier (3: 100 MiB uploads)
     sqlite_synchronous: str | None = None  # an experiment: override the store's PRAGMA synchronous (FULL)
+    # Poll loop alone: "dense" polls each job every interval; "schedule" sets the interval so that the jobs
+    # are polled as often as the adaptive schedule polled them in the run with ``schedule_gets_per_job``.
+    pace: str = "dense"
+    schedule_gets_per_job: float | None = None
 
 
 @dataclass

@@ -1,11 +1,17 @@
-"""The poll loop alone: N jobs in flight at the provider, none finishing, each polled as often as the
-schedule ever polls a job, and nothing else going on.
+"""The poll loop alone: N jobs in flight at the provider, none finishing, each polled every interval, and
+nothing else going on.
+
+Two paces (``RunConfig.pace``). "dense": every ``VEO_POLL_INTERVAL``, as often as the schedule ever polls
+a job, and what the naive loop does all the time. "schedule": the interval is the mix's mean duration over
+the GETs per job the adaptive schedule needed in a full run, so the N jobs are polled as often in all as N
+jobs in flight are when as many start as finish (Little's law: N / mean duration jobs finish a second, each
+polled that many times), through the same code path.
 
 The fake CometAPI keeps every task running with a useless fixed progress of 50 (so no forecast spaces the
 polls out), and the store holds finished jobs of the mix (so the schedule is warm). Once every job has had
 its first poll, every job is past the earliest plausible completion and is polled every
-``VEO_POLL_INTERVAL``: N / interval GETs a second, the densest the adaptive schedule ever polls, and what
-the naive loop does all the time. No job is created, finished or posted during the measured window, so
+``VEO_POLL_INTERVAL``: N / interval GETs a second. No job is created, finished or posted during the
+measured window, so
 the bot's CPU time there is the poll loop's: the due-jobs query, the GET, the schedule, the store write
 and the status-edit decision (progress edits are budgeted bot-wide).
 """
@@ -88,9 +94,10 @@ async def measure_poll_loop(b: Bench) -> dict[str, Any]:
     sim = sim1 - sim0
     cpu = cpu1 - cpu0
     return {
-        "mode": "poll-loop", "jobs": cfg.jobs, "scale": cfg.scale, "interval": cfg.interval, "mix": cfg.mix,
+        "mode": "poll-loop", "pace": cfg.pace, "schedule_gets_per_job": cfg.schedule_gets_per_job,
+        "jobs": cfg.jobs, "scale": cfg.scale, "interval": cfg.interval, "mix": cfg.mix,
         "window_sim_seconds": sim, "polls": polls, "gets_per_second": polls / sim if sim > 0 else None,
-        "dense_gets_per_second": cfg.jobs / cfg.interval,
+        "planned_gets_per_second": cfg.jobs / cfg.interval,
         "load": cpu / sim if sim > 0 else None,
         "load_system": (times1.system - times0.system) / sim if sim > 0 else None,
         "cpu_per_poll_ms": 1000 * cpu / polls if polls else None,

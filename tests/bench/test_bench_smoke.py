@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.mix import DurationMix
 from bench.plans import query_plans
 from bench.report import ROWS
 
@@ -31,12 +32,21 @@ def test_small_benchmark_runs_and_prints_every_figure(tmp_path: Path) -> None:
         assert title in text, title
     assert "## 20 jobs in flight" in text and "## Targets" in text and "## Query plans" in text
     assert "5 MB result" in text and "delivered: True" in text
-    assert "## The poll loop alone, 20 jobs in flight" in text and "CPU per poll (ms)" in text
+    assert "## The poll loop alone, 20 jobs in flight, each job every interval" in text
+    assert "## The poll loop alone, 20 jobs in flight, at the adaptive schedule's pace" in text
+    assert "CPU per poll (ms)" in text
     figures = json.loads(out.read_text())
-    [loop] = [r for r in figures["results"] if r["mode"] == "poll-loop"]
-    # Every job polled about once an interval in the window (20 jobs, 6 intervals), none created or posted.
-    assert 60 <= loop["polls"] <= 180 and loop["cpu_per_poll_ms"] > 0 and loop["load"] > 0
     runs = {(r["mode"], r["progress"]): r for r in figures["results"] if r["mode"] != "poll-loop"}
+    loops = {r["pace"]: r for r in figures["results"] if r["mode"] == "poll-loop"}
+    assert set(loops) == {"dense", "schedule"}
+    # The schedule's pace: the mix's mean duration over the GETs per job of the adaptive run.
+    gets_per_job = runs[("adaptive", "linear")]["gets_per_job"]
+    assert loops["schedule"]["schedule_gets_per_job"] == gets_per_job
+    assert loops["schedule"]["interval"] == round(DurationMix.parse(loops["schedule"]["mix"]).mean() / gets_per_job, 1)
+    assert loops["dense"]["interval"] == 10
+    for loop in loops.values():
+        # Every job polled about once an interval in the window (20 jobs, 6 intervals), none created or posted.
+        assert 60 <= loop["polls"] <= 180 and loop["cpu_per_poll_ms"] > 0 and loop["load"] > 0, loop
     assert set(runs) == {("baseline", "linear"), ("adaptive", "linear"), ("adaptive", "fixed50")}
     for run in runs.values():
         assert run["jobs"] == 20 and run["failures"] == 0, run
