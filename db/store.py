@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,12 +21,19 @@ _POLLABLE = (JobStatus.SUBMITTED, JobStatus.RUNNING)
 _marks = marks
 
 
-def _job(row: sqlite3.Row) -> Job:
-    data: dict[str, Any] = dict(row)
-    data["status"] = JobStatus(data["status"])
-    data["safety_rejection"] = bool(data["safety_rejection"])
-    data["refunded"] = bool(data["refunded"])
-    return Job(**data)
+# Jobs are read with their columns in the order of Job's fields and built positionally: a third of the
+# time of building one from a dict of the row, which counts on the hot path (a row per poll).
+_JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
+_JOB_COLUMNS = ", ".join(_JOB_FIELDS)
+_STATUS_AT, _SAFETY_AT, _REFUNDED_AT = (_JOB_FIELDS.index(n) for n in ("status", "safety_rejection", "refunded"))
+
+
+def _job(row: Sequence[Any]) -> Job:
+    values = list(row)
+    values[_STATUS_AT] = JobStatus(values[_STATUS_AT])
+    values[_SAFETY_AT] = bool(values[_SAFETY_AT])
+    values[_REFUNDED_AT] = bool(values[_REFUNDED_AT])
+    return Job(*values)
 
 
 def _fetch_job(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> Job | None:
@@ -34,7 +42,7 @@ def _fetch_job(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> 
 
 
 def _job_by_id(conn: sqlite3.Connection, job_id: int) -> Job | None:
-    return _fetch_job(conn, "SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return _fetch_job(conn, f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
 
 
 def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
@@ -178,12 +186,12 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     async def get_job_by_task(self, task_id: str) -> Job | None:
         """The job the provider knows by this task id, or None."""
-        return await self._one("SELECT * FROM jobs WHERE task_id = ?", (task_id,))
+        return await self._one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE task_id = ?", (task_id,))
 
     async def due_jobs(self, now: float, limit: int) -> list[Job]:
         """Jobs with work due (poll, deliver, notify, recover), soonest first, at most ``limit``."""
         return await self._many(
-            "SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
             " ORDER BY next_poll_at LIMIT ?",
             (now, limit),
         )
@@ -215,21 +223,21 @@ class SqliteJobStore(GuildQueries, StatsQueries):
     async def user_jobs(self, guild_id: int, user_id: int, limit: int) -> list[Job]:
         """A user's most recent jobs in a guild, newest first."""
         return await self._many(
-            "SELECT * FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
             (guild_id, user_id, limit),
         )
 
     async def in_flight(self, guild_id: int) -> list[Job]:
         """A guild's jobs that are queued or at the provider, oldest first."""
         return await self._many(
-            f"SELECT * FROM jobs WHERE guild_id = ? AND status IN ({_marks(_IN_FLIGHT)}) ORDER BY id",
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND status IN ({_marks(_IN_FLIGHT)}) ORDER BY id",
             (guild_id, *_IN_FLIGHT),
         )
 
     async def failures_since(self, guild_id: int, since: float) -> list[Job]:
         """A guild's jobs that failed or timed out since ``since``, newest first."""
         return await self._many(
-            "SELECT * FROM jobs WHERE guild_id = ? AND finished_at >= ? AND status IN (?, ?)"
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND finished_at >= ? AND status IN (?, ?)"
             " ORDER BY finished_at DESC",
             (guild_id, since, JobStatus.FAILED, JobStatus.TIMED_OUT),
         )
@@ -237,7 +245,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
     async def stale_status_messages(self, limit: int) -> list[Job]:
         """Finished jobs whose status message may not show how they ended (the process died in between)."""
         return await self._many(
-            "SELECT * FROM jobs WHERE status_message_id IS NOT NULL AND status IN (?, ?, ?, ?)"
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status_message_id IS NOT NULL AND status IN (?, ?, ?, ?)"
             " AND (status_rendered IS NULL OR substr(status_rendered, 1, length(status) + 1) != status || '|')"
             " ORDER BY id DESC LIMIT ?",
             (JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT, limit),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import stat
 from pathlib import Path
 
@@ -56,6 +57,17 @@ async def test_insert_and_read_back(store: SqliteJobStore) -> None:
     again = await store.get_job(job.id)
     assert again == job
     assert await store.get_job(job.id + 1) is None
+
+
+async def test_a_job_record_has_every_column_of_the_table_and_nothing_else(store: SqliteJobStore) -> None:
+    # Jobs are read column by column into Job's fields, in order: a column Job lacks would go unread.
+    columns = await store._read(lambda conn: [row[1] for row in conn.execute("PRAGMA table_info(jobs)")])
+    assert sorted(columns) == sorted(field.name for field in dataclasses.fields(Job))
+    job = await submitted(store)
+    assert await store.mark_failed(job.id, JobStatus.FAILED, "no", T0 + 5, safety_rejection=True)
+    failed = await store.get_job(job.id)
+    assert failed is not None and failed.status is JobStatus.FAILED and failed.safety_rejection is True
+    assert failed.refunded is True and failed.task_id == "task_1" and failed.error == "no"  # no video, no charge
 
 
 async def test_progress_is_only_recorded_for_jobs_at_the_provider(store: SqliteJobStore) -> None:
