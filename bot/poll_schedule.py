@@ -8,7 +8,8 @@ drive it with whatever clock they use. How it decides (docs/PERFORMANCE.md has t
 - **Warm**: nothing before the earliest plausible completion. The first poll comes when about
   ``first_hit`` of recent jobs had finished (``bot/durations.py`` learns that quantile without the bias
   of bursts), so only the few that finished more than an interval earlier wait longer than ``interval``;
-  then polls come exactly every ``interval``: a job is seen at most ``interval`` after it finished,
+  then polls come every ``interval`` (less the worker's tick gap, ``tick_slack``, by which a due poll may
+  come late): a job is seen at most ``interval`` after it finished,
   except for the few (about ``first_hit / 5``) that finished well before their first poll. (Gaps that
   grow past the learned late quantile saved under 2 % of requests in simulation and cost lag, so the
   schedule stays dense until the job ends or times out.)
@@ -54,9 +55,12 @@ class PollSchedule:
         first_hit: float = 0.02,
         progress_skip: float = 4.0,
         max_backoff: float = 8.0,
+        tick_slack: float = 0.0,
     ) -> None:
         if interval <= 0 or cold_first_poll < 0:
             raise ValueError("interval must be > 0 and cold_first_poll >= 0")
+        if not 0 <= tick_slack < interval / 2:
+            raise ValueError("tick_slack must be >= 0 and under half the interval")
         if not 0 < first_hit < 0.5 or window < min_samples or min_samples < 2:
             raise ValueError("need 0 < first_hit < 0.5 and 2 <= min_samples <= window")
         self.interval = interval
@@ -68,6 +72,9 @@ class PollSchedule:
         self.first_hit = first_hit
         self.progress_skip = progress_skip
         self.max_backoff = max_backoff
+        # The worker may handle a due job up to this much later (its tick gap): dense polls are planned
+        # that much sooner, so that a job is still seen within one interval of finishing.
+        self.tick_slack = tick_slack
         self.durations = DurationModel(window=window, min_finished=min_samples, refresh=interval / 2)
         self._answers: dict[int, tuple[float, int]] = {}  # job -> (seconds since submission, progress)
         self._forecasts: dict[int, float] = {}  # job -> forecast finish time
@@ -133,7 +140,7 @@ class PollSchedule:
         forecast = self._forecast(job_id, submitted_at, now, progress)
         if self.estimate(model, now) is None:
             return now + self.interval * self.rng.uniform(0.8, 1.2) * stretch
-        planned = now + self.interval * stretch
+        planned = now + self.interval * stretch - self.tick_slack
         if forecast is None:
             return planned
         if forecast > planned:

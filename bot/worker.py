@@ -64,7 +64,7 @@ class JobWorker:
         self.videos = videos or VideoStore(config.data_dir / "videos")
         self.schedule = PollSchedule(
             interval=config.poll_interval, cold_first_poll=config.first_poll, rng=self.rng,
-            enabled=config.adaptive_polling,
+            enabled=config.adaptive_polling, tick_slack=min(config.tick_gap, config.poll_interval / 4),
         )
         self._schedule_seeded = False
         # Both read the worker's clock at each use: whoever replaces it (a benchmark's simulated clock)

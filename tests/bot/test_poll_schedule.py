@@ -70,6 +70,20 @@ def test_polls_come_every_interval_once_warm(clock: FakeClock) -> None:
         assert s.next_poll(1, MODEL, clock.now - age, clock.now, 60) == clock.now + INTERVAL
 
 
+def test_dense_polls_leave_room_for_the_workers_tick_gap(clock: FakeClock) -> None:
+    # The worker handles a due job up to one tick gap late: planned that much sooner, the poll still comes
+    # within one interval of the last, so a job is seen within one interval of finishing.
+    s = schedule(use_progress=False, tick_slack=0.25)
+    warm(s, before=clock.now)
+    for age in (40.0, 90.0, 900.0):
+        assert s.next_poll(1, MODEL, clock.now - age, clock.now, 60) == clock.now + INTERVAL - 0.25
+    # Forecasts are aimed at the finish itself; the slack is only for the every-interval polls.
+    s = schedule(tick_slack=0.25)
+    warm(s, before=clock.now)
+    s.next_poll(2, MODEL, clock.now - 40, clock.now - 10, 30)
+    assert s.next_poll(2, MODEL, clock.now - 40, clock.now, 40) - clock.now == 4 * INTERVAL  # the cap, unslacked
+
+
 def test_consistent_progress_moves_the_next_poll_to_the_forecast(clock: FakeClock) -> None:
     s = schedule()
     warm(s, before=clock.now)
@@ -209,7 +223,7 @@ def test_notes_about_jobs_are_bounded(clock: FakeClock, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("kw", [{"interval": 0}, {"first_hit": 0.6}, {"first_hit": 0}, {"min_samples": 1},
-                                {"window": 5, "min_samples": 10}])
+                                {"window": 5, "min_samples": 10}, {"tick_slack": -0.1}, {"tick_slack": 5}])
 def test_nonsense_settings_are_refused(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=r"need|must"):
         schedule(**kw)

@@ -64,6 +64,23 @@ async def test_learned_durations_survive_a_restart_and_set_the_first_poll(tmp_pa
             assert 2 <= len(polls) <= 5  # then every interval until it is done at 70 s
 
 
+async def test_dense_polls_are_planned_one_tick_gap_early(tmp_path: Path, clock: FakeClock) -> None:
+    # A due job is handled at the next tick, up to one tick gap late; planned that much early, a job
+    # without usable progress is still asked about once per interval at most.
+    async with FakeCometAPI(clock=clock) as api, job_core(tmp_path, api, clock) as core:
+        await finished_before(core.store, clock)
+        await core.tick()
+        api.script_next_task(TaskScript(seconds_until_done=600, progress_style="fixed50"))
+        job = await core.service.create_job(core.request())
+        assert job.next_poll_at is not None
+        clock.advance(job.next_poll_at - clock.now)
+        assert await core.worker.poll_once() == 1
+        polled = await core.job(job.id)
+        gap = core.worker.config.tick_gap
+        assert gap > 0 and polled.polls == 1
+        assert polled.next_poll_at is not None and polled.next_poll_at - clock.now == INTERVAL - gap
+
+
 async def test_a_rate_limited_poll_slows_every_job_down(tmp_path: Path, clock: FakeClock) -> None:
     async with FakeCometAPI(clock=clock) as api, job_core(tmp_path, api, clock) as core:
         api.default_script = TaskScript(seconds_until_done=300)
