@@ -8,6 +8,7 @@ what they send, and each distinct statement is explained (EXPLAIN QUERY PLAN) on
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core_config import CoreConfig
-from bot.models import JobStatus, Limits, NewJob
+from bot.models import Job, JobStatus, Limits, NewJob
 from bot.policy import Policy
 from db.store import SqliteJobStore
 
@@ -120,15 +121,20 @@ async def query_plans(active: int = ACTIVE_JOBS, finished: int = FINISHED_JOBS) 
             await store.close()
 
 
+# A job is read with every column of the jobs table named, in the order of Job's fields; shown shorter.
+_JOB_COLUMNS = ", ".join(field.name for field in dataclasses.fields(Job))
+
+
 def format_plans(plans: list[Plan]) -> str:
-    """The plans as Markdown-friendly text."""
+    """The plans as Markdown-friendly text (a job's whole column list shown as ``<job>``)."""
     lines = []
     for plan in plans:
         flag = ""
         if plan.full_scan:
             # Read once at start-up; it walks the newest rows by id and stops after LIMIT matches.
             flag = "  <-- table walk (start-up only, stops at LIMIT)" if plan.startup else "  <-- FULL SCAN"
-        lines.append(f"- {plan.path}{flag}\n    {plan.sql}\n    => {plan.plan}")
+        sql = plan.sql.replace(f"SELECT {_JOB_COLUMNS} FROM", "SELECT <job> FROM")
+        lines.append(f"- {plan.path}{flag}\n    {sql}\n    => {plan.plan}")
     return "\n".join(lines)
 
 
