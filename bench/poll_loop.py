@@ -11,9 +11,8 @@ The fake CometAPI keeps every task running with a useless fixed progress of 50 (
 polls out), and the store holds finished jobs of the mix (so the schedule is warm). Once every job has had
 its first poll, every job is past the earliest plausible completion and is polled every
 ``VEO_POLL_INTERVAL``: N / interval GETs a second. No job is created, finished or posted during the
-measured window, so
-the bot's CPU time there is the poll loop's: the due-jobs query, the GET, the schedule, the store write
-and the status-edit decision (progress edits are budgeted bot-wide).
+measured window, so the bot's CPU time there is the poll loop's: the due-jobs query, the GET, the
+schedule, the store write and the status-edit decision (progress edits are budgeted bot-wide).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
 def _record_progress(conn: sqlite3.Connection, job_id: int, status: JobStatus, progress: int,
                      next_poll_at: float) -> bool:
     # Most polls leave the status as it was. Setting it anyway would rewrite the row's entry in every index
-    # on status (four), which costs three times the rest of the update; so try without it first.
+    # on status (four), which costs about three times the rest of the update; so try without it first.
     if status in _POLLABLE and conn.execute(
         "UPDATE jobs SET progress = MAX(progress, ?), next_poll_at = ?, attempts = 0, polls = polls + 1"
         " WHERE id = ? AND status = ?", (progress, next_poll_at, job_id, status)
