@@ -22,6 +22,11 @@ _PHASE = {JobStatus.SUBMITTED.value: JobStatus.RUNNING.value}
 BUDGET_BURST = 10.0
 
 
+def shown_state(job: Job) -> str:
+    """The state the job's status message shows now (stored first in what was rendered), or ""."""
+    return (job.status_rendered or "").split("|", 1)[0]
+
+
 def phase(state: str) -> str:
     """The phase a stored state belongs to, for deciding whether a change is news."""
     return _PHASE.get(state, state)
@@ -111,16 +116,16 @@ class StatusMessages:
         job = await self.store.get_job(job_id)
         if job is None:
             return
-        shown_state = (job.status_rendered or "").split("|", 1)[0]
+        shown = shown_state(job)
         posted = job.status_message_id is not None
-        if posted and not force and not self.may_edit(shown_state, job.status, job.status_edited_at, self.clock()):
+        if posted and not force and not self.may_edit(shown, job.status, job.status_edited_at, self.clock()):
             return  # decided on the row alone, before the queries the view needs
         view = await self.view(job)
         rendered = f"{job.status}|{job.progress}|{view.position}|{job.delivered_message_id}|{view.paused}"
         if posted:
             if rendered == job.status_rendered:
                 return
-            if not force and phase(shown_state) == phase(job.status) and not self.budget.take(self.clock()):
+            if not force and phase(shown) == phase(job.status) and not self.budget.take(self.clock()):
                 return  # the bot-wide budget for progress edits is spent: a later poll tries again
         try:
             created = await self.notifier.show_status(job, view)

@@ -20,7 +20,7 @@ from bot.models import Job, JobStatus
 from bot.poll_schedule import PollSchedule
 from bot.ports import JobStore, Notifier, StatusView, VideoProvider
 from bot.recovery import refresh_stale_statuses, remove_leftover_files
-from bot.status import StatusMessages
+from bot.status import StatusMessages, shown_state
 from bot.video_store import VideoStore
 
 log = logging.getLogger(__name__)
@@ -273,9 +273,8 @@ class JobWorker:
             next_poll = self.schedule.next_poll(job.id, job.model, job.submitted_at or now, now, status.progress)
             # The same test refresh_status makes, on the row at hand: most progress answers change nothing
             # that may be shown yet, and skipping here saves the status queries.
-            shown_state = (job.status_rendered or "").split("|", 1)[0]
             if await self.store.record_progress(job.id, stage, status.progress, next_poll) and self.status.may_edit(
-                shown_state, stage, job.status_edited_at, now
+                shown_state(job), stage, job.status_edited_at, now
             ):
                 await self.refresh_status(job.id)
 
