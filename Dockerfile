@@ -28,5 +28,5 @@ VOLUME ["/data"]
 EXPOSE 8080
 USER 10001:10001
 WORKDIR /data
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["python", "-m", "bot.healthcheck"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["python", "-m", "bot.ops.healthcheck"]
 CMD ["veo-bot", "run"]

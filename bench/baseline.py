@@ -15,8 +15,7 @@ from pathlib import Path
 import discord
 
 from bench.clock import SharedClock, SimTimers
-from bot.comet_types import TaskState
-from bot.ports import VideoProvider
+from bot.jobs.provider import TaskState, VideoProvider
 
 log = logging.getLogger("bench.baseline")
 

@@ -29,7 +29,7 @@ from bench.harness import (
     watch_deliveries,
 )
 from bench.measure import peak_rss_bytes, rss_bytes
-from bot.models import NewJob
+from bot.jobs.records import NewJob
 
 BIG = 100_000_000
 

@@ -39,8 +39,8 @@ from bench.harness import (
 from bench.measure import LoadSampler, cpu_seconds, peak_rss_bytes, percentile, rss_bytes
 from bench.mix import DurationMix
 from bench.poll_loop import measure_poll_loop
-from bot import event_loop
-from bot.models import JobStatus, NewJob
+from bot.jobs.records import JobStatus, NewJob
+from bot.ops import event_loop
 
 log = logging.getLogger("bench")
 

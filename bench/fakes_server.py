@@ -22,11 +22,11 @@ from typing import Any
 from aiohttp import web
 
 from bench.clock import SharedClock
-from tests.fakes.comet_api import FakeCometAPI, TaskScript, make_mp4_bytes
-from tests.fakes.comet_script import ProgressStyle
-from tests.fakes.discord_interactions import FakeInteraction
-from tests.fakes.discord_models import BOT_DEFAULT_PERMISSIONS, EVERYONE_DEFAULT_PERMISSIONS, FakeUser
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.comet.api import FakeCometAPI, TaskScript, make_mp4_bytes
+from tests.fakes.comet.script import ProgressStyle
+from tests.fakes.discord.interactions import FakeInteraction
+from tests.fakes.discord.models import BOT_DEFAULT_PERMISSIONS, EVERYONE_DEFAULT_PERMISSIONS, FakeUser
+from tests.fakes.discord.server import FakeDiscord
 
 COMET_KEY = "sk-bench-comet-0123456789abcdef"
 DISCORD_TOKEN = "bench-discord-token"  # noqa: S105 - the fake's token, not a secret

@@ -25,7 +25,7 @@ from bench.fakes_server import COMET_KEY, DISCORD_TOKEN
 from bench.measure import spawn_json, stop_child
 from bench.mix import DurationMix
 from bot.config import load_settings
-from bot.models import IN_FLIGHT_STATUSES, JobStatus, NewJob
+from bot.jobs.records import IN_FLIGHT_STATUSES, JobStatus, NewJob
 from cogs.app import VeoApp
 from db.store import SqliteJobStore
 
@@ -90,7 +90,7 @@ async def seed_history(store: SqliteJobStore, mix: DurationMix, rng: random.Rand
     """Finished jobs from before the run, as a bot that has been running has; the worker learns from them."""
     if count <= 0:
         return
-    from bot.models import Limits
+    from bot.jobs.records import Limits
 
     start = now - 24 * 3600
     ids = []

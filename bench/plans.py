@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core_config import CoreConfig
-from bot.models import Job, JobStatus, Limits, NewJob
-from bot.policy import Policy
+from bot.jobs.config import CoreConfig
+from bot.jobs.policy import Policy
+from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from db.store import SqliteJobStore
 
 # A busy bot: this many jobs at the provider (across 200 guilds, 2000 users), as many finished.

@@ -25,7 +25,7 @@ from typing import Any
 from bench.harness import JOB_PROMPT, MODEL, Bench, WorkerRunner, get_json, post_json, say, seed_history, wait_connected
 from bench.measure import cpu_seconds, peak_rss_bytes
 from bench.mix import DurationMix
-from bot.models import NewJob
+from bot.jobs.records import NewJob
 
 NEVER = 1e9  # simulated seconds: the tasks of this measurement do not finish
 WINDOW_INTERVALS = 6  # measured over this many poll intervals

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot import event_loop
 from bot.config import Settings, SettingsError, settings_from_environment
-from bot.logs import configure_logging
+from bot.ops import event_loop
+from bot.ops.logs import configure_logging
 
 EXIT_SETTINGS = 2
 

@@ -94,7 +94,7 @@ class Settings:
 
 
 def _orientation_map(text: str) -> str:
-    from bot.comet_types import parse_orientation_map
+    from bot.comet.types import parse_orientation_map
 
     if sorted(parse_orientation_map(text)) != sorted(ORIENTATIONS):
         raise ValueError(text)

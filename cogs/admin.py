@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine
-from bot.policy import OVERRIDABLE, GuildSettings, Policy
+from bot.jobs.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine
+from bot.jobs.policy import OVERRIDABLE, GuildSettings, Policy
 from cogs.i18n import tr
 from cogs.render import Locale, plain
 

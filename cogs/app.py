@@ -14,14 +14,14 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot.admin import GuildAdmin
-from bot.comet_types import RetryPolicy
+from bot.comet.types import RetryPolicy
 from bot.config import Settings
-from bot.core_config import CoreConfig
-from bot.jobs import JobService
-from bot.ports import VideoProvider
-from bot.video_store import VideoStore
-from bot.worker import JobWorker
+from bot.jobs.admin import GuildAdmin
+from bot.jobs.config import CoreConfig
+from bot.jobs.provider import VideoProvider
+from bot.jobs.service import JobService
+from bot.jobs.videos import VideoStore
+from bot.jobs.worker import JobWorker
 from cogs.admin import AdminCog
 from cogs.buttons import DeleteButton, RegenerateButton
 from cogs.errors import VeoCommandTree

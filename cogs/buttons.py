@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.errors import NotAllowed, NotFound
-from bot.models import NewJob
+from bot.jobs.errors import NotAllowed, NotFound
+from bot.jobs.records import NewJob
 from cogs.errors import GENERIC, reply_ephemeral, user_message
 from cogs.i18n import tr
 from cogs.render import Locale, message_link

@@ -11,8 +11,8 @@ import aiohttp
 import discord
 
 from bot.config import Settings
-from bot.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
-from bot.mock_provider import mock_available
+from bot.mock.provider import mock_available
+from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
 from cogs.app import bot_intents, configure_discord_endpoints
 from db.store import SqliteJobStore
 

@@ -8,7 +8,7 @@ import uuid
 import discord
 from discord import app_commands
 
-from bot.errors import UserFacingError, msg
+from bot.jobs.errors import UserFacingError, msg
 from cogs.i18n import tr
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import aiohttp
 from discord.ext import commands
 
-from bot.instrument import BotMetrics
+from bot.ops.instrument import BotMetrics
 
 
 class DiscordHealth:

@@ -7,9 +7,9 @@ from typing import Any
 
 import discord
 
-from bot.admin import GuildAdmin
-from bot.jobs import JobService
-from bot.models import Job
+from bot.jobs.admin import GuildAdmin
+from bot.jobs.records import Job
+from bot.jobs.service import JobService
 from cogs.errors import GENERIC, reply_ephemeral, user_message
 from cogs.i18n import tr
 from cogs.render import Locale, excerpt

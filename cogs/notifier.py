@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.errors import msg
-from bot.models import Job, JobStatus
-from bot.ports import DeliveryFailed, StatusView
+from bot.jobs.errors import msg
+from bot.jobs.ports import DeliveryFailed, StatusView
+from bot.jobs.records import Job, JobStatus
 from cogs.buttons import result_buttons
 from cogs.render import failure_text, result_text, status_embed
 

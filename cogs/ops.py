@@ -10,17 +10,18 @@ from pathlib import Path
 import aiohttp
 from discord.ext import commands
 
-from bot.comet import VideoClient
-from bot.comet_types import RetryPolicy, parse_orientation_map
+from bot.comet.client import VideoClient
+from bot.comet.types import RetryPolicy, parse_orientation_map
 from bot.config import Settings
-from bot.health import HealthChecks
-from bot.http_server import HttpServer
-from bot.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
-from bot.mock_provider import MockVideoProvider
-from bot.models import Job
-from bot.ports import Notifier, VideoProvider
-from bot.video_store import DAY, VideoStore, load_name_key
-from bot.worker import JobWorker
+from bot.jobs.ports import Notifier
+from bot.jobs.provider import VideoProvider
+from bot.jobs.records import Job
+from bot.jobs.videos import DAY, VideoStore, load_name_key
+from bot.jobs.worker import JobWorker
+from bot.mock.provider import MockVideoProvider
+from bot.ops.health import HealthChecks
+from bot.ops.http_server import HttpServer
+from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
 from cogs.health import DiscordHealth
 from db import Store
 

@@ -9,10 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import GuildAdmin
-from bot.errors import NotFound
-from bot.jobs import JobService
-from bot.models import Job, JobStatus
+from bot.jobs.admin import GuildAdmin
+from bot.jobs.errors import NotFound
+from bot.jobs.records import Job, JobStatus
+from bot.jobs.service import JobService
 from cogs.i18n import tr
 from cogs.moderation import QueueActions
 from cogs.render import STATE_LABELS, Locale, age, excerpt, job_line, status_embed

@@ -10,10 +10,10 @@ import time
 
 import discord
 
-from bot.errors import msg
-from bot.mock_provider import is_mock_task
-from bot.models import Job, JobStatus
-from bot.ports import StatusView
+from bot.jobs.errors import msg
+from bot.jobs.ports import StatusView
+from bot.jobs.records import Job, JobStatus
+from bot.mock.provider import is_mock_task
 from cogs.i18n import tr
 
 Locale = discord.Locale | str | None

@@ -9,7 +9,7 @@ import signal
 import discord
 
 from bot.config import Settings
-from bot.event_loop import loop_name
+from bot.ops.event_loop import loop_name
 from cogs.app import VeoApp
 from cogs.sync import sync_commands as sync_tree
 

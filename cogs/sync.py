@@ -9,7 +9,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.ports import JobStore
+from bot.jobs.ports import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
-from bot.comet_types import ImageInput
-from bot.errors import InvalidInput, NotAllowed
+from bot.jobs.errors import InvalidInput, NotAllowed
+from bot.jobs.provider import ImageInput
 
 MIB = 1024 * 1024
 _INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]+")

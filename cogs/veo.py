@@ -9,9 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import ORIENTATIONS, Settings
-from bot.errors import InvalidInput
-from bot.jobs import JobService
-from bot.models import NewJob
+from bot.jobs.errors import InvalidInput
+from bot.jobs.records import NewJob
+from bot.jobs.service import JobService
 from cogs.i18n import tr
 from cogs.render import message_link, state_line, status_embed
 from cogs.validation import (

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from bot.policy import OVERRIDABLE, AuditEntry, GuildSettings, UsageRow
+from bot.jobs.policy import OVERRIDABLE, AuditEntry, GuildSettings, UsageRow
 from db.base import StoreBase, scalar
 
 _LIST_COLUMNS = {"allowed_channels": int, "allowed_roles": int, "allowed_models": str}

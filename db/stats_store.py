@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.models import JobStatus
+from bot.jobs.records import JobStatus
 from db.base import StoreBase
 
 

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
-from bot.policy import Admission, Policy, Refusal, day_start
+from bot.jobs.policy import Admission, Policy, Refusal, day_start
+from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
 from db.base import marks, scalar
 from db.guild_store import GuildQueries, last_request_at, quota_used
 from db.stats_store import StatsQueries

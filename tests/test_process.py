@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.fakes.comet_api import TaskScript, make_mp4_bytes
+from tests.fakes.comet.api import TaskScript, make_mp4_bytes
 from tests.support.e2e import world
 
 

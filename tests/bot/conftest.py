@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.bot.comet_support import RecordingSleep
-from tests.fakes.comet_api import FakeCometAPI
+from tests.bot.comet.support import RecordingSleep
+from tests.fakes.comet.api import FakeCometAPI
 
 
 @pytest.fixture

@@ -69,14 +69,14 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 def test_bot_package_does_not_import_discord() -> None:
     """The runtime and job core stay free of Discord so that another chat front-end can drive them."""
     offenders = []
-    for path in (ROOT / "bot").glob("*.py"):
+    for path in (ROOT / "bot").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("discord", "cogs")]
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in ("discord", "cogs")]
     assert offenders == []
 
 
@@ -84,7 +84,7 @@ def test_sql_lives_only_in_db() -> None:
     """No module outside db/ speaks SQL or imports the SQLite driver."""
     offenders = []
     for folder in ("bot", "cogs"):
-        for path in (ROOT / folder).glob("*.py"):
+        for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text()
             if "aiosqlite" in text or "sqlite3" in text.replace("veo.sqlite3", "") or "SELECT " in text:
                 offenders.append(str(path.relative_to(ROOT)))

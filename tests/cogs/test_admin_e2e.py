@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bot.models import JobStatus
-from tests.fakes.comet_api import TaskScript
+from bot.jobs.records import JobStatus
+from tests.fakes.comet.api import TaskScript
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, running_bot, world
 
 MANAGE_GUILD = 1 << 5

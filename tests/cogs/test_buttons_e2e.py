@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fakes.comet_api import TaskScript
+from tests.fakes.comet.api import TaskScript
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, PNG, World, running_bot, world
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import JobStatus
-from tests.fakes.comet_api import TaskScript
+from bot.jobs.records import JobStatus
+from tests.fakes.comet.api import TaskScript
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, running_bot, world
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.models import JobStatus
-from tests.fakes.comet_api import TaskScript, make_mp4_bytes
-from tests.fakes.discord_models import READ_MESSAGE_HISTORY
+from bot.jobs.records import JobStatus
+from tests.fakes.comet.api import TaskScript, make_mp4_bytes
+from tests.fakes.discord.models import READ_MESSAGE_HISTORY
 from tests.support.e2e import World, running_bot, world
 
 MESSAGES = r"/channels/\d+/messages$"

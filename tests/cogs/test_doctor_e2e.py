@@ -11,7 +11,7 @@ import discord
 
 from bot.config import load_settings
 from cogs.doctor import run_doctor
-from tests.fakes.discord_models import VIEW_CHANNEL
+from tests.fakes.discord.models import VIEW_CHANNEL
 from tests.support.e2e import World, world
 
 

@@ -10,8 +10,8 @@ import discord
 import pytest
 from discord import app_commands
 
-import bot.comet_errors
-import bot.errors
+import bot.jobs.errors
+import bot.jobs.provider
 from cogs.admin import AdminCog
 from cogs.i18n import LANGUAGES, catalogue, language, placeholders, tr
 from cogs.queue import QueueCog
@@ -24,12 +24,12 @@ NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 
 def _error_classes() -> set[str]:
     names: set[str] = set()
-    pending: list[type] = [bot.errors.UserFacingError]
+    pending: list[type] = [bot.jobs.errors.UserFacingError]
     while pending:
         cls = pending.pop()
         names.add(cls.__name__)
         pending.extend(cls.__subclasses__())
-    assert bot.comet_errors.VideoApiError.__name__ in names
+    assert bot.jobs.provider.VideoApiError.__name__ in names
     return names
 
 
@@ -38,7 +38,7 @@ def code_templates() -> dict[str, str]:
     errors = _error_classes()
     found: dict[str, str] = {}
     for folder in ("bot", "cogs"):
-        for path in sorted((ROOT / folder).glob("*.py")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
@@ -130,7 +130,7 @@ def test_locale_selection_and_fallback() -> None:
 
 
 async def test_commands_are_registered_in_three_languages_and_answer_in_the_users(tmp_path: Path) -> None:
-    from tests.fakes.comet_api import TaskScript
+    from tests.fakes.comet.api import TaskScript
     from tests.support.e2e import MEMBER_PERMISSIONS, running_bot, world
 
     async with world(tmp_path) as w, running_bot(w):

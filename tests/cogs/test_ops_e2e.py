@@ -9,7 +9,7 @@ import aiohttp
 import av
 
 from cogs.render import MOCK_LABEL, MOCK_NOTE
-from tests.fakes.comet_api import TaskScript, make_mp4_bytes
+from tests.fakes.comet.api import TaskScript, make_mp4_bytes
 from tests.support.e2e import World, running_bot, world
 
 MESSAGES = r"/channels/\d+/messages$"

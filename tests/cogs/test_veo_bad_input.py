@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.discord_models import ATTACH_FILES, BOT_DEFAULT_PERMISSIONS, EMBED_LINKS
+from tests.fakes.discord.models import ATTACH_FILES, BOT_DEFAULT_PERMISSIONS, EMBED_LINKS
 from tests.support.e2e import JPEG, MEMBER_PERMISSIONS, PNG, running_bot, world
 
 MIB = 1024 * 1024

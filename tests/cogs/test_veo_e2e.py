@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.models import Job, JobStatus
+from bot.jobs.records import Job, JobStatus
 from cogs.app import VeoApp
-from tests.fakes.comet_api import TaskScript, make_mp4_bytes
+from tests.fakes.comet.api import TaskScript, make_mp4_bytes
 from tests.support.e2e import JPEG, PNG, running_bot, world
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bot.models import JobStatus, Limits, NewJob
-from bot.policy import Defaults, GuildSettings, Policy, Refusal, day_start
+from bot.jobs.policy import Defaults, GuildSettings, Policy, Refusal, day_start
+from bot.jobs.records import JobStatus, Limits, NewJob
 from db.store import SqliteJobStore
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC

@@ -7,7 +7,7 @@ import dataclasses
 import stat
 from pathlib import Path
 
-from bot.models import Job, JobStatus, Limits, NewJob
+from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from db.connection import migration_scripts, open_database
 from db.store import SqliteJobStore
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import JobStatus, Limits, NewJob
+from bot.jobs.records import JobStatus, Limits, NewJob
 from db.connection import open_database
 from db.sqlite_thread import SqliteThread, StoreClosed
 from db.store import SqliteJobStore

@@ -9,10 +9,10 @@ from typing import Any
 
 from hypothesis import event
 
-from bot.comet import VideoClient
-from bot.core_config import CoreConfig
-from bot.models import JobStatus, Limits, NewJob
-from bot.worker import JobWorker
+from bot.comet.client import VideoClient
+from bot.jobs.config import CoreConfig
+from bot.jobs.records import JobStatus, Limits, NewJob
+from bot.jobs.worker import JobWorker
 from db.store import SqliteJobStore
 from tests.conftest import FakeClock
 from tests.support.core import RecordingNotifier

@@ -16,9 +16,9 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.comet import VideoClient
-from bot.comet_errors import SubmissionUncertain, VideoApiError
-from bot.comet_types import RetryPolicy, TaskState, TaskStatus
+from bot.comet.client import VideoClient
+from bot.comet.types import RetryPolicy
+from bot.jobs.provider import SubmissionUncertain, TaskState, TaskStatus, VideoApiError
 from bot.secret import Secret
 from tests.property.strategies import bodies, content_types, http_statuses, retry_afters
 
@@ -160,11 +160,11 @@ def quiet_worker_log() -> Iterator[list[logging.LogRecord]]:
                 records.append(record)
 
     handler = Keep()
-    logging.getLogger("bot.worker").addHandler(handler)
+    logging.getLogger("bot.jobs.worker").addHandler(handler)
     try:
         yield records
     finally:
-        logging.getLogger("bot.worker").removeHandler(handler)
+        logging.getLogger("bot.jobs.worker").removeHandler(handler)
 
 
 def test_the_job_core_turns_any_answer_into_a_typed_state(

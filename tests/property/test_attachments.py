@@ -12,7 +12,7 @@ import discord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import InvalidInput
+from bot.jobs.errors import InvalidInput
 from cogs.validation import check_attachment, read_image
 
 MAX_BYTES = 2048

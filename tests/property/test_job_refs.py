@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import UserFacingError
-from bot.jobs import JobService
-from bot.models import NewJob
-from bot.worker import JobWorker
+from bot.jobs.errors import UserFacingError
+from bot.jobs.records import NewJob
+from bot.jobs.service import JobService
+from bot.jobs.worker import JobWorker
 from db.store import SqliteJobStore
 from tests.property.strategies import HOSTILE_PIECES
 from tests.support.core import RecordingNotifier
@@ -31,8 +31,8 @@ refs = st.one_of(
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[tuple[asyncio.AbstractEventLoop, JobService]]:
-    from bot.core_config import CoreConfig
-    from bot.models import Limits
+    from bot.jobs.config import CoreConfig
+    from bot.jobs.records import Limits
 
     loop = asyncio.new_event_loop()
     store = loop.run_until_complete(SqliteJobStore.open(tmp_path / "veo.sqlite3"))

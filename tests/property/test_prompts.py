@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from bot.comet_parse import parse_task_status
-from bot.errors import InvalidInput
-from bot.models import Job, JobStatus, NewJob
-from bot.ports import StatusView
+from bot.comet.parse import parse_task_status
+from bot.jobs.errors import InvalidInput
+from bot.jobs.ports import StatusView
+from bot.jobs.records import Job, JobStatus, NewJob
 from cogs.render import failure_text, result_text, status_embed
 from cogs.validation import clean_prompt
 from db.store import SqliteJobStore
-from tests.fakes.discord_mentions import resolve_pings
+from tests.fakes.discord.mentions import resolve_pings
 from tests.property.strategies import prompts, provider_texts
 
 MAX_PROMPT = 1500

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.models import Limits, NewJob
+from bot.jobs.records import Limits, NewJob
 from db.store import SqliteJobStore
 
 LIMITS = Limits(per_user=1000, per_guild=1000, total=1000)

@@ -16,10 +16,10 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from tests.fakes.comet_api import FakeCometAPI, Fault, RecordedRequest
-from tests.fakes.discord_models import FakeHTTPError
-from tests.fakes.discord_rest import BODY_KEY
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.comet.api import FakeCometAPI, Fault, RecordedRequest
+from tests.fakes.discord.models import FakeHTTPError
+from tests.fakes.discord.rest import BODY_KEY
+from tests.fakes.discord.server import FakeDiscord
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.comet_api import make_mp4_bytes
-from tests.fakes.discord_models import InjectedFault
+from tests.fakes.comet.api import make_mp4_bytes
+from tests.fakes.discord.models import InjectedFault
 from tests.reliability.faults import CreateHold, UploadHold
 from tests.reliability.plan import PROBE_INDEX, Kill, Probe, Request, RequestFactory, RunPlan, RunRecord
 from tests.reliability.process import BotProcess

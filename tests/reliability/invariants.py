@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.comet_errors import ProviderBusy, SubmissionUncertain
-from bot.worker import INTERRUPTED_SUBMISSION
+from bot.jobs.provider import ProviderBusy, SubmissionUncertain
+from bot.jobs.worker import INTERRUPTED_SUBMISSION
 from cogs.render import plain
-from tests.fakes.discord_models import MessageRecord
+from tests.fakes.discord.models import MessageRecord
 from tests.reliability.plan import RunRecord
 from tests.reliability.world import World, tag_of
 

@@ -7,9 +7,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tests.fakes.comet_api import TaskScript, make_mp4_bytes
-from tests.fakes.discord_interactions import FakeInteraction
-from tests.fakes.discord_models import FakeChannel, FakeUser
+from tests.fakes.comet.api import TaskScript, make_mp4_bytes
+from tests.fakes.discord.interactions import FakeInteraction
+from tests.fakes.discord.models import FakeChannel, FakeUser
 from tests.reliability.faults import ISSUE_UPLOAD_RATES
 from tests.reliability.prompts import hostile_prompt, refused_prompt, tag
 from tests.reliability.world import World

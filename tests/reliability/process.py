@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.fakes.discord_gateway import GatewaySession
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord.gateway import GatewaySession
+from tests.fakes.discord.server import FakeDiscord
 
 SETTING_PREFIXES = ("VEO_", "DISCORD_", "COMETAPI_", "DATABASE_")
 

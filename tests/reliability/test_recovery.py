@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.models import JobStatus
+from bot.jobs.records import JobStatus
 from tests.conftest import FakeClock
-from tests.fakes.comet_api import FakeCometAPI, TaskScript
+from tests.fakes.comet.api import FakeCometAPI, TaskScript
 from tests.support.core import job_core
 
 

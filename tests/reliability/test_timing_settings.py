@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.comet import VideoClient
+from bot.comet.client import VideoClient
 from bot.config import SettingsError, load_settings
-from bot.core_config import CoreConfig
+from bot.jobs.config import CoreConfig
 from cogs.app import VeoApp
 
 ROOT = Path(__file__).resolve().parents[2]

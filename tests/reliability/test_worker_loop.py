@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bot.comet_types import TaskStatus
-from bot.core_config import CoreConfig
-from bot.models import Limits, NewJob
-from bot.worker import JobWorker
+from bot.jobs.config import CoreConfig
+from bot.jobs.provider import TaskStatus
+from bot.jobs.records import Limits, NewJob
+from bot.jobs.worker import JobWorker
 from db.store import SqliteJobStore
 from tests.support.core import RecordingNotifier
 
@@ -92,8 +92,8 @@ class ReplayingProvider(RaisingProvider):
 
 
 async def test_a_task_id_answered_for_two_jobs_fails_the_second_clearly(tmp_path: Path) -> None:
-    from bot.comet_errors import SubmissionUncertain
-    from bot.models import JobStatus
+    from bot.jobs.provider import SubmissionUncertain
+    from bot.jobs.records import JobStatus
 
     store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
     notifier = RecordingNotifier()

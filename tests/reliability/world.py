@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.comet_api import FakeCometAPI, RecordedRequest, TaskScript
-from tests.fakes.discord_models import BOT_DEFAULT_PERMISSIONS, FakeChannel, FakeGuild, FakeRole, FakeUser
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.comet.api import FakeCometAPI, RecordedRequest, TaskScript
+from tests.fakes.discord.models import BOT_DEFAULT_PERMISSIONS, FakeChannel, FakeGuild, FakeRole, FakeUser
+from tests.fakes.discord.server import FakeDiscord
 from tests.reliability.faults import CometFaults, DiscordUploadFaults
 from tests.reliability.prompts import TAG_PREFIX
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS

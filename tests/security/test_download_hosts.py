@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from bot.comet import VideoClient
-from bot.comet_errors import DownloadFailed
-from bot.comet_hosts import check_public_host, is_public_address
-from bot.comet_types import RetryPolicy
+from bot.comet.client import VideoClient
+from bot.comet.hosts import check_public_host, is_public_address
+from bot.comet.types import RetryPolicy
+from bot.jobs.provider import DownloadFailed
 from bot.secret import Secret
-from tests.fakes.comet_api import FakeCometAPI, Fault, TaskScript
+from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript
 
 PRIVATE = ["127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
            "0.0.0.0",  # noqa: S104 - an address to refuse, not one to bind

@@ -97,7 +97,7 @@ def sql_problems(paths: list[Path]) -> list[str]:
 
 
 def test_sql_in_the_store_is_only_parameterised() -> None:
-    modules = sorted((ROOT / "db").glob("*.py"))
+    modules = sorted((ROOT / "db").rglob("*.py"))
     assert len(modules) >= 3
     assert sql_problems(modules) == []
 

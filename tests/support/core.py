@@ -12,17 +12,17 @@ from typing import Any
 
 import aiohttp
 
-from bot.comet import VideoClient
-from bot.comet_types import RetryPolicy
-from bot.core_config import CoreConfig
-from bot.jobs import JobService
-from bot.models import Job, JobStatus, Limits, NewJob
-from bot.ports import StatusView
+from bot.comet.client import VideoClient
+from bot.comet.types import RetryPolicy
+from bot.jobs.config import CoreConfig
+from bot.jobs.ports import StatusView
+from bot.jobs.records import Job, JobStatus, Limits, NewJob
+from bot.jobs.service import JobService
+from bot.jobs.worker import JobWorker
 from bot.secret import Secret
-from bot.worker import JobWorker
 from db.store import SqliteJobStore
 from tests.conftest import FakeClock
-from tests.fakes.comet_api import FakeCometAPI
+from tests.fakes.comet.api import FakeCometAPI
 
 
 async def no_sleep(_: float) -> None:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.comet_types import RetryPolicy
+from bot.comet.types import RetryPolicy
 from bot.config import load_settings
 from cogs.app import VeoApp
-from tests.fakes.comet_api import FakeCometAPI
-from tests.fakes.discord_models import (
+from tests.fakes.comet.api import FakeCometAPI
+from tests.fakes.discord.models import (
     BOT_DEFAULT_PERMISSIONS,
     EVERYONE_DEFAULT_PERMISSIONS,
     FakeChannel,
@@ -20,7 +20,7 @@ from tests.fakes.discord_models import (
     FakeUser,
     MessageRecord,
 )
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord.server import FakeDiscord
 
 MANAGE_MESSAGES = 1 << 13
 MEMBER_PERMISSIONS = EVERYONE_DEFAULT_PERMISSIONS

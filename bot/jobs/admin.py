@@ -1,0 +1,180 @@
+"""``GuildAdmin``: per-guild settings, pause and resume, the audit log and the usage report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bot.jobs.errors import InvalidInput, msg
+from bot.jobs.policy import OVERRIDABLE, AuditEntry, GuildSettings, Policy, UsageRow, day_start, with_changes
+from bot.jobs.ports import JobStore
+from bot.jobs.records import JobStatus
+from bot.jobs.worker import JobWorker
+
+log = logging.getLogger(__name__)
+
+PERIODS: dict[str, float | None] = {"today": None, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": 0.0}
+# What each override means to an admin, and the range it accepts (lists have no range).
+SETTING_LABELS: dict[str, str] = {
+    "max_active_per_user": msg("jobs one member may have running at once"),
+    "max_active_per_guild": msg("jobs this server may have running at once"),
+    "max_queued": msg("jobs that may wait in this server's queue (0 = no limit)"),
+    "daily_quota_per_user": msg("videos one member may start per UTC day (0 = no quota)"),
+    "daily_quota_per_guild": msg("videos this server may start per UTC day (0 = no quota)"),
+    "cooldown_seconds": msg("seconds a member waits between two videos (0 = none)"),
+    "allowed_channels": msg("channels where /veo works"),
+    "allowed_roles": msg("roles that may use /veo"),
+    "allowed_models": msg("models members may pick"),
+}
+_MINIMUM = {"max_active_per_user": 1, "max_active_per_guild": 1}
+_MAXIMUM = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """Usage of one user or one model: jobs started, jobs likely billed, seconds and estimated cost."""
+
+    key: str
+    jobs: int
+    billed_jobs: int
+    seconds: float
+    cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Usage per user and per model over a period, with totals."""
+
+    period: str
+    by_user: list[UsageLine]
+    by_model: list[UsageLine]
+    total: UsageLine
+
+
+class GuildAdmin:
+    """What a guild's admins and moderators may change, always with an audit entry."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        worker: JobWorker,
+        *,
+        prices: Mapping[str, float],
+        video_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.worker = worker
+        self.prices = dict(prices)
+        self.video_seconds = video_seconds
+        self.clock = clock
+
+    async def settings(self, guild_id: int) -> tuple[GuildSettings, Policy]:
+        """The guild's overrides and the limits in force."""
+        overrides = await self.store.guild_settings(guild_id)
+        return overrides, Policy.effective(self.worker.config.guild_defaults, overrides)
+
+    async def _save(self, updated: GuildSettings, actor_id: int, action: str, details: str) -> GuildSettings:
+        await self.store.save_guild_settings(updated, actor_id=actor_id, action=action, details=details,
+                                             now=self.clock())
+        log.info("guild=%s %s by user=%s: %s", updated.guild_id, action, actor_id, details)
+        # Queued jobs' status messages show a pause; freed caps let waiting jobs start.
+        for job in await self.store.in_flight(updated.guild_id):
+            if job.status is JobStatus.QUEUED:
+                await self.worker.refresh_status(job.id, force=True)
+        self.worker.wake()
+        return updated
+
+    async def set_number(self, guild_id: int, actor_id: int, name: str, value: float) -> GuildSettings:
+        """Override one numeric limit for the guild."""
+        if name not in SETTING_LABELS or name.startswith("allowed_"):
+            raise InvalidInput("Unknown setting {name}.", params={"name": name})
+        if not _MINIMUM.get(name, 0) <= value <= _MAXIMUM:
+            raise InvalidInput("{name}: give a number from {low} to {high}.",
+                               params={"name": name, "low": _MINIMUM.get(name, 0), "high": _MAXIMUM})
+        current = await self.store.guild_settings(guild_id)
+        number: float = float(value) if name == "cooldown_seconds" else int(value)
+        updated = with_changes(current, **{name: number})
+        before = getattr(current, name)
+        shown = "default" if before is None else f"{before:g}"
+        return await self._save(updated, actor_id, "set", f"{name}: {shown} → {number:g}")
+
+    async def reset(self, guild_id: int, actor_id: int, name: str) -> GuildSettings:
+        """Go back to the bot's default for one setting."""
+        if name not in OVERRIDABLE:
+            raise InvalidInput("Unknown setting {name}.", params={"name": name})
+        current = await self.store.guild_settings(guild_id)
+        updated = with_changes(current, **{name: None})
+        return await self._save(updated, actor_id, "reset", f"{name}: back to the default")
+
+    async def change_list(
+        self, guild_id: int, actor_id: int, name: str, action: str, item: int | str | None
+    ) -> GuildSettings:
+        """Add to, remove from, or clear an allow-list (channels, roles, models); an empty list means none."""
+        if name not in ("allowed_channels", "allowed_roles", "allowed_models"):
+            raise InvalidInput("Unknown setting {name}.", params={"name": name})
+        current = await self.store.guild_settings(guild_id)
+        items: list[int | str] = list(getattr(current, name) or ())
+        if action == "clear":
+            new_value: tuple[int | str, ...] | None = None
+        elif item is None:
+            raise InvalidInput("Say which one to add or remove.")
+        elif action == "add":
+            if name == "allowed_models" and item not in self.worker.config.guild_defaults.models:
+                raise InvalidInput("`{model}` is not one of the bot's models.", params={"model": item})
+            new_value = tuple(dict.fromkeys([*items, item]))
+        elif action == "remove":
+            if item not in items:
+                raise InvalidInput("That one is not on the list.")
+            new_value = tuple(i for i in items if i != item) or None
+        else:
+            raise InvalidInput("Choose add, remove or clear.")
+        updated = with_changes(current, **{name: new_value})
+        return await self._save(updated, actor_id, f"{name} {action}", f"{name}: {item if item is not None else ''}")
+
+    async def pause(self, guild_id: int, actor_id: int, reason: str | None) -> GuildSettings:
+        """Stop starting new jobs in the guild; its queue is kept and its jobs say why they wait."""
+        current = await self.store.guild_settings(guild_id)
+        clean = " ".join((reason or "").split())[:200] or None
+        updated = with_changes(current, paused=True, pause_reason=clean)
+        return await self._save(updated, actor_id, "pause", clean or "")
+
+    async def resume(self, guild_id: int, actor_id: int) -> GuildSettings:
+        """Start the guild's waiting jobs again."""
+        current = await self.store.guild_settings(guild_id)
+        updated = with_changes(current, paused=False, pause_reason=None)
+        return await self._save(updated, actor_id, "resume", "")
+
+    async def audit(self, guild_id: int, limit: int = 20) -> list[AuditEntry]:
+        """The guild's most recent moderator and admin actions."""
+        return await self.store.audit_entries(guild_id, limit)
+
+    async def usage(self, guild_id: int, period: str) -> UsageReport:
+        """Jobs, generated seconds and estimated cost per user and per model over ``period``."""
+        if period not in PERIODS:
+            raise InvalidInput("Period must be one of: {periods}.", params={"periods": ", ".join(PERIODS)})
+        now = self.clock()
+        span = PERIODS[period]
+        since = day_start(now) if span is None else (now - span if span else 0.0)
+        rows = await self.store.usage(guild_id, since)
+        return UsageReport(
+            period=period,
+            by_user=self._group(rows, lambda r: f"<@{r.user_id}>"),
+            by_model=self._group(rows, lambda r: r.model),
+            total=self._line("total", rows),
+        )
+
+    def _line(self, key: str, rows: list[UsageRow]) -> UsageLine:
+        seconds = sum(r.billed_jobs for r in rows) * self.video_seconds
+        cost = sum(r.billed_jobs * self.video_seconds * self.prices.get(r.model, max(self.prices.values(), default=0))
+                   for r in rows)
+        return UsageLine(key, sum(r.jobs for r in rows), sum(r.billed_jobs for r in rows), seconds, round(cost, 2))
+
+    def _group(self, rows: list[UsageRow], key: Callable[[UsageRow], str]) -> list[UsageLine]:
+        groups: dict[str, list[UsageRow]] = {}
+        for row in rows:
+            groups.setdefault(key(row), []).append(row)
+        lines = [self._line(k, g) for k, g in groups.items()]
+        return sorted(lines, key=lambda line: (-line.cost, -line.jobs))

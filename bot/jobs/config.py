@@ -1,0 +1,105 @@
+"""The job core's knobs, derived from ``Settings`` in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.jobs.policy import Defaults
+from bot.jobs.records import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """Timing, limits and storage the job core needs; no chat front-end details."""
+
+    limits: Limits
+    defaults: Defaults | None = None
+    poll_interval: float = 10.0
+    job_timeout: float = 1800.0
+    data_dir: Path = Path("data")
+    # The first poll comes a little after submission: Veo never finishes in under half a minute.
+    first_poll_delay: float | None = None
+    # Learn how long jobs take and poll around the expected completion (bot/jobs/schedule.py); when off,
+    # or until enough jobs have finished, polls come every ``poll_interval`` from ``first_poll`` on.
+    adaptive_polling: bool = True
+    poll_batch: int = 100
+    # The worker sleeps at least this long between ticks unless work is already due or it is woken, so that
+    # each tick handles the jobs that fell due meanwhile together instead of one tick per job.
+    tick_gap: float = 0.25
+    poll_concurrency: int = 16
+    submit_batch: int = 20
+    # A job left in ``submitting`` this long was interrupted (the process died mid-request).
+    submit_grace: float = 120.0
+    error_backoff_cap: float = 300.0
+    status_edit_interval: float = 10.0
+    # Progress alone (same state) is shown at most this often (None: three status edit intervals), so a
+    # job costs fewer edits while its bar still moves.
+    progress_edit_interval: float | None = None
+    # And such edits, bot-wide, at most this many a second on average (bursts of up to ten): Discord allows
+    # a bot about 50 requests a second in all, which posts, results and state changes need first.
+    progress_edits_per_second: float = 5.0
+    # A new job's status message waits this long for the submission, so that it is posted already
+    # showing the job at the provider rather than posted and edited a moment later.
+    first_status_wait: float = 2.0
+    delivery_retry_base: float = 15.0
+    delivery_retry_cap: float = 900.0
+    max_delivery_attempts: int = 8
+    download_attempts: int = 3
+    max_prompt_chars: int = 1500
+
+    @property
+    def progress_edit_every(self) -> float:
+        """Seconds between two edits that would show a change of progress only."""
+        if self.progress_edit_interval is not None:
+            return self.progress_edit_interval
+        return 3 * self.status_edit_interval
+
+    @property
+    def first_poll(self) -> float:
+        """Seconds from submission to the first status request."""
+        return self.first_poll_delay if self.first_poll_delay is not None else self.poll_interval
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CoreConfig:
+        """The core's configuration for these settings."""
+        return cls(
+            limits=Limits(
+                per_user=settings.max_active_per_user,
+                per_guild=settings.max_active_per_guild,
+                total=settings.max_active_total,
+            ),
+            poll_interval=settings.poll_interval,
+            job_timeout=settings.job_timeout,
+            data_dir=settings.data_dir,
+            max_prompt_chars=settings.max_prompt_chars,
+            defaults=defaults_from_settings(settings),
+            submit_grace=settings.submit_grace,
+            delivery_retry_base=settings.delivery_retry_base,
+        )
+
+    @property
+    def guild_defaults(self) -> Defaults:
+        """The bot-wide defaults guild overrides replace (from the caps alone when none were given)."""
+        if self.defaults is not None:
+            return self.defaults
+        return Defaults(
+            max_active_per_user=self.limits.per_user, max_active_per_guild=self.limits.per_guild,
+            max_active_total=self.limits.total, max_queued=0, daily_quota_per_user=0, daily_quota_per_guild=0,
+            cooldown_seconds=0.0, models=(),
+        )
+
+
+def defaults_from_settings(settings: Settings) -> Defaults:
+    """The guild-overridable defaults named by the settings."""
+    return Defaults(
+        max_active_per_user=settings.max_active_per_user,
+        max_active_per_guild=settings.max_active_per_guild,
+        max_active_total=settings.max_active_total,
+        max_queued=settings.max_queued_per_guild,
+        daily_quota_per_user=settings.daily_quota_per_user,
+        daily_quota_per_guild=settings.daily_quota_per_guild,
+        cooldown_seconds=settings.cooldown_seconds,
+        models=settings.models,
+    )

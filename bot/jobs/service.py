@@ -1,0 +1,186 @@
+"""``JobService``: what a chat front-end asks of the job core (create, find, list, cancel, moderate)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from bot.jobs.errors import LimitReached, NotAllowed, NotFound
+from bot.jobs.inputs import remove_inputs, save_inputs
+from bot.jobs.policy import Policy, Refusal, day_start
+from bot.jobs.ports import JobStore, StatusView
+from bot.jobs.provider import ImageInput
+from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob
+from bot.jobs.worker import JobWorker
+
+log = logging.getLogger(__name__)
+
+RECENT_FAILURES_WINDOW = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class GuildOverview:
+    """A guild's queue as moderators see it."""
+
+    in_flight: list[Job]
+    recent_failures: list[Job]
+    paused: bool
+    pause_reason: str | None
+
+
+def _minutes(seconds: float) -> int:
+    """Whole minutes to wait, at least 1 (a number reads the same in every language)."""
+    return max(1, -(-int(seconds) // 60))
+
+
+class JobService:
+    """The front-end's entry to the job core; holds no chat-platform code."""
+
+    def __init__(self, store: JobStore, worker: JobWorker, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.worker = worker
+        self.clock = clock
+
+    async def policy(self, guild_id: int) -> Policy:
+        """The limits in force in a guild."""
+        return Policy.effective(self.worker.config.guild_defaults, await self.store.guild_settings(guild_id))
+
+    async def check_request(
+        self, guild_id: int, channel_id: int, role_ids: Collection[int], model: str | None
+    ) -> Policy:
+        """Refuse a request the guild's rules forbid (channel, role, model) before anything is read or stored."""
+        policy = await self.policy(guild_id)
+        if policy.allowed_channels is not None and channel_id not in policy.allowed_channels:
+            where = ", ".join(f"<#{c}>" for c in policy.allowed_channels[:10])
+            raise NotAllowed("Videos can't be made in this channel. Use one of: {channels}.",
+                             params={"channels": where})
+        if policy.allowed_roles is not None and not set(role_ids) & set(policy.allowed_roles):
+            raise NotAllowed("Only members with one of the roles chosen by this server's admins can make videos.")
+        if model is not None and policy.models and model not in policy.models:
+            raise NotAllowed("This server allows these models only: {models}.",
+                             params={"models": ", ".join(f"`{m}`" for m in policy.models)})
+        return policy
+
+    async def create_job(
+        self, new: NewJob, images: Sequence[ImageInput] = (), *, policy: Policy | None = None
+    ) -> Job:
+        """Admit a request under the guild's limits (images first, then the row), post its status message,
+        and submit it if a slot is free; raise ``LimitReached`` when a limit refuses it."""
+        policy = policy or await self.policy(new.guild_id)
+        input_dir = save_inputs(self.worker.config.data_dir, images)
+        try:
+            admission = await self.store.admit_job(
+                dataclasses.replace(new, image_count=len(images), input_dir=input_dir), policy, self.clock()
+            )
+        except BaseException:
+            remove_inputs(input_dir)
+            raise
+        if admission.job_id is None:
+            remove_inputs(input_dir)
+            raise self._refusal(admission.refusal, admission.retry_at, policy)
+        job_id = admission.job_id
+        log.info("job=%s created guild=%s user=%s model=%s images=%s",
+                 job_id, new.guild_id, new.user_id, new.model, len(images))
+        # Submit first (if a slot is free), so that the status message is posted once, already showing the
+        # job at the provider; a slow submission does not hold it back for more than a moment.
+        submitting = asyncio.ensure_future(self.worker.dispatch())
+        try:
+            await asyncio.wait([submitting], timeout=self.worker.config.first_status_wait)
+            await self.worker.refresh_status(job_id, force=True)
+        finally:
+            await submitting
+        self.worker.wake()
+        job = await self.store.get_job(job_id)
+        assert job is not None
+        return job
+
+    def _refusal(self, refusal: Refusal | None, retry_at: float | None, policy: Policy) -> LimitReached:
+        minutes = _minutes(retry_at - self.clock()) if retry_at else 1
+        if refusal is Refusal.QUEUE_FULL:
+            return LimitReached("This server's video queue is full ({queued} waiting). "
+                                "Try again when some jobs have finished.", params={"queued": policy.max_queued})
+        if refusal is Refusal.COOLDOWN:
+            return LimitReached("Please wait between videos (cooldown {cooldown} s). Try again in {minutes} min.",
+                                params={"cooldown": f"{policy.cooldown_seconds:g}", "minutes": minutes})
+        if refusal is Refusal.USER_QUOTA:
+            return LimitReached("You have used your {quota} videos for today (failed jobs are refunded). "
+                                "Try again in {minutes} min.",
+                                params={"quota": policy.daily_quota_per_user, "minutes": minutes})
+        return LimitReached("This server has used its {quota} videos for today. Try again in {minutes} min.",
+                            params={"quota": policy.daily_quota_per_guild, "minutes": minutes})
+
+    async def quota(self, guild_id: int, user_id: int) -> tuple[int, int] | None:
+        """(videos used today, daily quota) for a member, or None when no quota applies."""
+        policy = await self.policy(guild_id)
+        if not policy.daily_quota_per_user:
+            return None
+        used, _ = await self.store.quota_used(guild_id, user_id, day_start(self.clock()))
+        return used, policy.daily_quota_per_user
+
+    async def status_view(self, job: Job) -> StatusView:
+        """Position, quota and pause, as the job's status message shows them."""
+        return await self.worker.status_view(job)
+
+    async def find_job(self, ref: str, guild_id: int) -> Job | None:
+        """The guild's job named by its number (``12`` or ``#12``) or by the provider's task id."""
+        text = ref.strip().removeprefix("#").strip()
+        if not text.isascii() and text.encode("utf-8", "replace").decode("utf-8") != text:
+            return None  # not valid text (a lone surrogate): it names no job, and SQLite could not take it
+        job: Job | None = None
+        # isdigit() alone also accepts "²", which int() refuses.
+        if text.isascii() and text.isdigit() and len(text) < 19:
+            job = await self.store.get_job(int(text))
+        if job is None and text:
+            job = await self.store.get_job_by_task(text)
+        return job if job is not None and job.guild_id == guild_id else None
+
+    async def position(self, job: Job) -> int:
+        """1-based position among the guild's jobs in flight (0 when finished)."""
+        return await self.store.queue_position(job)
+
+    async def user_jobs(self, guild_id: int, user_id: int, limit: int = 10) -> list[Job]:
+        """A user's most recent jobs in a guild, newest first."""
+        return await self.store.user_jobs(guild_id, user_id, limit)
+
+    async def guild_overview(self, guild_id: int) -> GuildOverview:
+        """The guild's jobs in flight, oldest first, its failures of the last 24 hours, and its pause."""
+        policy = await self.policy(guild_id)
+        return GuildOverview(
+            in_flight=await self.store.in_flight(guild_id),
+            recent_failures=await self.store.failures_since(guild_id, self.clock() - RECENT_FAILURES_WINDOW),
+            paused=policy.paused,
+            pause_reason=policy.pause_reason,
+        )
+
+    async def cancel(self, ref: str, guild_id: int, user_id: int, *, is_moderator: bool) -> Job:
+        """Cancel a job in flight; owners may cancel their own, moderators any in the guild."""
+        job = await self.find_job(ref, guild_id)
+        if job is None or (job.user_id != user_id and not is_moderator):
+            raise NotFound("There is no job '{ref}' of yours in this server. Use /veo-status to see your jobs.",
+                           params={"ref": ref.strip()[:40]})
+        if job.status not in IN_FLIGHT_STATUSES:
+            raise NotAllowed("Job #{job} has already finished ({state}); there is nothing to cancel.",
+                             params={"job": job.id, "state": _label(job.status)})
+        if not await self.store.cancel(job.id, self.clock()):
+            fresh = await self.store.get_job(job.id)
+            state = _label(fresh.status) if fresh else "gone"
+            raise NotAllowed("Job #{job} finished while you were cancelling it ({state}).",
+                             params={"job": job.id, "state": state})
+        remove_inputs(job.input_dir)
+        log.info("job=%s cancelled by user=%s moderator=%s", job.id, user_id, is_moderator)
+        if job.user_id != user_id:
+            await self.store.add_audit(guild_id, user_id, "cancel", f"job #{job.id} of <@{job.user_id}>",
+                                       self.clock(), job_id=job.id)
+        await self.worker.refresh_status(job.id, force=True)
+        self.worker.wake()  # its slot is free for the next queued job
+        cancelled = await self.store.get_job(job.id)
+        assert cancelled is not None
+        return cancelled
+
+
+def _label(status: JobStatus) -> str:
+    return status.replace("_", " ")

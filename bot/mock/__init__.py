@@ -1,0 +1,1 @@
+"""The mock video provider: small local videos instead of CometAPI, for trying the bot for free."""

@@ -1,0 +1,162 @@
+"""The bot's own metrics, and wrappers that measure the video provider and the notifier they wrap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.jobs.ports import DeliveryFailed, Notifier
+from bot.jobs.provider import ImageInput, TaskStatus, VideoProvider
+from bot.jobs.records import Job, JobStatus
+from bot.ops.metrics import MetricsRegistry
+
+
+class JobCounts(Protocol):
+    """The one store query the metrics need."""
+
+    async def count_by_status(self) -> Mapping[JobStatus, int]: ...
+
+
+class BotMetrics:
+    """Every metric the bot exposes on ``/metrics``, registered in one place."""
+
+    def __init__(self, registry: MetricsRegistry | None = None) -> None:
+        self.registry = registry or MetricsRegistry()
+        r = self.registry
+        self.jobs = r.gauge("veo_jobs", "Jobs in the store, by state.", ["state"])
+        self.queue_length = r.gauge("veo_queue_length", "Jobs waiting for a free provider slot.")
+        self.provider_seconds = r.histogram(
+            "veo_provider_request_duration_seconds",
+            "Time spent in one video-provider call (retries included), by operation.", ["operation"],
+        )
+        self.provider_errors = r.counter(
+            "veo_provider_errors_total", "Video-provider calls that failed, by operation and error.",
+            ["operation", "error"],
+        )
+        self.deliveries = r.counter(
+            "veo_deliveries_total",
+            "Result posts: kind is video or failure; outcome is posted, or the failure's kind.",
+            ["kind", "outcome"],
+        )
+        self.discord_errors = r.counter(
+            "veo_discord_errors_total", "Discord HTTP error answers and network errors, by status.", ["status"]
+        )
+        self.gateway_connected = r.gauge("veo_gateway_connected", "1 while the Discord gateway session is up.")
+        self.gateway_disconnects = r.counter("veo_gateway_disconnects_total", "Discord gateway disconnections.")
+        self.poll_loop_tick = r.gauge(
+            "veo_poll_loop_last_tick_timestamp_seconds", "Unix time of the job worker's last poll cycle."
+        )
+        self.videos_pruned = r.counter("veo_videos_pruned_total", "Stored videos removed after their retention.")
+
+    def watch_store(self, store: JobCounts) -> None:
+        """Refresh the job gauges from the store at every scrape (the database is the source of truth)."""
+
+        async def collect() -> None:
+            counts = await store.count_by_status()
+            for status in JobStatus:
+                self.jobs.set(counts.get(status, 0), state=status.value)
+            self.queue_length.set(counts.get(JobStatus.QUEUED, 0))
+
+        self.registry.add_collector(collect)
+
+    def watch_poll_loop(self, last_tick: Callable[[], float | None]) -> None:
+        """Expose the worker's last tick at every scrape."""
+
+        async def collect() -> None:
+            tick = last_tick()
+            if tick is not None:
+                self.poll_loop_tick.set(tick)
+
+        self.registry.add_collector(collect)
+
+
+class InstrumentedProvider:
+    """A ``VideoProvider`` that times every call of the one it wraps and counts its errors."""
+
+    def __init__(
+        self, inner: VideoProvider, metrics: BotMetrics, *, timer: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self.timer = timer
+
+    def _done(self, operation: str, started: float, error: BaseException | None) -> None:
+        self.metrics.provider_seconds.observe(self.timer() - started, operation=operation)
+        if error is not None:
+            self.metrics.provider_errors.inc(operation=operation, error=type(error).__name__)
+
+    async def create(self, prompt: str, model: str, orientation: str, images: Sequence[ImageInput] = ()) -> str:
+        """Create a task, measured."""
+        started = self.timer()
+        try:
+            task_id = await self.inner.create(prompt, model, orientation, images)
+        except Exception as exc:
+            self._done("create", started, exc)
+            raise
+        self._done("create", started, None)
+        return task_id
+
+    async def get(self, task_id: str) -> TaskStatus:
+        """Read a task's status, measured."""
+        started = self.timer()
+        try:
+            status = await self.inner.get(task_id)
+        except Exception as exc:
+            self._done("get", started, exc)
+            raise
+        self._done("get", started, None)
+        return status
+
+    async def download(self, task_id: str, video_url: str | None, dest: Path) -> int:
+        """Download a finished video, measured."""
+        started = self.timer()
+        try:
+            size = await self.inner.download(task_id, video_url, dest)
+        except Exception as exc:
+            self._done("download", started, exc)
+            raise
+        self._done("download", started, None)
+        return size
+
+
+class InstrumentedNotifier:
+    """A ``Notifier`` that counts result posts; every other call goes straight to the wrapped notifier."""
+
+    def __init__(self, inner: Notifier, metrics: BotMetrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        # Status messages and anything a front-end adds later pass through untouched.
+        return getattr(self.inner, name)
+
+    def _count(self, kind: str, error: BaseException | None) -> None:
+        if error is None:
+            outcome = "posted"
+        elif isinstance(error, DeliveryFailed):
+            outcome = "failed_permanent" if error.permanent else "failed_retry"
+        else:
+            outcome = "error"
+        self.metrics.deliveries.inc(kind=kind, outcome=outcome)
+
+    async def deliver_video(self, job: Job, video: Path | None) -> int:
+        """Post the video (or its link), counted."""
+        try:
+            message_id = await self.inner.deliver_video(job, video)
+        except Exception as exc:
+            self._count("video", exc)
+            raise
+        self._count("video", None)
+        return message_id
+
+    async def deliver_failure(self, job: Job) -> int:
+        """Post a failure notice, counted."""
+        try:
+            message_id = await self.inner.deliver_failure(job)
+        except Exception as exc:
+            self._count("failure", exc)
+            raise
+        self._count("failure", None)
+        return message_id

@@ -1,0 +1,156 @@
+"""Metrics: the Prometheus text exposition, and the wrappers that measure the provider and the notifier."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from bot.jobs.ports import DeliveryFailed
+from bot.jobs.provider import ImageInput, ProviderBusy, TaskState, TaskStatus
+from bot.jobs.records import Job, JobStatus, NewJob
+from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
+from bot.ops.metrics import MetricsRegistry, format_value
+from db.store import SqliteJobStore
+
+
+def test_exposition_has_help_type_and_escaped_labels() -> None:
+    registry = MetricsRegistry()
+    requests = registry.counter("app_requests_total", "Requests.\nSecond line", ["route"])
+    up = registry.gauge("app_up", "Up or not.")
+    requests.inc(route='a"b\\c\nd')
+    requests.inc(2, route="plain")
+    up.set(1)
+    text = registry.exposition()
+    assert text.endswith("\n")
+    lines = text.splitlines()
+    assert lines[:2] == ["# HELP app_requests_total Requests.\\nSecond line", "# TYPE app_requests_total counter"]
+    assert 'app_requests_total{route="a\\"b\\\\c\\nd"} 1' in lines
+    assert 'app_requests_total{route="plain"} 2' in lines
+    assert "# TYPE app_up gauge" in lines and "app_up 1" in lines
+
+
+def test_unlabelled_counter_starts_at_zero_and_never_goes_down() -> None:
+    registry = MetricsRegistry()
+    ticks = registry.counter("ticks_total", "Ticks.")
+    assert "ticks_total 0" in registry.exposition().splitlines()
+    with pytest.raises(ValueError, match="never goes down"):
+        ticks.inc(-1)
+    with pytest.raises(ValueError, match="labels"):
+        ticks.inc(route="x")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.counter("ticks_total", "again")
+
+
+def test_histogram_buckets_are_cumulative_with_sum_and_count() -> None:
+    registry = MetricsRegistry()
+    latency = registry.histogram("op_seconds", "Latency.", ["op"], buckets=[0.1, 1.0])
+    for value in (0.05, 0.5, 0.5, 3.0):
+        latency.observe(value, op="get")
+    lines = registry.exposition().splitlines()
+    assert 'op_seconds_bucket{op="get",le="0.1"} 1' in lines
+    assert 'op_seconds_bucket{op="get",le="1"} 3' in lines
+    assert 'op_seconds_bucket{op="get",le="+Inf"} 4' in lines
+    assert 'op_seconds_sum{op="get"} 4.05' in lines and 'op_seconds_count{op="get"} 4' in lines
+    assert latency.count(op="get") == 4
+
+
+def test_values_are_formatted_like_prometheus() -> None:
+    assert [format_value(v) for v in (3.0, 0.25, float("inf"), float("nan"))] == ["3", "0.25", "+Inf", "NaN"]
+
+
+async def test_collectors_refresh_gauges_and_a_failing_one_does_not_stop_the_scrape() -> None:
+    registry = MetricsRegistry()
+    depth = registry.gauge("depth", "Depth.")
+    calls = itertools.count(1)
+
+    async def broken() -> None:
+        raise RuntimeError("store gone")
+
+    async def good() -> None:
+        depth.set(next(calls))
+
+    registry.add_collector(broken)
+    registry.add_collector(good)
+    assert "depth 1" in (await registry.render()).splitlines()
+    assert "depth 2" in (await registry.render()).splitlines()
+
+
+class _Provider:
+    def __init__(self) -> None:
+        self.fail = False
+
+    async def create(self, prompt: str, model: str, orientation: str, images: list[ImageInput] | None = None) -> str:
+        if self.fail:
+            raise ProviderBusy(detail="down")
+        return "task-1"
+
+    async def get(self, task_id: str) -> TaskStatus:
+        return TaskStatus(task_id, TaskState.RUNNING, 10, None, None, False, "running")
+
+    async def download(self, task_id: str, video_url: str | None, dest: Path) -> int:
+        raise ProviderBusy(detail="down")
+
+
+async def test_instrumented_provider_times_calls_and_counts_errors_by_kind(tmp_path: Path) -> None:
+    metrics = BotMetrics()
+    clock = iter([0.0, 0.3, 1.0, 3.5, 4.0, 4.1])
+    inner = _Provider()
+    provider = InstrumentedProvider(inner, metrics, timer=lambda: next(clock))
+    assert await provider.create("p", "m", "16x9") == "task-1"
+    inner.fail = True
+    with pytest.raises(ProviderBusy):
+        await provider.create("p", "m", "16x9")
+    assert (await provider.get("task-1")).progress == 10
+    assert metrics.provider_seconds.count(operation="create") == 2
+    assert metrics.provider_seconds.count(operation="get") == 1
+    assert metrics.provider_errors.value(operation="create", error="ProviderBusy") == 1
+    assert metrics.provider_errors.value(operation="get", error="ProviderBusy") == 0
+    text = metrics.registry.exposition()
+    assert 'veo_provider_request_duration_seconds_sum{operation="create"} 2.8' in text
+
+
+class _Notifier:
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+        self.statuses = 0
+
+    async def show_status(self, job: Job, view: object) -> int | None:
+        self.statuses += 1
+        return 5
+
+    async def deliver_video(self, job: Job, video: Path | None) -> int:
+        if self.errors:
+            raise self.errors.pop()
+        return 7
+
+    async def deliver_failure(self, job: Job) -> int:
+        return 8
+
+
+async def test_instrumented_notifier_counts_posts_and_passes_status_calls_through() -> None:
+    metrics = BotMetrics()
+    inner = _Notifier()
+    notifier = InstrumentedNotifier(inner, metrics)  # type: ignore[arg-type]
+    job: Job = object()  # type: ignore[assignment]  # the fakes never read it
+    assert await notifier.deliver_video(job, None) == 7
+    inner.errors = [DeliveryFailed("Discord answered 403", permanent=True)]
+    with pytest.raises(DeliveryFailed):
+        await notifier.deliver_video(job, None)
+    assert await notifier.deliver_failure(job) == 8
+    assert await notifier.show_status(job, None) == 5 and inner.statuses == 1
+    assert metrics.deliveries.value(kind="video", outcome="posted") == 1
+    assert metrics.deliveries.value(kind="video", outcome="failed_permanent") == 1
+    assert metrics.deliveries.value(kind="failure", outcome="posted") == 1
+
+
+async def test_job_gauges_come_from_the_store(store: SqliteJobStore) -> None:
+    for _ in range(2):
+        await store.insert_job(NewJob(1, 2, 3, "p", "veo3.1-fast", "16x9"), 1.0)
+    metrics = BotMetrics()
+    metrics.watch_store(store)
+    lines = (await metrics.registry.render()).splitlines()
+    assert 'veo_jobs{state="queued"} 2' in lines and 'veo_jobs{state="delivered"} 0' in lines
+    assert "veo_queue_length 2" in lines
+    assert JobStatus.QUEUED in await store.count_by_status()
