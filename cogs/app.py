@@ -22,15 +22,15 @@ from bot.jobs.provider import VideoProvider
 from bot.jobs.service import JobService
 from bot.jobs.videos import VideoStore
 from bot.jobs.worker import JobWorker
-from cogs.admin import AdminCog
-from cogs.buttons import DeleteButton, RegenerateButton
+from cogs.commands.admin import AdminCog
+from cogs.commands.queue import QueueCog
+from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
-from cogs.i18n import VeoTranslator
 from cogs.notifier import DiscordNotifier
 from cogs.ops import Operations, build_provider, open_video_store
-from cogs.queue import QueueCog
 from cogs.sync import sync_commands
-from cogs.veo import VeoCog
+from cogs.translator import VeoTranslator
+from cogs.views.results import DeleteButton, RegenerateButton
 from db import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ class VeoBot(commands.Bot):
             tree_cls=VeoCommandTree,
         )
         self.app = app
+
+    @property
+    def job_service(self) -> JobService:
+        """The job service the persistent views use (``cogs.context``)."""
+        return self.app.service
 
     async def setup_hook(self) -> None:
         await self.tree.set_translator(VeoTranslator())

@@ -8,8 +8,8 @@ import uuid
 import discord
 from discord import app_commands
 
+from bot.i18n import tr
 from bot.jobs.errors import UserFacingError, msg
-from cogs.i18n import tr
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import discord
 from bot.jobs.errors import msg
 from bot.jobs.ports import DeliveryFailed, StatusView
 from bot.jobs.records import Job, JobStatus
-from cogs.buttons import result_buttons
 from cogs.render import failure_text, result_text, status_embed
+from cogs.views.results import result_buttons
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,15 @@ public messages, the caller's for private answers.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import discord
 
+from bot.i18n import tr
 from bot.jobs.errors import msg
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus
 from bot.mock.provider import is_mock_task
-from cogs.i18n import tr
 
 Locale = discord.Locale | str | None
 
@@ -187,3 +188,59 @@ def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = Fals
     if link:
         parts.append(tr("[result]({link})", locale, link=link))
     return " · ".join(parts)
+
+
+MAX_LIST_LINES = 15
+EMBED_TEXT_LIMIT = 4000
+
+
+def clip_lines(lines: list[str], limit: int = EMBED_TEXT_LIMIT, *, locale: Locale = None) -> str:
+    """Join lines, stopping (with a count of the rest) before the embed's text limit."""
+    out: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        if used + len(line) + 1 > limit - 40:
+            out.append(tr("…and {count} more", locale, count=len(lines) - index))
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def queue_embed(
+    in_flight: list[Job], failures: list[Job], *, paused: bool = False, now: float | None = None,
+    locale: Locale = None,
+) -> discord.Embed:
+    """The moderators' view: jobs in flight by state, oldest wait, counts per user, recent failures."""
+    now = time.time() if now is None else now
+    loc = locale
+    embed = discord.Embed(title=tr("Video jobs in this server", loc), colour=discord.Colour.blurple())
+    if not in_flight:
+        embed.description = tr("No jobs are waiting or running.", loc)
+    else:
+        by_state = Counter(job.status for job in in_flight)
+        embed.add_field(
+            name=tr("By state", loc),
+            value="\n".join(f"{tr(STATE_LABELS[s], loc)}: {n}" for s, n in sorted(by_state.items())),
+            inline=True,
+        )
+        embed.add_field(name=tr("Oldest wait", loc), value=age(now - min(j.created_at for j in in_flight), loc),
+                        inline=True)
+        per_user = Counter(job.user_id for job in in_flight).most_common(10)
+        embed.add_field(name=tr("Per user", loc), value="\n".join(f"<@{u}>: {n}" for u, n in per_user), inline=True)
+        lines = [job_line(j, now=now, position=i, show_owner=True, locale=loc) for i, j in enumerate(in_flight, 1)]
+        embed.description = clip_lines(lines[:MAX_LIST_LINES * 4], locale=loc)
+    if failures:
+        lines = [
+            f"**#{j.id}** <@{j.user_id}> · " + tr("{age} ago", loc, age=age(now - (j.finished_at or now), loc))
+            + " · " + (tr("timed out", loc) if j.status is JobStatus.TIMED_OUT
+                       else excerpt(tr(j.error or "failed", loc), 80))
+            for j in failures[:MAX_LIST_LINES]
+        ]
+        embed.add_field(name=tr("Failures in the last 24 h: {count}", loc, count=len(failures)),
+                        value=clip_lines(lines, 1000, locale=loc), inline=False)
+    if paused:
+        embed.add_field(name=tr("Paused", loc), value=tr("⏸️ No new jobs start until a moderator resumes.", loc),
+                        inline=False)
+    embed.set_footer(text=tr("Pick a job below to cancel it, or /veo-cancel job:<number>.", loc))
+    return embed

@@ -156,6 +156,11 @@ class JobService:
             pause_reason=policy.pause_reason,
         )
 
+    async def audit(self, guild_id: int, actor_id: int, action: str, details: str, *, job_id: int | None = None
+                    ) -> None:
+        """Record a moderator's or admin's action in the guild's audit log, now."""
+        await self.store.add_audit(guild_id, actor_id, action, details, self.clock(), job_id=job_id)
+
     async def cancel(self, ref: str, guild_id: int, user_id: int, *, is_moderator: bool) -> Job:
         """Cancel a job in flight; owners may cancel their own, moderators any in the guild."""
         job = await self.find_job(ref, guild_id)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.jobs.errors import InvalidInput
-from cogs.validation import check_attachment, read_image
+from cogs.attachments import check_attachment, read_image
 
 MAX_BYTES = 2048
 HEADERS = {

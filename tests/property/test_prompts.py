@@ -15,8 +15,8 @@ from bot.comet.parse import parse_task_status
 from bot.jobs.errors import InvalidInput
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus, NewJob
+from bot.jobs.requests import clean_prompt
 from cogs.render import failure_text, result_text, status_embed
-from cogs.validation import clean_prompt
 from db.store import SqliteJobStore
 from tests.fakes.discord.mentions import resolve_pings
 from tests.property.strategies import prompts, provider_texts

@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import tr
 from bot.jobs.admin import GuildAdmin
 from bot.jobs.errors import NotFound
-from bot.jobs.records import Job, JobStatus
 from bot.jobs.service import JobService
-from cogs.i18n import tr
-from cogs.moderation import QueueActions
-from cogs.render import STATE_LABELS, Locale, age, excerpt, job_line, status_embed
-
-MAX_LIST_LINES = 15
-EMBED_TEXT_LIMIT = 4000
-
-
-def _clip_lines(lines: list[str], limit: int = EMBED_TEXT_LIMIT, *, locale: Locale = None) -> str:
-    """Join lines, stopping (with a count of the rest) before the embed's text limit."""
-    out: list[str] = []
-    used = 0
-    for index, line in enumerate(lines):
-        if used + len(line) + 1 > limit - 40:
-            out.append(tr("…and {count} more", locale, count=len(lines) - index))
-            break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(out)
+from cogs.render import clip_lines, job_line, queue_embed, status_embed
+from cogs.views.queue_actions import QueueActions
 
 
 def _is_moderator(interaction: discord.Interaction) -> bool:
@@ -72,7 +54,7 @@ class QueueCog(commands.Cog):
                 content=(tr("You have no video jobs in this server yet. Try /veo.", loc) + " " + quota_line).strip())
             return
         lines = [job_line(j, now=now, position=await self.service.position(j), locale=loc) for j in jobs]
-        embed = discord.Embed(title=tr("Your recent video jobs", loc), description=_clip_lines(lines, locale=loc))
+        embed = discord.Embed(title=tr("Your recent video jobs", loc), description=clip_lines(lines, locale=loc))
         if quota_line:
             embed.add_field(name=tr("Quota", loc), value=quota_line, inline=False)
         embed.set_footer(text=tr("/veo-status job:<number> shows one job; /veo-cancel job:<number> stops one.", loc))
@@ -112,42 +94,3 @@ class QueueCog(commands.Cog):
             view=QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused,
                               locale=interaction.locale),
         )
-
-
-def queue_embed(
-    in_flight: list[Job], failures: list[Job], *, paused: bool = False, now: float | None = None,
-    locale: Locale = None,
-) -> discord.Embed:
-    """The moderators' view: jobs in flight by state, oldest wait, counts per user, recent failures."""
-    now = time.time() if now is None else now
-    loc = locale
-    embed = discord.Embed(title=tr("Video jobs in this server", loc), colour=discord.Colour.blurple())
-    if not in_flight:
-        embed.description = tr("No jobs are waiting or running.", loc)
-    else:
-        by_state = Counter(job.status for job in in_flight)
-        embed.add_field(
-            name=tr("By state", loc),
-            value="\n".join(f"{tr(STATE_LABELS[s], loc)}: {n}" for s, n in sorted(by_state.items())),
-            inline=True,
-        )
-        embed.add_field(name=tr("Oldest wait", loc), value=age(now - min(j.created_at for j in in_flight), loc),
-                        inline=True)
-        per_user = Counter(job.user_id for job in in_flight).most_common(10)
-        embed.add_field(name=tr("Per user", loc), value="\n".join(f"<@{u}>: {n}" for u, n in per_user), inline=True)
-        lines = [job_line(j, now=now, position=i, show_owner=True, locale=loc) for i, j in enumerate(in_flight, 1)]
-        embed.description = _clip_lines(lines[:MAX_LIST_LINES * 4], locale=loc)
-    if failures:
-        lines = [
-            f"**#{j.id}** <@{j.user_id}> · " + tr("{age} ago", loc, age=age(now - (j.finished_at or now), loc))
-            + " · " + (tr("timed out", loc) if j.status is JobStatus.TIMED_OUT
-                       else excerpt(tr(j.error or "failed", loc), 80))
-            for j in failures[:MAX_LIST_LINES]
-        ]
-        embed.add_field(name=tr("Failures in the last 24 h: {count}", loc, count=len(failures)),
-                        value=_clip_lines(lines, 1000, locale=loc), inline=False)
-    if paused:
-        embed.add_field(name=tr("Paused", loc), value=tr("⏸️ No new jobs start until a moderator resumes.", loc),
-                        inline=False)
-    embed.set_footer(text=tr("Pick a job below to cancel it, or /veo-cancel job:<number>.", loc))
-    return embed

@@ -9,20 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import ORIENTATIONS, Settings
+from bot.i18n import tr
 from bot.jobs.errors import InvalidInput
 from bot.jobs.records import NewJob
+from bot.jobs.requests import clean_prompt, pick_model, pick_orientation
 from bot.jobs.service import JobService
-from cogs.i18n import tr
+from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
 from cogs.render import message_link, state_line, status_embed
-from cogs.validation import (
-    check_attachment,
-    check_bot_can_post,
-    check_frames,
-    clean_prompt,
-    pick_model,
-    pick_orientation,
-    read_image,
-)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +63,7 @@ class VeoCog(commands.Cog):
         models = policy.models or s.models
         chosen_model = pick_model(model, models, s.default_model if s.default_model in models else models[0])
         chosen_orientation = pick_orientation(orientation.value if orientation else None, ORIENTATIONS)
-        check_frames(image, last_frame)
+        check_attachments(image, last_frame)
         frames = [(label, att) for label, att in (("image", image), ("last_frame", last_frame)) if att is not None]
         kinds = [check_attachment(att, label, s.max_image_bytes) for label, att in frames]
         check_bot_can_post(interaction.app_permissions)

@@ -9,18 +9,19 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import discord
-from discord import app_commands
-
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "ko", "vi")
 _FORMATTER = string.Formatter()
 
 
-def language(locale: discord.Locale | str | None) -> str:
-    """The catalogue for a Discord locale (``ko``, ``vi``), English for every other one."""
-    code = str(locale.value if isinstance(locale, discord.Locale) else locale or "").lower()
+# A platform's locale: a code such as ``ko`` or ``vi-VN``, or an enum whose ``value`` is one (Discord's).
+Locale = object
+
+
+def language(locale: Locale | None) -> str:
+    """The catalogue for a locale (``ko``, ``vi``), English for every other one."""
+    code = str(getattr(locale, "value", locale) or "").lower()
     base = code.split("-")[0]
     return base if base in LANGUAGES else "en"
 
@@ -30,7 +31,7 @@ def catalogue(lang: str) -> dict[str, str]:
     """The translations of one language, keyed by the English template (empty for English)."""
     if lang == "en":
         return {}
-    text = resources.files("cogs.locales").joinpath(f"{lang}.json").read_text(encoding="utf-8")
+    text = resources.files("bot.locales").joinpath(f"{lang}.json").read_text(encoding="utf-8")
     data: dict[str, str] = json.loads(text)
     return data
 
@@ -40,7 +41,7 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
 
 
-def tr(template: str, locale: discord.Locale | str | None = None, /, **params: Any) -> str:
+def tr(template: str, locale: Locale | None = None, /, **params: Any) -> str:
     """Translate an English template for ``locale`` and fill in ``params`` (English when untranslated)."""
     translated = catalogue(language(locale)).get(template, template)
     if not params:
@@ -51,15 +52,3 @@ def tr(template: str, locale: discord.Locale | str | None = None, /, **params: A
         # A broken translation must never hide the message: fall back to English.
         log.warning("translation of %r does not fit its parameters", template[:60])
         return template.format(**params)
-
-
-class VeoTranslator(app_commands.Translator):
-    """Gives Discord the Korean and Vietnamese names and descriptions of the slash commands."""
-
-    async def translate(
-        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
-    ) -> str | None:
-        lang = language(locale)
-        if lang == "en":
-            return None
-        return catalogue(lang).get(string.message)

@@ -1,26 +1,18 @@
-"""Checks on /veo's options and attachments; every refusal says what to change."""
+"""Checks on a video request that every face makes alike: prompt, model, orientation, frames, image bytes.
+
+Each refusal is an ``InvalidInput`` that says what to change; nothing is stored or sent before they pass.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-import aiohttp
-import discord
-
-from bot.jobs.errors import InvalidInput, NotAllowed
+from bot.jobs.errors import InvalidInput
 from bot.jobs.provider import ImageInput
 
 MIB = 1024 * 1024
 _INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]+")
-
-# What the bot needs in a channel to post status messages and results there.
-REQUIRED_CHANNEL_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("view_channel", "View Channel"),
-    ("send_messages", "Send Messages"),
-    ("embed_links", "Embed Links"),
-    ("attach_files", "Attach Files"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,34 +79,29 @@ def pick_orientation(orientation: str | None, allowed: tuple[str, ...]) -> str:
     return orientation
 
 
-def check_frames(image: discord.Attachment | None, last_frame: discord.Attachment | None) -> None:
-    """``last_frame`` only makes sense after a first frame."""
-    if last_frame is not None and image is None:
+def check_frames(has_first: bool, has_last: bool) -> None:
+    """A last frame only makes sense after a first frame."""
+    if has_last and not has_first:
         raise InvalidInput("`last_frame` needs `image` too: attach the first frame as `image`, then the last frame.")
 
 
-def check_attachment(attachment: discord.Attachment, label: str, max_bytes: int) -> ImageKind:
+def image_kind(content_type: str | None, size: int, label: str, max_bytes: int) -> ImageKind:
     """Refuse, before downloading anything, a file that is not a PNG, JPEG or WebP image or is too large."""
-    kind = IMAGE_KINDS.get((attachment.content_type or "").split(";")[0].strip().lower())
+    kind = IMAGE_KINDS.get((content_type or "").split(";")[0].strip().lower())
     if kind is None:
         raise InvalidInput("`{option}` must be a PNG, JPEG or WebP image.", params={"option": label})
-    if attachment.size <= 0:
+    if size <= 0:
         raise InvalidInput("`{option}` is an empty file. Attach the image again.", params={"option": label})
-    if attachment.size > max_bytes:
+    if size > max_bytes:
         raise InvalidInput(
             "`{option}` is {size} MiB; the limit is {limit} MiB. Please attach a smaller image.",
-            params={"option": label, "size": f"{attachment.size / MIB:.1f}", "limit": f"{max_bytes / MIB:.1f}"},
+            params={"option": label, "size": f"{size / MIB:.1f}", "limit": f"{max_bytes / MIB:.1f}"},
         )
     return kind
 
 
-async def read_image(attachment: discord.Attachment, label: str, kind: ImageKind, max_bytes: int) -> ImageInput:
-    """Download an attachment already checked by ``check_attachment`` and check its real bytes."""
-    try:
-        data = await attachment.read()
-    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
-        raise InvalidInput("Could not read `{option}` from Discord. Please attach it again.",
-                           params={"option": label}) from exc
+def image_from_bytes(data: bytes, label: str, kind: ImageKind, max_bytes: int) -> ImageInput:
+    """The downloaded image, once its real size and first bytes match what was announced."""
     if len(data) > max_bytes:
         raise InvalidInput("`{option}` is larger than its size said; the limit is {limit} MiB.",
                            params={"option": label, "limit": f"{max_bytes / MIB:.1f}"})
@@ -122,14 +109,3 @@ async def read_image(attachment: discord.Attachment, label: str, kind: ImageKind
         raise InvalidInput("`{option}` is not a valid {kind} image (its content does not match).",
                            params={"option": label, "kind": kind.extension.upper()})
     return ImageInput(data=data, filename=f"{label}.{kind.extension}", content_type=kind.content_type)
-
-
-def check_bot_can_post(permissions: discord.Permissions) -> None:
-    """Refuse when the bot could not post the status message or the video in this channel."""
-    missing = [name for attr, name in REQUIRED_CHANNEL_PERMISSIONS if not getattr(permissions, attr)]
-    if missing:
-        raise NotAllowed(
-            "I can't post videos in this channel: I'm missing {permissions}. "
-            "Ask a server admin to grant them, or use /veo in another channel.",
-            params={"permissions": ", ".join(missing)},
-        )

@@ -8,9 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import tr
 from bot.jobs.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine
 from bot.jobs.policy import OVERRIDABLE, GuildSettings, Policy
-from cogs.i18n import tr
 from cogs.render import Locale, plain
 
 NUMERIC = [name for name in SETTING_LABELS if not name.startswith("allowed_")]

@@ -12,10 +12,10 @@ from discord import app_commands
 
 import bot.jobs.errors
 import bot.jobs.provider
-from cogs.admin import AdminCog
-from cogs.i18n import LANGUAGES, catalogue, language, placeholders, tr
-from cogs.queue import QueueCog
-from cogs.veo import VeoCog
+from bot.i18n import LANGUAGES, catalogue, language, placeholders, tr
+from cogs.commands.admin import AdminCog
+from cogs.commands.queue import QueueCog
+from cogs.commands.veo import VeoCog
 
 ROOT = Path(__file__).resolve().parents[2]
 # Discord's rule for command and option names (lower case where the script has case).
@@ -96,7 +96,7 @@ def test_no_fstring_templates() -> None:
 def test_every_template_is_translated(lang: str) -> None:
     needed = set(code_templates()) | command_strings()
     missing = sorted(needed - set(catalogue(lang)))
-    assert missing == [], f"{len(missing)} texts missing from cogs/locales/{lang}.json"
+    assert missing == [], f"{len(missing)} texts missing from bot/locales/{lang}.json"
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])

@@ -7,12 +7,12 @@ from typing import Any
 
 import discord
 
+from bot.i18n import tr
 from bot.jobs.admin import GuildAdmin
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
 from cogs.errors import GENERIC, reply_ephemeral, user_message
-from cogs.i18n import tr
-from cogs.render import Locale, excerpt
+from cogs.render import Locale, excerpt, queue_embed
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,6 @@ class QueueActions(discord.ui.View):
         await reply_ephemeral(interaction, message)
 
     async def _show_queue(self, interaction: discord.Interaction, note: str) -> None:
-        from cogs.queue import queue_embed  # the embed lives with the command that shows it
-
         assert interaction.guild_id is not None
         overview = await self.service.guild_overview(interaction.guild_id)
         loc = interaction.locale

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
+from bot.i18n import tr
 from bot.jobs.errors import NotAllowed, NotFound
 from bot.jobs.records import NewJob
+from cogs.context import job_service
 from cogs.errors import GENERIC, reply_ephemeral, user_message
-from cogs.i18n import tr
 from cogs.render import Locale, message_link
 
-if TYPE_CHECKING:
-    from cogs.app import VeoBot
-
 log = logging.getLogger(__name__)
-
-
-def _bot(interaction: discord.Interaction) -> VeoBot:
-    return interaction.client  # type: ignore[return-value]
 
 
 async def _answer_error(interaction: discord.Interaction, error: Exception) -> None:
@@ -55,7 +49,7 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
             await _answer_error(interaction, error)
 
     async def _regenerate(self, interaction: discord.Interaction) -> None:
-        service = _bot(interaction).app.service
+        service = job_service(interaction)
         assert interaction.guild_id is not None and interaction.channel_id is not None
         original = await service.find_job(str(self.job_id), interaction.guild_id)
         if original is None:
@@ -101,9 +95,9 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
             await _answer_error(interaction, error)
 
     async def _delete(self, interaction: discord.Interaction) -> None:
-        app = _bot(interaction).app
+        service = job_service(interaction)
         assert interaction.guild_id is not None and interaction.message is not None
-        job = await app.service.find_job(str(self.job_id), interaction.guild_id)
+        job = await service.find_job(str(self.job_id), interaction.guild_id)
         owner = job.user_id if job is not None else None
         is_moderator = interaction.permissions.manage_messages
         if interaction.user.id != owner and not is_moderator:
@@ -111,8 +105,8 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
         await interaction.response.defer()
         await interaction.message.delete()
         if interaction.user.id != owner:
-            await app.store.add_audit(interaction.guild_id, interaction.user.id, "delete result",
-                                      f"job #{self.job_id}", app.service.clock(), job_id=self.job_id)
+            await service.audit(interaction.guild_id, interaction.user.id, "delete result", f"job #{self.job_id}",
+                                job_id=self.job_id)
         log.info("job=%s result message deleted by user=%s", self.job_id, interaction.user.id)
 
 

@@ -1,0 +1,1 @@
+"""Discord views: the buttons under results, and the moderators' queue actions."""
