@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
 from bot.comet_types import ImageInput, TaskStatus
 from bot.metrics import MetricsRegistry
 from bot.models import Job, JobStatus
@@ -17,6 +19,26 @@ class JobCounts(Protocol):
     """The one store query the metrics need."""
 
     async def count_by_status(self) -> Mapping[JobStatus, int]: ...
+
+
+class _LastTick:
+    """The worker's last poll cycle, read at every scrape; no sample until the worker has ticked."""
+
+    name = "veo_poll_loop_last_tick_timestamp_seconds"
+    help = "Unix time of the job worker's last poll cycle."
+
+    def __init__(self) -> None:
+        self.read: Callable[[], float | None] = lambda: None
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self.name, self.help)]
+
+    def collect(self) -> list[Metric]:
+        family = GaugeMetricFamily(self.name, self.help)
+        tick = self.read()
+        if tick is not None:
+            family.add_metric([], tick)
+        return [family]
 
 
 class BotMetrics:
@@ -45,9 +67,8 @@ class BotMetrics:
         )
         self.gateway_connected = r.gauge("veo_gateway_connected", "1 while the Discord gateway session is up.")
         self.gateway_disconnects = r.counter("veo_gateway_disconnects_total", "Discord gateway disconnections.")
-        self.poll_loop_tick = r.gauge(
-            "veo_poll_loop_last_tick_timestamp_seconds", "Unix time of the job worker's last poll cycle."
-        )
+        self.poll_loop_tick = _LastTick()
+        r.register(self.poll_loop_tick)
         self.videos_pruned = r.counter("veo_videos_pruned_total", "Stored videos removed after their retention.")
 
     def watch_store(self, store: JobCounts) -> None:
@@ -56,20 +77,14 @@ class BotMetrics:
         async def collect() -> None:
             counts = await store.count_by_status()
             for status in JobStatus:
-                self.jobs.set(counts.get(status, 0), state=status.value)
+                self.jobs.labels(state=status.value).set(counts.get(status, 0))
             self.queue_length.set(counts.get(JobStatus.QUEUED, 0))
 
         self.registry.add_collector(collect)
 
     def watch_poll_loop(self, last_tick: Callable[[], float | None]) -> None:
         """Expose the worker's last tick at every scrape."""
-
-        async def collect() -> None:
-            tick = last_tick()
-            if tick is not None:
-                self.poll_loop_tick.set(tick)
-
-        self.registry.add_collector(collect)
+        self.poll_loop_tick.read = last_tick
 
 
 class InstrumentedProvider:
@@ -83,9 +98,9 @@ class InstrumentedProvider:
         self.timer = timer
 
     def _done(self, operation: str, started: float, error: BaseException | None) -> None:
-        self.metrics.provider_seconds.observe(self.timer() - started, operation=operation)
+        self.metrics.provider_seconds.labels(operation=operation).observe(self.timer() - started)
         if error is not None:
-            self.metrics.provider_errors.inc(operation=operation, error=type(error).__name__)
+            self.metrics.provider_errors.labels(operation=operation, error=type(error).__name__).inc()
 
     async def create(self, prompt: str, model: str, orientation: str, images: Sequence[ImageInput] = ()) -> str:
         """Create a task, measured."""
@@ -139,7 +154,7 @@ class InstrumentedNotifier:
             outcome = "failed_permanent" if error.permanent else "failed_retry"
         else:
             outcome = "error"
-        self.metrics.deliveries.inc(kind=kind, outcome=outcome)
+        self.metrics.deliveries.labels(kind=kind, outcome=outcome).inc()
 
     async def deliver_video(self, job: Job, video: Path | None) -> int:
         """Post the video (or its link), counted."""

@@ -51,12 +51,12 @@ class DiscordHealth:
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
     ) -> None:
         if params.response.status >= 400:
-            self.metrics.discord_errors.inc(status=str(params.response.status))
+            self.metrics.discord_errors.labels(status=str(params.response.status)).inc()
 
     async def _on_request_exception(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
     ) -> None:
-        self.metrics.discord_errors.inc(status="network")
+        self.metrics.discord_errors.labels(status="network").inc()
 
     def problem(self) -> str | None:
         """None while the gateway session is up, else what is wrong (for ``/healthz``)."""

@@ -81,12 +81,12 @@ async def test_healthz_is_503_with_the_reason_for_each_failed_check(store: Sqlit
 async def test_metrics_are_prometheus_text(store: SqliteJobStore, clock: FakeClock) -> None:
     async with _server(store, clock) as (_, _facts, metrics, base):
         metrics.watch_store(store)
-        metrics.discord_errors.inc(status="403")
+        metrics.discord_errors.labels(status="403").inc()
         status, content_type, body = await _get(base + "/metrics")
     text = body.decode()
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
-    assert "# TYPE veo_jobs gauge" in text and 'veo_jobs{state="queued"} 0' in text
-    assert 'veo_discord_errors_total{status="403"} 1' in text
+    assert "# TYPE veo_jobs gauge" in text and 'veo_jobs{state="queued"} 0.0' in text
+    assert 'veo_discord_errors_total{status="403"} 1.0' in text
     assert "veo_gateway_connected" in text and "veo_deliveries_total" in text
 
 

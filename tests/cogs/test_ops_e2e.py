@@ -46,18 +46,18 @@ async def test_healthz_follows_the_gateway_and_metrics_count_a_delivery(tmp_path
         await w.discord.wait_until(lambda: w.results() or None, timeout=10)
         _, metrics = await _get(base + "/metrics")
         lines = metrics.decode().splitlines()
-        assert 'veo_deliveries_total{kind="video",outcome="posted"} 1' in lines
-        assert 'veo_jobs{state="delivered"} 1' in lines or 'veo_jobs{state="completed"} 1' in lines
-        assert 'veo_provider_request_duration_seconds_count{operation="create"} 1' in lines
-        assert 'veo_provider_request_duration_seconds_count{operation="download"} 1' in lines
-        assert 'veo_discord_errors_total{status="429"} 1' in lines
-        assert "veo_gateway_connected 1" in lines and "veo_queue_length 0" in lines
+        assert 'veo_deliveries_total{kind="video",outcome="posted"} 1.0' in lines
+        assert 'veo_jobs{state="delivered"} 1.0' in lines or 'veo_jobs{state="completed"} 1.0' in lines
+        assert 'veo_provider_request_duration_seconds_count{operation="create"} 1.0' in lines
+        assert 'veo_provider_request_duration_seconds_count{operation="download"} 1.0' in lines
+        assert 'veo_discord_errors_total{status="429"} 1.0' in lines
+        assert "veo_gateway_connected 1.0" in lines and "veo_queue_length 0.0" in lines
         await w.discord.stop()  # Discord goes away: the gateway drops and reconnects fail
         status, body = await w.discord.wait_until(lambda: _unhealthy(base), timeout=10)
         assert status == 503 and b"disconnected from the Discord gateway" in body
         _, metrics = await _get(base + "/metrics")
-        assert "veo_gateway_connected 0" in metrics.decode().splitlines()
-        assert "veo_gateway_disconnects_total 1" in metrics.decode().splitlines()
+        assert "veo_gateway_connected 0.0" in metrics.decode().splitlines()
+        assert "veo_gateway_disconnects_total 1.0" in metrics.decode().splitlines()
 
 
 async def _healthy(base: str) -> tuple[int, bytes] | None:
