@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from bot.comet_types import ImageInput, TaskState, TaskStatus
 from bot.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
 from bot.metrics import MetricsRegistry
 from bot.models import Job, JobStatus, NewJob
-from bot.ports import DeliveryFailed
+from bot.ports import DeliveryFailed, StatusView
 from db.store import SqliteJobStore
 
 
@@ -133,6 +134,21 @@ async def test_instrumented_provider_times_calls_and_counts_errors_by_kind(tmp_p
     assert 'veo_provider_request_duration_seconds_sum{operation="create"} 2.8' in text
 
 
+async def test_a_cancelled_provider_call_is_neither_timed_nor_counted() -> None:
+    metrics = BotMetrics()
+    inner = _Provider()
+
+    async def cancelled(task_id: str) -> TaskStatus:
+        raise asyncio.CancelledError
+
+    inner.get = cancelled  # type: ignore[method-assign]
+    provider = InstrumentedProvider(inner, metrics)
+    with pytest.raises(asyncio.CancelledError):
+        await provider.get("task-1")
+    assert metrics.registry.sample("veo_provider_request_duration_seconds_count", operation="get") is None
+    assert "veo_provider_errors_total{" not in metrics.registry.exposition()
+
+
 class _Notifier:
     def __init__(self) -> None:
         self.errors: list[BaseException] = []
@@ -161,11 +177,18 @@ async def test_instrumented_notifier_counts_posts_and_passes_status_calls_throug
     with pytest.raises(DeliveryFailed):
         await notifier.deliver_video(job, None)
     assert await notifier.deliver_failure(job) == 8
-    assert await notifier.show_status(job, None) == 5 and inner.statuses == 1
+    assert await notifier.show_status(job, StatusView()) == 5 and inner.statuses == 1
+    inner.errors = [RuntimeError("boom"), DeliveryFailed("Discord answered 503", permanent=False)]
+    for _ in range(2):
+        with pytest.raises((DeliveryFailed, RuntimeError)):
+            await notifier.deliver_video(job, None)
     sample = metrics.registry.sample
     assert sample("veo_deliveries_total", kind="video", outcome="posted") == 1
     assert sample("veo_deliveries_total", kind="video", outcome="failed_permanent") == 1
+    assert sample("veo_deliveries_total", kind="video", outcome="failed_retry") == 1
+    assert sample("veo_deliveries_total", kind="video", outcome="error") == 1
     assert sample("veo_deliveries_total", kind="failure", outcome="posted") == 1
+    assert sample("veo_deliveries_total", kind="status", outcome="posted") is None
 
 
 async def test_job_gauges_come_from_the_store(store: SqliteJobStore) -> None:
