@@ -43,7 +43,11 @@ class _LastTick:
 
 
 class BotMetrics:
-    """Every metric the bot exposes on ``/metrics``, registered in one place."""
+    """The job core's metrics on ``/metrics``, registered in one place.
+
+    A chat front-end registers its own metrics (gateway, chat API errors) on the same ``registry``, through
+    its ``counter``, ``gauge`` and ``histogram``, so that one exposition holds both.
+    """
 
     def __init__(self, registry: MetricsRegistry | None = None) -> None:
         self.registry = registry or MetricsRegistry()
@@ -63,11 +67,6 @@ class BotMetrics:
             "Result posts: kind is video or failure; outcome is posted, or the failure's kind.",
             ["kind", "outcome"],
         )
-        self.discord_errors = r.counter(
-            "veo_discord_errors_total", "Discord HTTP error answers and network errors, by status.", ["status"]
-        )
-        self.gateway_connected = r.gauge("veo_gateway_connected", "1 while the Discord gateway session is up.")
-        self.gateway_disconnects = r.counter("veo_gateway_disconnects_total", "Discord gateway disconnections.")
         self.poll_loop_tick = _LastTick()
         r.register(self.poll_loop_tick)
         self.videos_pruned = r.counter("veo_videos_pruned_total", "Stored videos removed after their retention.")

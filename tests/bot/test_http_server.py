@@ -14,6 +14,7 @@ from bot.healthcheck import probe
 from bot.http_server import HttpServer
 from bot.instrument import BotMetrics
 from bot.video_store import DAY, VideoStore
+from cogs.health import DiscordMetrics
 from db.store import SqliteJobStore
 from tests.conftest import FakeClock
 
@@ -81,7 +82,8 @@ async def test_healthz_is_503_with_the_reason_for_each_failed_check(store: Sqlit
 async def test_metrics_are_prometheus_text(store: SqliteJobStore, clock: FakeClock) -> None:
     async with _server(store, clock) as (_, _facts, metrics, base):
         metrics.watch_store(store)
-        metrics.discord_errors.labels(status="403").inc()
+        discord = DiscordMetrics(metrics.registry)  # the Discord face's own metrics, on the same registry
+        discord.errors.labels(status="403").inc()
         status, content_type, body = await _get(base + "/metrics")
     text = body.decode()
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")

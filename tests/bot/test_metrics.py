@@ -191,6 +191,18 @@ async def test_instrumented_notifier_counts_posts_and_passes_status_calls_throug
     assert sample("veo_deliveries_total", kind="status", outcome="posted") is None
 
 
+def test_a_front_end_registers_its_own_metrics_next_to_the_core_ones() -> None:
+    metrics = BotMetrics()
+    assert "veo_discord" not in metrics.registry.exposition()  # the core knows no chat service
+    assert "veo_gateway" not in metrics.registry.exposition()
+    connected = metrics.registry.gauge("chat_connected", "1 while the chat service is reachable.")
+    connected.set(1)
+    lines = metrics.registry.exposition().splitlines()
+    assert "chat_connected 1.0" in lines and "veo_videos_pruned_total 0.0" in lines
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        metrics.registry.counter("veo_deliveries_total", "A front-end cannot take a core metric's name.")
+
+
 async def test_job_gauges_come_from_the_store(store: SqliteJobStore) -> None:
     for _ in range(2):
         await store.insert_job(NewJob(1, 2, 3, "p", "veo3.1-fast", "16x9"), 1.0)
