@@ -10,13 +10,25 @@ import aiohttp
 from discord.ext import commands
 
 from bot.ops.instrument import BotMetrics
+from bot.ops.metrics import MetricsRegistry
+
+
+class DiscordMetrics:
+    """The Discord face's own metrics, registered on the app's registry next to the job core's."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self.errors = registry.counter(
+            "veo_discord_errors_total", "Discord HTTP error answers and network errors, by status.", ["status"]
+        )
+        self.gateway_connected = registry.gauge("veo_gateway_connected", "1 while the Discord gateway session is up.")
+        self.gateway_disconnects = registry.counter("veo_gateway_disconnects_total", "Discord gateway disconnections.")
 
 
 class DiscordHealth:
     """Watches one discord.py client: whether its gateway session is up, and every error answer it gets."""
 
     def __init__(self, metrics: BotMetrics, *, clock: Callable[[], float] = time.time) -> None:
-        self.metrics = metrics
+        self.metrics = DiscordMetrics(metrics.registry)
         self.clock = clock
         self.client: commands.Bot | None = None
         self.connected = False
@@ -24,7 +36,7 @@ class DiscordHealth:
         self.trace = aiohttp.TraceConfig()
         self.trace.on_request_end.append(self._on_request_end)
         self.trace.on_request_exception.append(self._on_request_exception)
-        metrics.gateway_connected.set(0)
+        self.metrics.gateway_connected.set(0)
 
     def attach(self, client: commands.Bot) -> None:
         """Listen to the client's gateway events and trace its REST requests (call before it logs in)."""
@@ -51,12 +63,12 @@ class DiscordHealth:
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
     ) -> None:
         if params.response.status >= 400:
-            self.metrics.discord_errors.inc(status=str(params.response.status))
+            self.metrics.errors.labels(status=str(params.response.status)).inc()
 
     async def _on_request_exception(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
     ) -> None:
-        self.metrics.discord_errors.inc(status="network")
+        self.metrics.errors.labels(status="network").inc()
 
     def problem(self) -> str | None:
         """None while the gateway session is up, else what is wrong (for ``/healthz``)."""

@@ -8,11 +8,10 @@ from aiohttp import web
 
 from bot.jobs.videos import VideoStore
 from bot.ops.health import HealthChecks
-from bot.ops.metrics import MetricsRegistry
+from bot.ops.metrics import CONTENT_TYPE, MetricsRegistry
 
 log = logging.getLogger(__name__)
 
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 VIDEO_CACHE_SECONDS = 3600
 
 
@@ -73,7 +72,7 @@ class HttpServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         text = await self.metrics.render()
-        return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
         assert self.videos is not None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from bot.jobs.ports import DeliveryFailed, Notifier
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from bot.jobs.ports import DeliveryFailed, Notifier, StatusView
 from bot.jobs.provider import ImageInput, TaskStatus, VideoProvider
 from bot.jobs.records import Job, JobStatus
 from bot.ops.metrics import MetricsRegistry
@@ -19,8 +22,32 @@ class JobCounts(Protocol):
     async def count_by_status(self) -> Mapping[JobStatus, int]: ...
 
 
+class _LastTick:
+    """The worker's last poll cycle, read at every scrape; no sample until the worker has ticked."""
+
+    name = "veo_poll_loop_last_tick_timestamp_seconds"
+    help = "Unix time of the job worker's last poll cycle."
+
+    def __init__(self) -> None:
+        self.read: Callable[[], float | None] = lambda: None
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self.name, self.help)]
+
+    def collect(self) -> list[Metric]:
+        family = GaugeMetricFamily(self.name, self.help)
+        tick = self.read()
+        if tick is not None:
+            family.add_metric([], tick)
+        return [family]
+
+
 class BotMetrics:
-    """Every metric the bot exposes on ``/metrics``, registered in one place."""
+    """The job core's metrics on ``/metrics``, registered in one place.
+
+    A chat front-end registers its own metrics (gateway, chat API errors) on the same ``registry``, through
+    its ``counter``, ``gauge`` and ``histogram``, so that one exposition holds both.
+    """
 
     def __init__(self, registry: MetricsRegistry | None = None) -> None:
         self.registry = registry or MetricsRegistry()
@@ -40,14 +67,8 @@ class BotMetrics:
             "Result posts: kind is video or failure; outcome is posted, or the failure's kind.",
             ["kind", "outcome"],
         )
-        self.discord_errors = r.counter(
-            "veo_discord_errors_total", "Discord HTTP error answers and network errors, by status.", ["status"]
-        )
-        self.gateway_connected = r.gauge("veo_gateway_connected", "1 while the Discord gateway session is up.")
-        self.gateway_disconnects = r.counter("veo_gateway_disconnects_total", "Discord gateway disconnections.")
-        self.poll_loop_tick = r.gauge(
-            "veo_poll_loop_last_tick_timestamp_seconds", "Unix time of the job worker's last poll cycle."
-        )
+        self.poll_loop_tick = _LastTick()
+        r.register(self.poll_loop_tick)
         self.videos_pruned = r.counter("veo_videos_pruned_total", "Stored videos removed after their retention.")
 
     def watch_store(self, store: JobCounts) -> None:
@@ -56,23 +77,17 @@ class BotMetrics:
         async def collect() -> None:
             counts = await store.count_by_status()
             for status in JobStatus:
-                self.jobs.set(counts.get(status, 0), state=status.value)
+                self.jobs.labels(state=status.value).set(counts.get(status, 0))
             self.queue_length.set(counts.get(JobStatus.QUEUED, 0))
 
         self.registry.add_collector(collect)
 
     def watch_poll_loop(self, last_tick: Callable[[], float | None]) -> None:
         """Expose the worker's last tick at every scrape."""
-
-        async def collect() -> None:
-            tick = last_tick()
-            if tick is not None:
-                self.poll_loop_tick.set(tick)
-
-        self.registry.add_collector(collect)
+        self.poll_loop_tick.read = last_tick
 
 
-class InstrumentedProvider:
+class InstrumentedProvider(VideoProvider):
     """A ``VideoProvider`` that times every call of the one it wraps and counts its errors."""
 
     def __init__(
@@ -82,81 +97,71 @@ class InstrumentedProvider:
         self.metrics = metrics
         self.timer = timer
 
-    def _done(self, operation: str, started: float, error: BaseException | None) -> None:
-        self.metrics.provider_seconds.observe(self.timer() - started, operation=operation)
+    @contextmanager
+    def _measured(self, operation: str) -> Iterator[None]:
+        """Time the call made in the block and count its error; a cancelled call (it never ended) is neither."""
+        started = self.timer()
+        try:
+            yield
+        except Exception as exc:
+            self._done(operation, started, type(exc).__name__)
+            raise
+        self._done(operation, started, None)
+
+    def _done(self, operation: str, started: float, error: str | None) -> None:
+        self.metrics.provider_seconds.labels(operation=operation).observe(self.timer() - started)
         if error is not None:
-            self.metrics.provider_errors.inc(operation=operation, error=type(error).__name__)
+            self.metrics.provider_errors.labels(operation=operation, error=error).inc()
 
     async def create(self, prompt: str, model: str, orientation: str, images: Sequence[ImageInput] = ()) -> str:
         """Create a task, measured."""
-        started = self.timer()
-        try:
-            task_id = await self.inner.create(prompt, model, orientation, images)
-        except Exception as exc:
-            self._done("create", started, exc)
-            raise
-        self._done("create", started, None)
-        return task_id
+        with self._measured("create"):
+            return await self.inner.create(prompt, model, orientation, images)
 
     async def get(self, task_id: str) -> TaskStatus:
         """Read a task's status, measured."""
-        started = self.timer()
-        try:
-            status = await self.inner.get(task_id)
-        except Exception as exc:
-            self._done("get", started, exc)
-            raise
-        self._done("get", started, None)
-        return status
+        with self._measured("get"):
+            return await self.inner.get(task_id)
 
     async def download(self, task_id: str, video_url: str | None, dest: Path) -> int:
         """Download a finished video, measured."""
-        started = self.timer()
-        try:
-            size = await self.inner.download(task_id, video_url, dest)
-        except Exception as exc:
-            self._done("download", started, exc)
-            raise
-        self._done("download", started, None)
-        return size
+        with self._measured("download"):
+            return await self.inner.download(task_id, video_url, dest)
 
 
-class InstrumentedNotifier:
-    """A ``Notifier`` that counts result posts; every other call goes straight to the wrapped notifier."""
+class InstrumentedNotifier(Notifier):
+    """A ``Notifier`` that counts result posts; status messages go straight to the wrapped notifier."""
 
     def __init__(self, inner: Notifier, metrics: BotMetrics) -> None:
         self.inner = inner
         self.metrics = metrics
 
-    def __getattr__(self, name: str) -> Any:
-        # Status messages and anything a front-end adds later pass through untouched.
-        return getattr(self.inner, name)
+    @contextmanager
+    def _counted(self, kind: str) -> Iterator[None]:
+        """Count the post made in the block by its outcome; a cancelled post (it never ended) is not counted."""
+        try:
+            yield
+        except DeliveryFailed as exc:
+            self._count(kind, "failed_permanent" if exc.permanent else "failed_retry")
+            raise
+        except Exception:
+            self._count(kind, "error")
+            raise
+        self._count(kind, "posted")
 
-    def _count(self, kind: str, error: BaseException | None) -> None:
-        if error is None:
-            outcome = "posted"
-        elif isinstance(error, DeliveryFailed):
-            outcome = "failed_permanent" if error.permanent else "failed_retry"
-        else:
-            outcome = "error"
-        self.metrics.deliveries.inc(kind=kind, outcome=outcome)
+    def _count(self, kind: str, outcome: str) -> None:
+        self.metrics.deliveries.labels(kind=kind, outcome=outcome).inc()
+
+    async def show_status(self, job: Job, view: StatusView) -> int | None:
+        """Create or update the job's status message (not counted)."""
+        return await self.inner.show_status(job, view)
 
     async def deliver_video(self, job: Job, video: Path | None) -> int:
         """Post the video (or its link), counted."""
-        try:
-            message_id = await self.inner.deliver_video(job, video)
-        except Exception as exc:
-            self._count("video", exc)
-            raise
-        self._count("video", None)
-        return message_id
+        with self._counted("video"):
+            return await self.inner.deliver_video(job, video)
 
     async def deliver_failure(self, job: Job) -> int:
         """Post a failure notice, counted."""
-        try:
-            message_id = await self.inner.deliver_failure(job)
-        except Exception as exc:
-            self._count("failure", exc)
-            raise
-        self._count("failure", None)
-        return message_id
+        with self._counted("failure"):
+            return await self.inner.deliver_failure(job)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import aiohttp
 import av
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
+from bot.config import load_settings
+from bot.jobs.provider import TaskNotFound
+from cogs.app import VeoApp
 from cogs.render import MOCK_LABEL, MOCK_NOTE
 from tests.fakes.comet.api import TaskScript, make_mp4_bytes
 from tests.support.e2e import World, running_bot, world
@@ -46,18 +52,47 @@ async def test_healthz_follows_the_gateway_and_metrics_count_a_delivery(tmp_path
         await w.discord.wait_until(lambda: w.results() or None, timeout=10)
         _, metrics = await _get(base + "/metrics")
         lines = metrics.decode().splitlines()
-        assert 'veo_deliveries_total{kind="video",outcome="posted"} 1' in lines
-        assert 'veo_jobs{state="delivered"} 1' in lines or 'veo_jobs{state="completed"} 1' in lines
-        assert 'veo_provider_request_duration_seconds_count{operation="create"} 1' in lines
-        assert 'veo_provider_request_duration_seconds_count{operation="download"} 1' in lines
-        assert 'veo_discord_errors_total{status="429"} 1' in lines
-        assert "veo_gateway_connected 1" in lines and "veo_queue_length 0" in lines
+        assert 'veo_deliveries_total{kind="video",outcome="posted"} 1.0' in lines
+        assert 'veo_jobs{state="delivered"} 1.0' in lines or 'veo_jobs{state="completed"} 1.0' in lines
+        assert 'veo_provider_request_duration_seconds_count{operation="create"} 1.0' in lines
+        assert 'veo_provider_request_duration_seconds_count{operation="download"} 1.0' in lines
+        assert 'veo_discord_errors_total{status="429"} 1.0' in lines
+        assert "veo_gateway_connected 1.0" in lines and "veo_queue_length 0.0" in lines
         await w.discord.stop()  # Discord goes away: the gateway drops and reconnects fail
         status, body = await w.discord.wait_until(lambda: _unhealthy(base), timeout=10)
         assert status == 503 and b"disconnected from the Discord gateway" in body
         _, metrics = await _get(base + "/metrics")
-        assert "veo_gateway_connected 0" in metrics.decode().splitlines()
-        assert "veo_gateway_disconnects_total 1" in metrics.decode().splitlines()
+        assert "veo_gateway_connected 0.0" in metrics.decode().splitlines()
+        assert "veo_gateway_disconnects_total 1.0" in metrics.decode().splitlines()
+
+
+async def test_two_apps_in_one_process_keep_their_own_counts(tmp_path: Path) -> None:
+    base_env = {"DISCORD_TOKEN": "discord-token-value-123", "COMETAPI_KEY": "sk-comet-key-value-456",
+                "VEO_PROVIDER": "mock"}
+    apps: list[VeoApp] = []
+    try:
+        for name in ("one", "two"):
+            env = {**base_env, "DATABASE_URL": f"sqlite:///{tmp_path / name}.sqlite3",
+                   "VEO_DATA_DIR": str(tmp_path / name)}
+            apps.append(await VeoApp.create(load_settings(env)))  # the second would clash on a shared registry
+        one, two = apps
+        for _ in range(2):
+            with pytest.raises(TaskNotFound):
+                await one.worker.provider.get("mock-0123456789abcdef")
+        two.ops.metrics.videos_pruned.inc()
+        texts = [await app.ops.metrics.registry.render() for app in apps]
+    finally:
+        for app in apps:
+            await app.close()
+    one_lines, two_lines = (text.splitlines() for text in texts)
+    assert 'veo_provider_request_duration_seconds_count{operation="get"} 2.0' in one_lines
+    assert 'veo_provider_errors_total{error="TaskNotFound",operation="get"} 2.0' in one_lines
+    assert "veo_videos_pruned_total 0.0" in one_lines
+    assert not [line for line in two_lines if line.startswith(("veo_provider_request", "veo_provider_errors_total"))]
+    assert "veo_videos_pruned_total 1.0" in two_lines
+    families = [{family.name for family in text_string_to_metric_families(text)} for text in texts]
+    assert families[0] == families[1] and {"veo_jobs", "veo_discord_errors", "veo_gateway_connected"} <= families[0]
+    assert not [family.name for family in REGISTRY.collect() if family.name.startswith("veo_")]  # nothing global
 
 
 async def _healthy(base: str) -> tuple[int, bytes] | None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
+from bot.jobs.records import JobStatus, NewJob
 from bot.jobs.videos import DAY, VideoStore
 from bot.ops.health import HealthChecks
 from bot.ops.healthcheck import probe
 from bot.ops.http_server import HttpServer
 from bot.ops.instrument import BotMetrics
+from bot.ops.metrics import DEFAULT_BUCKETS
+from cogs.health import DiscordMetrics
 from db.store import SqliteJobStore
 from tests.conftest import FakeClock
 
@@ -81,13 +86,63 @@ async def test_healthz_is_503_with_the_reason_for_each_failed_check(store: Sqlit
 async def test_metrics_are_prometheus_text(store: SqliteJobStore, clock: FakeClock) -> None:
     async with _server(store, clock) as (_, _facts, metrics, base):
         metrics.watch_store(store)
-        metrics.discord_errors.inc(status="403")
+        discord = DiscordMetrics(metrics.registry)  # the Discord face's own metrics, on the same registry
+        discord.errors.labels(status="403").inc()
         status, content_type, body = await _get(base + "/metrics")
     text = body.decode()
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
-    assert "# TYPE veo_jobs gauge" in text and 'veo_jobs{state="queued"} 0' in text
-    assert 'veo_discord_errors_total{status="403"} 1' in text
+    assert "# TYPE veo_jobs gauge" in text and 'veo_jobs{state="queued"} 0.0' in text
+    assert 'veo_discord_errors_total{status="403"} 1.0' in text
     assert "veo_gateway_connected" in text and "veo_deliveries_total" in text
+
+
+async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
+    store: SqliteJobStore, clock: FakeClock
+) -> None:
+    await store.insert_job(NewJob(1, 2, 3, "p", "veo3.1-fast", "16x9"), 1.0)
+    async with _server(store, clock) as (_, facts, metrics, base):
+        metrics.watch_store(store)
+        metrics.watch_poll_loop(lambda: facts.last_tick)
+        discord = DiscordMetrics(metrics.registry)
+        discord.errors.labels(status="429").inc()
+        discord.gateway_connected.set(1)
+        metrics.provider_seconds.labels(operation="create").observe(0.3)
+        metrics.provider_errors.labels(operation="get", error="ProviderBusy").inc()
+        metrics.deliveries.labels(kind="video", outcome="posted").inc()
+        status, _, body = await _get(base + "/metrics")
+    assert status == 200
+    families = {family.name: family for family in text_string_to_metric_families(body.decode())}
+    assert {name: (family.type, family.documentation != "") for name, family in families.items()} == {
+        "veo_jobs": ("gauge", True),
+        "veo_queue_length": ("gauge", True),
+        "veo_provider_request_duration_seconds": ("histogram", True),
+        "veo_provider_errors": ("counter", True),
+        "veo_deliveries": ("counter", True),
+        "veo_poll_loop_last_tick_timestamp_seconds": ("gauge", True),
+        "veo_videos_pruned": ("counter", True),
+        "veo_discord_errors": ("counter", True),
+        "veo_gateway_connected": ("gauge", True),
+        "veo_gateway_disconnects": ("counter", True),
+    }
+    series = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in families.values() for sample in family.samples
+    }
+    buckets = {float(labels[0][1]): value for (name, labels), value in series.items() if name.endswith("_bucket")}
+    assert buckets == {bound: (0.0 if bound < 0.3 else 1.0) for bound in (*DEFAULT_BUCKETS, math.inf)}
+    assert {key: value for key, value in series.items() if not key[0].endswith("_bucket")} == {
+        **{("veo_jobs", (("state", state.value),)): float(state is JobStatus.QUEUED) for state in JobStatus},
+        ("veo_queue_length", ()): 1.0,
+        ("veo_provider_request_duration_seconds_sum", (("operation", "create"),)): 0.3,
+        ("veo_provider_request_duration_seconds_count", (("operation", "create"),)): 1.0,
+        ("veo_provider_errors_total", (("error", "ProviderBusy"), ("operation", "get"))): 1.0,
+        ("veo_deliveries_total", (("kind", "video"), ("outcome", "posted"))): 1.0,
+        ("veo_poll_loop_last_tick_timestamp_seconds", ()): clock(),
+        ("veo_videos_pruned_total", ()): 0.0,
+        ("veo_discord_errors_total", (("status", "429"),)): 1.0,
+        ("veo_gateway_connected", ()): 1.0,
+        ("veo_gateway_disconnects_total", ()): 0.0,
+    }
 
 
 async def test_stored_videos_are_served_only_with_a_public_base_url(
