@@ -1,15 +1,12 @@
-"""``VeoApp``: owns the resources (HTTP session, job store, provider, bot) and wires the layers together."""
+"""``VeoApp``: the Discord face (discord.py client, commands, notifier) joined to the process's ``Runtime``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import secrets
 from typing import Any
 
-import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -17,23 +14,25 @@ from discord.ext import commands
 from bot.comet.types import RetryPolicy
 from bot.config import Settings
 from bot.jobs.admin import GuildAdmin
-from bot.jobs.config import CoreConfig
-from bot.jobs.provider import VideoProvider
+from bot.jobs.ports import JobStore
 from bot.jobs.service import JobService
-from bot.jobs.videos import VideoStore
 from bot.jobs.worker import JobWorker
+from bot.ops.health import HealthProbe
+from bot.runtime import Runtime
 from cogs.commands.admin import AdminCog
 from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
+from cogs.health import DiscordHealth
 from cogs.notifier import DiscordNotifier
-from cogs.ops import Operations, build_provider, open_video_store
 from cogs.sync import sync_commands
 from cogs.translator import VeoTranslator
 from cogs.views.results import DeleteButton, RegenerateButton
-from db import Store, open_store
+from db import open_store
 
 log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
 
 
 def configure_discord_endpoints(settings: Settings) -> None:
@@ -87,56 +86,62 @@ class VeoBot(commands.Bot):
 
 
 class VeoApp:
-    """Everything one bot process runs, created once and closed once."""
+    """The Discord face of one bot process: the discord.py client and its notifier, joined to a ``Runtime``."""
 
-    def __init__(self, settings: Settings, core: CoreConfig, session: aiohttp.ClientSession,
-                 store: Store, provider: VideoProvider, nonce_salt: str,
-                 videos: VideoStore | None = None) -> None:
-        self.settings = settings
-        self.session = session
-        self.store = store
-        self.ops = Operations(settings, store, videos or VideoStore(core.data_dir / "videos"))
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
         self.bot = VeoBot(self)
-        self.notifier = DiscordNotifier(self.bot, nonce_salt=nonce_salt, upload_limit=settings.upload_limit_bytes,
-                                        video_link=self.ops.video_link)
-        self.worker = JobWorker(store, self.ops.provider(provider), self.ops.notifier(self.notifier), core,
-                                videos=self.ops.videos)
-        self.ops.attach(self.bot, self.worker)
-        self.service = JobService(store, self.worker)
-        self.admin = GuildAdmin(store, self.worker, prices=dict(settings.prices), video_seconds=settings.video_seconds)
+        self.discord_health = DiscordHealth(runtime.metrics)
+        self.discord_health.attach(self.bot)
+        self.notifier = DiscordNotifier(self.bot, nonce_salt=runtime.nonce_salt,
+                                        upload_limit=self.settings.upload_limit_bytes, video_link=runtime.video_link)
+        runtime.add_face(PLATFORM, self.notifier, HealthProbe("gateway", self.discord_health.problem))
         self.sync_on_start = True
         self.worker_enabled = True
-        self._stop = asyncio.Event()
-        self._worker_task: asyncio.Task[None] | None = None
         self._bot_task: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> JobStore:
+        """The process's job store."""
+        return self.runtime.store
+
+    @property
+    def service(self) -> JobService:
+        """The job service the commands use."""
+        return self.runtime.service
+
+    @property
+    def admin(self) -> GuildAdmin:
+        """The admin service behind /veo-admin and /veo-queue's pause."""
+        return self.runtime.admin
+
+    @property
+    def worker(self) -> JobWorker:
+        """The process's job worker."""
+        return self.runtime.worker
 
     @classmethod
     async def create(
         cls, settings: Settings, *, retry: RetryPolicy | None = None, **core_overrides: Any
     ) -> VeoApp:
-        """Open the store and the HTTP session, and build the provider, the job core and the bot."""
+        """Open the store, build the runtime around it, and add the Discord face."""
         configure_discord_endpoints(settings)
-        core = dataclasses.replace(CoreConfig.from_settings(settings), **core_overrides)
         store = await open_store(settings.database_url)
-        salt = await store.get_meta("nonce_salt")
-        if salt is None:
-            # Nonces must differ between databases, or job #1 of a fresh database could match an old one.
-            salt = secrets.token_hex(3)
-            await store.set_meta("nonce_salt", salt)
-        session = aiohttp.ClientSession()
-        provider = build_provider(
-            settings, session, retry or RetryPolicy(request_timeout=settings.request_timeout), core.data_dir
-        )
-        return cls(settings, core, session, store, provider, salt, await open_video_store(settings, store))
+        try:
+            runtime = await Runtime.open(settings, store, retry=retry, **core_overrides)
+        except BaseException:
+            await store.close()
+            raise
+        return cls(runtime)
 
     def start_worker(self) -> None:
-        """Start the background poller (once)."""
-        if self._worker_task is None:
-            self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="veo-worker")
+        """Start the background job worker (once)."""
+        self.runtime.start_worker()
 
     async def start(self) -> None:
         """Log in and connect to the gateway in the background; returns once logged in."""
-        await self.ops.start(self._stop)
+        await self.runtime.start()
         await self.bot.login(self.settings.discord_token.reveal())
         self._bot_task = asyncio.create_task(self.bot.connect(reconnect=True), name="veo-gateway")
 
@@ -147,29 +152,21 @@ class VeoApp:
         await self._bot_task
 
     async def close(self) -> None:
-        """Stop the poller, then the bot, then the session and the store, in that order."""
-        self._stop.set()
-        if self._worker_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
+        """Stop the worker, then the bot, then the rest of the runtime, in that order."""
+        await self.runtime.stop_worker()
         if not self.bot.is_closed():
             await self.bot.close()
         if self._bot_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._bot_task
-        await self.ops.close()
-        await self.session.close()
-        await self.store.close()
+        await self.runtime.close()
 
     async def kill(self) -> None:
         """Stop abruptly, as a crash would: cancel everything mid-step (for crash tests)."""
-        for task in (self._worker_task, self._bot_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+        if self._bot_task is not None:
+            self._bot_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._bot_task
         with contextlib.suppress(Exception):
-            await self.ops.close()
             await self.bot.http.close()
-            await self.session.close()
-            await self.store.close()
+        await self.runtime.kill()

@@ -385,3 +385,13 @@ class SqliteJobStore(GuildQueries, StatsQueries):
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    async def get_or_create_meta(self, key: str, value: str) -> str:
+        """The stored note, or ``value`` stored now when there is none; every caller gets the same one."""
+
+        def work(conn: sqlite3.Connection) -> str:
+            # Insert-if-absent, then read back: two processes racing here both end with the first value.
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
+            return str(scalar(conn, "SELECT value FROM meta WHERE key = ?", (key,)))
+
+        return await self._write(work)

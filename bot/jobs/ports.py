@@ -1,8 +1,8 @@
-"""The small interfaces the job core talks through: the job store, the video provider, the notifier."""
+"""The small interfaces the job core talks through: the job store and the notifier (the provider: ``provider``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -12,8 +12,14 @@ from bot.jobs.records import Job, JobStatus, Limits, NewJob
 
 
 class JobStore(Protocol):
-    """Durable job rows; every method is one atomic step (see ``db.store.SqliteJobStore``)."""
+    """The whole job store: durable job rows, workspace settings, audit, usage and notes.
 
+    Every method is one atomic step. The contract every implementation keeps is tested once, for each
+    backend, in ``tests/db/contract/``.
+    """
+
+    async def close(self) -> None: ...
+    async def count_by_status(self) -> Mapping[JobStatus, int]: ...
     async def insert_job(self, new: NewJob, now: float) -> Job: ...
     async def get_job(self, job_id: int) -> Job | None: ...
     async def get_job_by_task(self, task_id: str) -> Job | None: ...
@@ -59,6 +65,7 @@ class JobStore(Protocol):
     async def usage(self, guild_id: int, since: float) -> list[UsageRow]: ...
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
+    async def get_or_create_meta(self, key: str, value: str) -> str: ...
 
 
 class DeliveryFailed(Exception):

@@ -28,17 +28,12 @@ PRUNE_INTERVAL = 3600.0
 class MetaStore(Protocol):
     """The store's key-value notes, where the naming key is kept."""
 
-    async def get_meta(self, key: str) -> str | None: ...
-    async def set_meta(self, key: str, value: str) -> None: ...
+    async def get_or_create_meta(self, key: str, value: str) -> str: ...
 
 
 async def load_name_key(meta: MetaStore) -> bytes:
     """The database's secret for video file names, created on first use (names then survive restarts)."""
-    value = await meta.get_meta(KEY_META)
-    if value is None:
-        value = secrets.token_hex(32)
-        await meta.set_meta(KEY_META, value)
-    return bytes.fromhex(value)
+    return bytes.fromhex(await meta.get_or_create_meta(KEY_META, secrets.token_hex(32)))
 
 
 class VideoStore:

@@ -1,4 +1,4 @@
-"""Health checks behind ``/healthz``: the chat gateway is connected, the database is writable, the poll loop runs."""
+"""Health checks behind ``/healthz``: each face is connected, the database is writable, the poll loop runs."""
 
 from __future__ import annotations
 
@@ -35,20 +35,28 @@ class HealthReport:
         return [f"{name}: {value}" for name, value in self.checks.items() if value != OK]
 
 
+@dataclass(frozen=True, slots=True)
+class HealthProbe:
+    """A face's check of its own connection: its name in ``/healthz``, and what is wrong (None: nothing)."""
+
+    name: str
+    problem: Callable[[], str | None]
+
+
 class HealthChecks:
-    """Runs the checks; the gateway fact comes from the chat front-end through a callback."""
+    """Runs the checks; each face adds a probe of its connection (Discord's is named ``gateway``)."""
 
     def __init__(
         self,
         *,
-        gateway: Callable[[], str | None],
         store: WritableStore,
         last_tick: Callable[[], float | None],
         clock: Callable[[], float] = time.time,
         stale_after: float = 300.0,
         db_timeout: float = 5.0,
+        probes: tuple[HealthProbe, ...] = (),
     ) -> None:
-        self.gateway = gateway
+        self.probes = list(probes)
         self.store = store
         self.last_tick = last_tick
         self.clock = clock
@@ -74,11 +82,13 @@ class HealthChecks:
             return f"job worker last ran {idle:.0f} s ago"
         return OK
 
+    def add_probe(self, probe: HealthProbe) -> None:
+        """Check a face's connection too."""
+        self.probes.append(probe)
+
     async def run(self) -> HealthReport:
-        """Run every check."""
-        gateway = self.gateway()
-        return HealthReport({
-            "gateway": OK if gateway is None else gateway,
-            "database": await self._database(),
-            "poll_loop": self._poll_loop(),
-        })
+        """Run every check: each face's connection, the database, the poll loop."""
+        checks = {probe.name: probe.problem() or OK for probe in self.probes}
+        checks["database"] = await self._database()
+        checks["poll_loop"] = self._poll_loop()
+        return HealthReport(checks)

@@ -79,8 +79,8 @@ async def test_two_apps_in_one_process_keep_their_own_counts(tmp_path: Path) -> 
         for _ in range(2):
             with pytest.raises(TaskNotFound):
                 await one.worker.provider.get("mock-0123456789abcdef")
-        two.ops.metrics.videos_pruned.inc()
-        texts = [await app.ops.metrics.registry.render() for app in apps]
+        two.runtime.metrics.videos_pruned.inc()
+        texts = [await app.runtime.metrics.registry.render() for app in apps]
     finally:
         for app in apps:
             await app.close()
@@ -134,7 +134,7 @@ async def test_large_video_link_points_at_the_stored_copy_served_by_the_bot(tmp_
         w.api.script_next_task(TaskScript(polls_until_done=0, video=video))
         await _submit(w)
         [result] = await w.discord.wait_until(lambda: w.results() or None, timeout=10)
-        name = app.ops.videos.name_for(1)
+        name = app.runtime.videos.name_for(1)
         assert f"{base}/videos/{name}" in result.content and result.attachments == []
         job = await app.store.get_job(1)
         assert job is not None and job.video_url and job.video_url not in result.content
@@ -152,4 +152,4 @@ async def test_without_retention_the_provider_link_is_used_and_nothing_is_kept(t
         [result] = await w.discord.wait_until(lambda: w.results() or None, timeout=10)
         job = await app.store.get_job(1)
         assert job is not None and job.video_url and job.video_url in result.content
-        await w.discord.wait_until(lambda: not app.ops.videos.path_for(1).exists(), timeout=5)
+        await w.discord.wait_until(lambda: not app.runtime.videos.path_for(1).exists(), timeout=5)

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.jobs.records import JobStatus, NewJob
 from bot.jobs.videos import DAY, VideoStore
-from bot.ops.health import HealthChecks
+from bot.ops.health import HealthChecks, HealthProbe
 from bot.ops.healthcheck import probe
 from bot.ops.http_server import HttpServer
 from bot.ops.instrument import BotMetrics
@@ -37,7 +37,8 @@ async def _server(
 ) -> AsyncIterator[tuple[HttpServer, _Facts, BotMetrics, str]]:
     facts = _Facts(clock)
     metrics = BotMetrics()
-    health = HealthChecks(gateway=lambda: facts.gateway, store=store, last_tick=lambda: facts.last_tick,
+    health = HealthChecks(probes=(HealthProbe("gateway", lambda: facts.gateway),), store=store,
+                          last_tick=lambda: facts.last_tick,
                           clock=clock, stale_after=300)
     server = HttpServer("127.0.0.1", 0, health=health, metrics=metrics.registry, videos=videos)
     await server.start()

@@ -1,0 +1,46 @@
+"""``FaceNotifiers``: the notifier of each face a process runs, as one ``Notifier`` for the job core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.jobs.ports import DeliveryFailed, Notifier, StatusView
+from bot.jobs.records import Job
+
+
+class FaceNotifiers:
+    """Hands each job to the notifier of the chat platform it came from."""
+
+    def __init__(self) -> None:
+        self._by_platform: dict[str, Notifier] = {}
+
+    def add(self, platform: str, notifier: Notifier) -> None:
+        """Route the jobs of ``platform`` to ``notifier``."""
+        if platform in self._by_platform:
+            raise ValueError(f"a notifier for {platform!r} is already registered")
+        self._by_platform[platform] = notifier
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms this process posts to."""
+        return tuple(self._by_platform)
+
+    def _for(self, job: Job) -> Notifier:
+        platform = "discord"  # every job comes from Discord until job records carry their platform
+        notifier = self._by_platform.get(platform)
+        if notifier is None:
+            # Not permanent: a process that runs this face may take the job later.
+            raise DeliveryFailed(f"no {platform} face runs in this process", permanent=False)
+        return notifier
+
+    async def show_status(self, job: Job, view: StatusView) -> int | None:
+        """Create or update the job's status message on its platform."""
+        return await self._for(job).show_status(job, view)
+
+    async def deliver_video(self, job: Job, video: Path | None) -> int:
+        """Post the finished video on the job's platform."""
+        return await self._for(job).deliver_video(job, video)
+
+    async def deliver_failure(self, job: Job) -> int:
+        """Post the job's failure on its platform."""
+        return await self._for(job).deliver_failure(job)

@@ -1,0 +1,178 @@
+"""``Runtime``: one running bot process (store, provider, job worker, service, admin, metrics, health, HTTP
+server, video pruning), built from the settings; each chat face only adds itself to it.
+
+A face joins with ``add_face``: its notifier (how jobs are shown on its platform) and its health probe (is
+its connection up). The store is opened by the caller (``db.open_store``) and handed in, so the core never
+names a store implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.comet import VideoClient
+from bot.comet.types import RetryPolicy, parse_orientation_map
+from bot.config import Settings
+from bot.jobs.admin import GuildAdmin
+from bot.jobs.config import CoreConfig
+from bot.jobs.notifiers import FaceNotifiers
+from bot.jobs.ports import JobStore, Notifier
+from bot.jobs.provider import VideoProvider
+from bot.jobs.records import Job
+from bot.jobs.service import JobService
+from bot.jobs.videos import DAY, VideoStore, load_name_key
+from bot.jobs.worker import JobWorker
+from bot.mock.provider import MockVideoProvider
+from bot.ops.health import HealthChecks, HealthProbe
+from bot.ops.http_server import HttpServer
+from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
+
+log = logging.getLogger(__name__)
+
+NONCE_SALT_META = "nonce_salt"
+
+
+def build_provider(
+    settings: Settings, session: aiohttp.ClientSession, retry: RetryPolicy, data_dir: Path
+) -> VideoProvider:
+    """CometAPI's client, or the local mock when ``VEO_PROVIDER=mock``."""
+    if settings.provider == "mock":
+        log.warning("VEO_PROVIDER=mock: videos are drawn locally, CometAPI is not called")
+        return MockVideoProvider(data_dir / "mock")
+    return VideoClient(
+        session,
+        base_url=settings.cometapi_base_url,
+        api_key=settings.cometapi_key,
+        orientation_map=parse_orientation_map(settings.orientation_map),
+        max_download_bytes=settings.max_video_bytes,
+        allow_plain_http_downloads=settings.allow_http_downloads,
+        retry=retry,
+    )
+
+
+async def open_video_store(settings: Settings, store: JobStore) -> VideoStore:
+    """The delivered-video store the settings describe, its file names keyed by this database."""
+    return VideoStore(
+        settings.videos_path,
+        key=await load_name_key(store),
+        retention=settings.video_retention_days * DAY,
+        public_base_url=settings.public_base_url,
+    )
+
+
+async def nonce_salt(store: JobStore) -> str:
+    """The database's salt for message nonces, made once and shared by every process that uses it."""
+    # Nonces must differ between databases, or job #1 of a fresh database could match an old one.
+    return await store.get_or_create_meta(NONCE_SALT_META, secrets.token_hex(3))
+
+
+class Runtime:
+    """Everything one bot process runs besides its faces; created once and closed once."""
+
+    def __init__(self, settings: Settings, core: CoreConfig, session: aiohttp.ClientSession, store: JobStore,
+                 provider: VideoProvider, nonce_salt: str, videos: VideoStore | None = None) -> None:
+        self.settings = settings
+        self.session = session
+        self.store = store
+        self.nonce_salt = nonce_salt
+        self.videos = videos or VideoStore(core.data_dir / "videos")
+        self.metrics = BotMetrics()
+        self.notifiers = FaceNotifiers()
+        self.worker = JobWorker(store, InstrumentedProvider(provider, self.metrics),
+                                InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos)
+        self.service = JobService(store, self.worker)
+        self.admin = GuildAdmin(store, self.worker, prices=dict(settings.prices), video_seconds=settings.video_seconds)
+        self.metrics.watch_store(store)
+        self.metrics.watch_poll_loop(lambda: self.worker.last_tick)
+        self.health = HealthChecks(store=store, last_tick=lambda: self.worker.last_tick)
+        self.http: HttpServer | None = None
+        if settings.http_port is not None:
+            self.http = HttpServer(settings.http_host, settings.http_port, health=self.health,
+                                   metrics=self.metrics.registry, videos=self.videos)
+        self._stop = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings, store: JobStore, *, retry: RetryPolicy | None = None,
+                   **core_overrides: Any) -> Runtime:
+        """Build the process around an open store: HTTP session, provider, job core, operations."""
+        core = dataclasses.replace(CoreConfig.from_settings(settings), **core_overrides)
+        salt = await nonce_salt(store)
+        videos = await open_video_store(settings, store)
+        session = aiohttp.ClientSession()
+        provider = build_provider(
+            settings, session, retry or RetryPolicy(request_timeout=settings.request_timeout), core.data_dir
+        )
+        return cls(settings, core, session, store, provider, salt, videos)
+
+    def add_face(self, platform: str, notifier: Notifier, health_probe: HealthProbe) -> None:
+        """Let a face show its platform's jobs, and report on its connection in ``/healthz``."""
+        self.notifiers.add(platform, notifier)
+        self.health.add_probe(health_probe)
+
+    def video_link(self, job: Job) -> str | None:
+        """The lasting public URL of a job's stored video, if there is one."""
+        return self.videos.public_url(job.id)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the job core reads."""
+        return self.worker.clock
+
+    async def start(self) -> None:
+        """Start serving ``/healthz`` and ``/metrics``, and pruning stored videos."""
+        if self.http is not None:
+            await self.http.start()
+        if self.videos.keeps_videos and self._pruner is None:
+            self._pruner = asyncio.create_task(
+                self.videos.run_pruner(self._stop, on_pruned=self.metrics.videos_pruned.inc),
+                name="veo-video-pruner",
+            )
+
+    def start_worker(self) -> None:
+        """Start the background job worker (once)."""
+        if self._worker_task is None:
+            self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="veo-worker")
+
+    async def stop_worker(self) -> None:
+        """Let the worker finish its step and stop; the faces close after it."""
+        self._stop.set()
+        if self._worker_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+
+    async def close(self) -> None:
+        """Stop the worker, pruning and serving, then close the session and the store, in that order."""
+        await self.stop_worker()
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
+        if self.http is not None:
+            await self.http.close()
+        await self.session.close()
+        await self.store.close()
+
+    async def kill(self) -> None:
+        """Stop abruptly, as a crash would: cancel the worker mid-step (for crash tests)."""
+        for task in (self._worker_task, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        with contextlib.suppress(Exception):
+            if self.http is not None:
+                await self.http.close()
+            await self.session.close()
+            await self.store.close()
