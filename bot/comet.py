@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+from pydantic import SecretStr
 from yarl import URL
 
 from bot.comet_download import stream_to_file
@@ -31,7 +32,6 @@ from bot.comet_http import backoff_delay, decode_json, origin, parse_retry_after
 from bot.comet_parse import parse_task_status
 from bot.comet_types import DEFAULT_ORIENTATION_MAP, ImageInput, OrientationParams, RetryPolicy, TaskStatus
 from bot.errors import InvalidInput
-from bot.secret import Secret
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class VideoClient:
         session: aiohttp.ClientSession,
         *,
         base_url: str,
-        api_key: Secret,
+        api_key: SecretStr,
         orientation_map: Mapping[str, OrientationParams] = DEFAULT_ORIENTATION_MAP,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing the default is safe
         max_download_bytes: int = 200 * 1024 * 1024,
@@ -105,7 +105,7 @@ class VideoClient:
         return URL(str(self._base) + path, encoded=True)
 
     def _secrets(self) -> tuple[str, ...]:
-        return (self._key.reveal(),)
+        return (self._key.get_secret_value(),)
 
     async def create(
         self, prompt: str, model: str, orientation: str, images: Sequence[ImageInput] = ()
@@ -262,7 +262,7 @@ class VideoClient:
         policy = self._retry
         headers = {"Accept": "video/mp4, */*" if kind == "download" else "application/json"}
         if send_key:
-            headers["Authorization"] = f"Bearer {self._key.reveal()}"
+            headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
         timeout = self._download_timeout if kind == "download" else self._timeout
         attempt = 0
         while True:

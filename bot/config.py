@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from dotenv import dotenv_values
+from pydantic import SecretStr
 
 from bot import config_parsing as cp
-from bot.secret import Secret
 
 T = TypeVar("T")
 
@@ -42,8 +42,8 @@ class SettingsError(Exception):
 class Settings:
     """Every setting the bot reads, typed; secrets are wrapped so that ``repr()`` never shows them."""
 
-    discord_token: Secret
-    cometapi_key: Secret
+    discord_token: SecretStr
+    cometapi_key: SecretStr
     cometapi_base_url: str = DEFAULT_COMETAPI_BASE_URL
     discord_api_base_url: str = DEFAULT_DISCORD_API_BASE_URL
     discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from bot.secret import Secret
+from pydantic import SecretStr
 
 T = TypeVar("T")
 
@@ -25,12 +25,12 @@ class SettingsReader:
             return None
         return value.strip()
 
-    def required_secret(self, name: str, what: str) -> Secret:
+    def required_secret(self, name: str, what: str) -> SecretStr:
         value = self.raw(name)
         if value is None:
             self.problems.append(f"{name} is missing: set it to {what}.")
-            return Secret("")
-        return Secret(value)
+            return SecretStr("")
+        return SecretStr(value)
 
     def parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
         value = self.raw(name)

@@ -7,6 +7,7 @@ import socket
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from bot.comet_errors import (
     ProviderBusy,
@@ -17,7 +18,6 @@ from bot.comet_errors import (
 )
 from bot.comet_types import ImageInput, OrientationParams, RetryPolicy
 from bot.errors import InvalidInput
-from bot.secret import Secret
 from tests.bot.comet_support import FAST_POLICY, RecordingSleep, make_client
 from tests.fakes.comet_api import FakeCometAPI, Fault, TaskScript
 
@@ -198,7 +198,7 @@ async def test_wrong_key_is_a_configuration_error_without_the_key(
     api: FakeCometAPI, session: aiohttp.ClientSession, sleep: RecordingSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = make_client(api, session, sleep, api_key=Secret("sk-wrong-key-9876543210"))
+    client = make_client(api, session, sleep, api_key=SecretStr("sk-wrong-key-9876543210"))
     with pytest.raises(ProviderConfigError) as info:
         await client.create("p", "veo3.1", "16x9")
     assert "misconfigured" in info.value.user_message

@@ -127,7 +127,7 @@ def test_secrets_never_appear_in_repr_or_str() -> None:
     for text in (repr(s), str(s), repr(s.discord_token), f"{s.cometapi_key}"):
         assert BASE["DISCORD_TOKEN"] not in text
         assert BASE["COMETAPI_KEY"] not in text
-    assert s.discord_token.reveal() == BASE["DISCORD_TOKEN"]
+    assert s.discord_token.get_secret_value() == BASE["DISCORD_TOKEN"]
 
 
 def test_secret_pasted_into_a_wrong_variable_is_not_echoed() -> None:
@@ -143,7 +143,7 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pyte
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VEO_POLL_INTERVAL", "7")
     s = settings_from_environment(env_file)
-    assert s.discord_token.reveal() == "from-file-token"
+    assert s.discord_token.get_secret_value() == "from-file-token"
     assert s.poll_interval == 7.0
 
 

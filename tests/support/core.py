@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from bot.comet import VideoClient
 from bot.comet_types import RetryPolicy
@@ -18,7 +19,6 @@ from bot.core_config import CoreConfig
 from bot.jobs import JobService
 from bot.models import Job, JobStatus, Limits, NewJob
 from bot.ports import StatusView
-from bot.secret import Secret
 from bot.worker import JobWorker
 from db.store import SqliteJobStore
 from tests.conftest import FakeClock
@@ -116,7 +116,7 @@ async def job_core(
     """A store on ``tmp_path/veo.sqlite3`` and a worker talking to ``api``; closed on exit."""
     store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
     async with aiohttp.ClientSession() as session:
-        client = VideoClient(session, base_url=api.base_url, api_key=Secret(api.api_key),
+        client = VideoClient(session, base_url=api.base_url, api_key=SecretStr(api.api_key),
                              retry=RetryPolicy(attempts=3, request_timeout=2.0),
                              allow_plain_http_downloads=True, sleep=no_sleep,
                              max_download_bytes=max_download_bytes)
