@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import Settings, SettingsError, load_settings, settings_from_environment
 
@@ -149,6 +150,6 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pyte
 
 def test_settings_is_immutable() -> None:
     s = load_settings(BASE)
-    with pytest.raises(AttributeError):
-        s.poll_interval = 1.0  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        s.poll_interval = 1.0
     assert isinstance(s, Settings)
