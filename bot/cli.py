@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = [settings.discord_token.get_secret_value(), settings.cometapi_key.get_secret_value()]
     configure_logging(settings.log_level, secrets, settings.log_format)
     if args.command == "check-config":
-        for name in Settings.model_fields:
+        for name in [*Settings.model_fields, "frontends"]:
             print(f"{name} = {getattr(settings, name)!r}")
         return 0
     frontend: Frontend = importlib.import_module(FRONTEND_MODULE)

@@ -8,7 +8,8 @@ joins the sections into one flat, frozen object; ``load_settings`` builds it fro
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -22,7 +23,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot import config_parsing as cp
 from bot.config_parsing import setting
@@ -58,6 +59,30 @@ class SettingsError(Exception):
         super().__init__("; ".join(problems))
 
 
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A chat face the bot can run: its name in ``VEO_FRONTENDS``, the variable whose value turns it on when
+    ``VEO_FRONTENDS`` is unset, and the variables it needs to run with given settings."""
+
+    name: str
+    label: str
+    credential: str
+    needs: Callable[[Settings], tuple[str, ...]]
+
+
+# Another face (Slack) adds its section to Settings and its entry here; the first is the one named when none
+# has its credentials set.
+FACES: tuple[Face, ...] = (
+    Face("discord", "Discord", "DISCORD_TOKEN", lambda settings: ("DISCORD_TOKEN",)),
+)
+
+
+def _known_faces(names: tuple[str, ...]) -> tuple[str, ...]:
+    if any(name not in {face.name for face in FACES} for name in names):
+        raise ValueError("an unknown face")
+    return names
+
+
 def _orientation_map(text: str) -> str:
     from bot.comet_types import parse_orientation_map
 
@@ -71,6 +96,9 @@ class CoreSettings(BaseModel):
 
     provider: Annotated[Provider, BeforeValidator(cp.lowered)] = setting(
         "VEO_PROVIDER", "cometapi", "one of: " + ", ".join(PROVIDERS))
+    # None: every face whose credentials are set (see ``Settings.frontends``).
+    chosen_frontends: Annotated[Annotated[cp.LowerNames, AfterValidator(_known_faces)] | None, NoDecode] = setting(
+        "VEO_FRONTENDS", None, "a comma-separated list of the chat faces: " + ", ".join(face.name for face in FACES))
     poll_interval: float = setting("VEO_POLL_INTERVAL", 10.0, SECONDS, gt=0)
     job_timeout: float = setting("VEO_JOB_TIMEOUT", 1800.0, SECONDS, gt=0)
     max_active_per_user: int = setting("VEO_MAX_ACTIVE_PER_USER", 2, AT_LEAST_ONE, ge=1)
@@ -185,6 +213,13 @@ class Settings(OpsSettings, StorageSettings, DiscordSettings, CometSettings, Cor
         # Only what load_settings passes in: the variables are read by its VariablesSource.
         return (init_settings,)
 
+    @property
+    def frontends(self) -> tuple[str, ...]:
+        """The chat faces to run: ``VEO_FRONTENDS``, else every face whose credentials are set."""
+        if self.chosen_frontends is not None:
+            return self.chosen_frontends
+        return tuple(face.name for face in FACES if _is_set(self, face.credential))
+
 
 _FIELD_OF = {cp.variable(field): name for name, field in Settings.model_fields.items()}
 
@@ -194,14 +229,31 @@ def _is_set(settings: Settings, variable: str) -> bool:
     return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
 
 
-def _missing_line(variable: str) -> str:
-    return f"{variable} is missing: set it to {cp.expected(Settings.model_fields[_FIELD_OF[variable]])}."
+def _missing_line(variable: str, alternative: str = "") -> str:
+    what = cp.expected(Settings.model_fields[_FIELD_OF[variable]])
+    return f"{variable} is missing: set it to {what}{f' ({alternative})' if alternative else ''}."
+
+
+def _no_face_line() -> str:
+    """The line for settings in which no face has its credentials: it names the first face's, and the others'
+    as alternatives."""
+    first, *others = FACES
+    alternatives = ", or ".join(f"{face.credential} for the {face.label} face" for face in others)
+    return _missing_line(first.credential, f"or {alternatives}" if alternatives else "")
 
 
 def _missing(settings: Settings, undecided: Collection[str]) -> list[str]:
     """A line for each credential these settings need but lack, except where a malformed variable (in
     ``undecided``) would have decided whether it is needed."""
-    return [_missing_line(name) for name in ("DISCORD_TOKEN", "COMETAPI_KEY") if not _is_set(settings, name)]
+    lines = []
+    if "VEO_FRONTENDS" not in undecided:
+        if not settings.frontends:
+            lines.append(_no_face_line())
+        needed = [name for face in FACES if face.name in settings.frontends for name in face.needs(settings)]
+        lines += [_missing_line(name) for name in dict.fromkeys(needed) if not _is_set(settings, name)]
+    if "VEO_PROVIDER" not in undecided and settings.provider == "cometapi" and not _is_set(settings, "COMETAPI_KEY"):
+        lines.append(_missing_line("COMETAPI_KEY", "or VEO_PROVIDER=mock to try the bot without one"))
+    return lines
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

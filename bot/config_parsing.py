@@ -59,7 +59,7 @@ def problem_lines(error: ValidationError, fields: Mapping[str, FieldInfo]) -> di
     return lines
 
 
-def _split(text: Any) -> Any:
+def split(text: Any) -> Any:
     """A variable's text split at commas, without surrounding spaces and empty entries; other values pass."""
     if isinstance(text, str):
         return [part.strip() for part in text.split(",") if part.strip()]
@@ -71,7 +71,7 @@ def _pairs(text: Any) -> Any:
     if not isinstance(text, str):
         return text
     pairs = []
-    for entry in _split(text):
+    for entry in split(text):
         name, sep, value = entry.partition("=")
         if not sep:
             raise ValueError("an entry without '='")
@@ -79,7 +79,7 @@ def _pairs(text: Any) -> Any:
     return pairs
 
 
-def _unique(values: tuple[T, ...]) -> tuple[T, ...]:
+def unique(values: tuple[T, ...]) -> tuple[T, ...]:
     return tuple(dict.fromkeys(values))
 
 
@@ -121,10 +121,14 @@ WebSocketUrl = Annotated[str, AfterValidator(_url(("ws", "wss")))]
 SqliteUrl = Annotated[str, AfterValidator(_sqlite_url)]
 Host = Annotated[str, AfterValidator(_host)]
 # Comma-separated lists: NoDecode keeps pydantic-settings from reading the text as JSON.
-Ids = Annotated[tuple[Annotated[int, Field(gt=0)], ...], NoDecode, BeforeValidator(_split)]
+Ids = Annotated[tuple[Annotated[int, Field(gt=0)], ...], NoDecode, BeforeValidator(split)]
 Names = Annotated[
     tuple[Annotated[str, Field(max_length=100, pattern=r"^\S+$")], ...],
-    NoDecode, BeforeValidator(_split), AfterValidator(_unique), Field(min_length=1),
+    NoDecode, BeforeValidator(split), AfterValidator(unique), Field(min_length=1),
+]
+LowerNames = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(lambda text: split(lowered(text))), AfterValidator(unique),
+    Field(min_length=1),
 ]
 Prices = Annotated[
     tuple[tuple[Annotated[str, Field(min_length=1)], Annotated[float, Field(ge=0, lt=1000)]], ...],

@@ -50,6 +50,48 @@ def test_malformed_value_is_reported_without_echoing_it(tmp_path: Path) -> None:
     assert "tok-123456789" not in proc.stderr + proc.stdout
 
 
+def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=_clean_env(tmp_path, **env),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_no_face_credentials_exit_2_naming_the_discord_token(tmp_path: Path) -> None:
+    proc = _run(tmp_path, COMETAPI_KEY="sk-secret-987654321")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "veo-bot: DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal."
+    assert len(lines) == 2 and ".env.example" in lines[1]
+    assert "sk-secret-987654321" not in proc.stderr + proc.stdout
+
+
+def test_unknown_frontend_exits_2(tmp_path: Path) -> None:
+    proc = _run(tmp_path, DISCORD_TOKEN="tok-123456789", COMETAPI_KEY="sk-secret-987654321", VEO_FRONTENDS="teams")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0] == (
+        "veo-bot: VEO_FRONTENDS is malformed: expected a comma-separated list of the chat faces: discord."
+    )
+    assert "teams" not in proc.stderr
+
+
+def test_cometapi_without_key_exits_2(tmp_path: Path) -> None:
+    proc = _run(tmp_path, DISCORD_TOKEN="tok-123456789", VEO_PROVIDER="cometapi")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0].startswith("veo-bot: COMETAPI_KEY is missing")
+
+
+def test_mock_provider_starts_without_a_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMETAPI_KEY", raising=False)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token-abcdef")
+    monkeypatch.setenv("VEO_PROVIDER", "mock")
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "provider = 'mock'" in out and "frontends = ('discord',)" in out
+
+
 def test_check_config_hides_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                     tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
