@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -151,7 +151,7 @@ class CometSettings(BaseModel):
 
 
 class DiscordSettings(BaseModel):
-    """The Discord face: its token, endpoints, command guilds, upload cap and status edit budget."""
+    """The Discord face: its token, endpoints, command guilds, upload cap and progress edit budget."""
 
     discord_token: SecretStr = setting(
         "DISCORD_TOKEN", NO_SECRET, "the bot token from the Discord developer portal")
@@ -161,6 +161,10 @@ class DiscordSettings(BaseModel):
     guild_ids: cp.Ids = setting("DISCORD_GUILD_IDS", (), "comma-separated numeric guild ids")
     upload_limit_bytes: int | None = setting(
         "VEO_UPLOAD_LIMIT_BYTES", None, "a number of bytes, 1 or more", ge=1)
+    # Edits that only move a status message's progress, bot-wide: Discord allows a bot about 50 requests a
+    # second in all, which posts, results and state changes need first.
+    discord_edit_rate: float = setting("DISCORD_EDIT_RATE", 5.0, "a number of edits per second greater than 0", gt=0)
+    discord_edit_burst: int = setting("DISCORD_EDIT_BURST", 10, AT_LEAST_ONE, ge=1)
 
 
 class StorageSettings(BaseModel):
@@ -286,3 +290,8 @@ def settings_from_environment(env_file: Path | None = Path(".env")) -> Settings:
     merged.update(os.environ)
     return load_settings(merged)
 
+
+def default(name: str) -> Any:
+    """The declared default of the setting ``name`` (an attribute of ``Settings``), for code that must agree
+    with the settings without being given any."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)

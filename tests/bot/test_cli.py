@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import entry, main
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_SETTINGS = ("DISCORD_TOKEN", "COMETAPI_KEY", "VEO_POLL_INTERVAL", "DATABASE_URL")
@@ -90,6 +90,30 @@ def test_mock_provider_starts_without_a_key(monkeypatch: pytest.MonkeyPatch, cap
     assert main(["check-config"]) == 0
     out = capsys.readouterr().out
     assert "provider = 'mock'" in out and "frontends = ('discord',)" in out
+
+
+@pytest.mark.parametrize(("name", "value", "line"), [
+    ("VEO_FRONTENDS", "discord,teams", "expected a comma-separated list of the chat faces: discord."),
+    ("DISCORD_EDIT_RATE", "0", "expected a number of edits per second greater than 0."),
+    ("DISCORD_EDIT_BURST", "0.5", "expected a whole number, 1 or more."),
+])
+def test_bad_new_setting_exits_2_with_one_line(name: str, value: str, line: str, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for variable in list(os.environ):
+        if variable.startswith(("VEO_", "DISCORD_", "COMETAPI_")):
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token-abcdef")
+    monkeypatch.setenv("COMETAPI_KEY", "sk-comet-abcdef")
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["veo-bot", "run"])
+    with pytest.raises(SystemExit) as exited:
+        entry()
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"veo-bot: {name} is malformed: {line}",
+                                         "veo-bot: see .env.example for every setting."]
+    assert captured.out == "" and not (tmp_path / "data").exists()
 
 
 def test_check_config_hides_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
