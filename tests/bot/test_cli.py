@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import entry, main
+from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_SETTINGS = ("DISCORD_TOKEN", "COMETAPI_KEY", "VEO_POLL_INTERVAL", "DATABASE_URL")
@@ -48,6 +49,18 @@ def test_malformed_value_is_reported_without_echoing_it(tmp_path: Path) -> None:
     assert "VEO_POLL_INTERVAL is malformed" in proc.stderr
     assert "sk-secret-987654321" not in proc.stderr + proc.stdout
     assert "tok-123456789" not in proc.stderr + proc.stdout
+
+
+def test_no_value_is_echoed_whichever_variable_holds_it(tmp_path: Path) -> None:
+    leak = "sk-secret-987654321 /@"
+    env = _clean_env(tmp_path, **dict.fromkeys((str(f.validation_alias) for f in Settings.model_fields.values()), leak))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) > 30  # one line per malformed setting
+    assert "sk-secret" not in proc.stderr + proc.stdout
 
 
 def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

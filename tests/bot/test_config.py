@@ -137,6 +137,45 @@ def test_secret_pasted_into_a_wrong_variable_is_not_echoed() -> None:
     assert "sk-live-secret-abc" not in str(info.value)
 
 
+VARIABLES = [str(field.validation_alias) for field in Settings.model_fields.values()]
+# Secret-looking values, also ones that look like JSON (which pydantic-settings decodes for some types).
+LEAKS = ["sk-live-secret-abc", "sk-live secret/abc@x", '["sk-live-secret-abc"]', '{"k": "sk-live-secret-abc"}']
+
+
+def _not_echoed(error: SettingsError, value: str) -> None:
+    for text in (*error.problems, str(error), repr(error)):
+        assert value not in text and "sk-live" not in text
+    # pydantic's own error, which quotes values, is neither the cause nor shown as the context.
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+# Variables some of those values are good for: secrets, paths, a host name, model names.
+TAKE_TEXT = {"DISCORD_TOKEN", "COMETAPI_KEY", "VEO_DATA_DIR", "VEO_VIDEO_DIR", "VEO_HTTP_HOST", "VEO_MODELS"}
+
+
+@pytest.mark.parametrize("value", LEAKS)
+@pytest.mark.parametrize("name", VARIABLES)
+def test_no_variable_echoes_its_value(name: str, value: str) -> None:
+    try:
+        load_settings({**BASE, name: value})
+    except SettingsError as exc:
+        assert [p.split(" ")[0] for p in exc.problems] == [name]
+        _not_echoed(exc, value)
+    else:
+        assert name in TAKE_TEXT
+
+
+@pytest.mark.parametrize("value", LEAKS)
+def test_every_variable_malformed_at_once_echoes_nothing(value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(dict.fromkeys(VARIABLES, value))
+    _not_echoed(info.value, value)
+    named = [p.split(" ")[0] for p in info.value.problems]
+    assert len(named) == len(set(named))  # one line each
+    # VEO_DEFAULT_MODEL is checked against VEO_MODELS, which is the same text or malformed itself.
+    assert set(VARIABLES) - TAKE_TEXT - {"VEO_DEFAULT_MODEL"} <= set(named)
+
+
 def test_env_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("DISCORD_TOKEN=from-file-token\nCOMETAPI_KEY=from-file-key\nVEO_POLL_INTERVAL=3\n")
