@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 from pydantic import ValidationError
 
 from bot.config import Settings, SettingsError, load_settings, settings_from_environment
@@ -192,3 +193,19 @@ def test_settings_is_immutable() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         s.poll_interval = 1.0
     assert isinstance(s, Settings)
+
+
+def test_every_setting_is_documented() -> None:
+    """Each variable appears in .env.example (with a one-line comment above it) and in the README's table."""
+    root = Path(__file__).resolve().parents[2]
+    example = (root / ".env.example").read_text(encoding="utf-8").splitlines()
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in VARIABLES:
+        [at] = [i for i, line in enumerate(example) if line.startswith(f"{name}=")]
+        assert example[at - 1].startswith("# "), name
+        assert f"| `{name}` |" in readme, name
+
+
+def test_env_example_values_are_the_defaults() -> None:
+    example = dotenv_values(Path(__file__).resolve().parents[2] / ".env.example")
+    assert load_settings({**{k: v for k, v in example.items() if v is not None}, **BASE}) == load_settings(BASE)
