@@ -115,8 +115,9 @@ class CoreSettings(BaseModel):
     # Empty: the first of ``models``.
     default_model: str = setting(
         "VEO_DEFAULT_MODEL", "", "one of the models in VEO_MODELS", validate_default=True)
-    prices: cp.Prices = setting(
-        "VEO_PRICES", DEFAULT_PRICES, "entries like veo3.1-fast=0.08,veo3.1=0.32 (US dollars per generated second)")
+    prices: cp.Prices = setting(  # the default is text, parsed like the variable's
+        "VEO_PRICES", DEFAULT_PRICES, "entries like veo3.1-fast=0.08,veo3.1=0.32 (US dollars per generated second)",
+        validate_default=True)
     video_seconds: float = setting("VEO_VIDEO_SECONDS", 8.0, SECONDS, gt=0)
     max_prompt_chars: int = setting("VEO_MAX_PROMPT_CHARS", 1500, AT_LEAST_ONE, ge=1)
     max_image_bytes: int = setting("VEO_MAX_IMAGE_BYTES", 10 * MIB, "a number of bytes, 1 or more", ge=1)

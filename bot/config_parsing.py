@@ -41,6 +41,7 @@ class VariablesSource(EnvSettingsSource):
         super().__init__(settings_cls, case_sensitive=True)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The hook pydantic-settings' own .env source overrides too (the same in 2.7 and 2.16).
         return self._variables
 
 
@@ -80,6 +81,7 @@ def _pairs(text: Any) -> Any:
 
 
 def unique(values: tuple[T, ...]) -> tuple[T, ...]:
+    """The values without repeats, in their first order."""
     return tuple(dict.fromkeys(values))
 
 
