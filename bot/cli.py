@@ -59,11 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _load_settings()
     if settings is None:
         return EXIT_SETTINGS
-    configure_logging(
-        settings.log_level, [settings.discord_token.reveal(), settings.cometapi_key.reveal()], settings.log_format
-    )
+    secrets = [settings.discord_token.get_secret_value(), settings.cometapi_key.get_secret_value()]
+    configure_logging(settings.log_level, secrets, settings.log_format)
     if args.command == "check-config":
-        for name in Settings.__dataclass_fields__:
+        for name in [*Settings.model_fields, "frontends"]:
             print(f"{name} = {getattr(settings, name)!r}")
         return 0
     frontend: Frontend = importlib.import_module(FRONTEND_MODULE)

@@ -1,25 +1,42 @@
-"""Typed settings, read once from the environment (and a ``.env`` file) and validated at start-up."""
+"""Typed settings, read once from the environment (and a ``.env`` file) and validated at start-up.
+
+Each setting is declared once, in the section it belongs to (the job core, CometAPI, Discord, storage,
+operations): its variable, type, default and bounds, and whether it is a secret (``SecretStr``). ``Settings``
+joins the sections into one flat, frozen object; ``load_settings`` builds it from a mapping of variables.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, Literal, get_args
 
 from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot import config_parsing as cp
-from bot.secret import Secret
-
-T = TypeVar("T")
+from bot.config_parsing import setting
+from bot.orientations import parse_orientation_map
 
 MIB = 1024 * 1024
 DEFAULT_MODELS: tuple[str, ...] = ("veo3.1-fast", "veo3.1", "veo3.1-pro", "veo3-fast", "veo3")
-PROVIDERS = ("cometapi", "mock")
-LOG_LEVELS = cp.LOG_LEVELS
-LOG_FORMATS = ("text", "json")
+Provider = Literal["cometapi", "mock"]
+PROVIDERS: tuple[str, ...] = get_args(Provider)
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 ORIENTATIONS = ("16x9", "9x16")
 DEFAULT_COMETAPI_BASE_URL = "https://api.cometapi.com/v1"
 DEFAULT_DISCORD_API_BASE_URL = "https://discord.com/api/v10"
@@ -28,6 +45,11 @@ DEFAULT_DATABASE_URL = "sqlite:///data/veo.sqlite3"
 DEFAULT_ORIENTATION_MAP = "16x9=16x9,9x16=9x16"
 # US dollars per generated second (CometAPI's published prices, Aug 2026; unknown models at the higher rate).
 DEFAULT_PRICES = "veo3.1-fast=0.08,veo3.1=0.32,veo3.1-pro=0.32,veo3-fast=0.08,veo3=0.32"
+
+SECONDS = "a number of seconds greater than 0"
+AT_LEAST_ONE = "a whole number, 1 or more"
+URL = "an http(s) URL"
+NO_SECRET = SecretStr("")
 
 
 class SettingsError(Exception):
@@ -39,48 +61,121 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Every setting the bot reads, typed; secrets are wrapped so that ``repr()`` never shows them."""
+class Face:
+    """A chat face the bot can run: its name in ``VEO_FRONTENDS``, the variable whose value turns it on when
+    ``VEO_FRONTENDS`` is unset, and the variables it needs to run with given settings."""
 
-    discord_token: Secret
-    cometapi_key: Secret
-    cometapi_base_url: str = DEFAULT_COMETAPI_BASE_URL
-    discord_api_base_url: str = DEFAULT_DISCORD_API_BASE_URL
-    discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
-    database_url: str = DEFAULT_DATABASE_URL
-    poll_interval: float = 10.0
-    job_timeout: float = 1800.0
-    guild_ids: tuple[int, ...] = ()
-    max_active_per_user: int = 2
-    max_active_per_guild: int = 10
-    max_active_total: int = 20
-    daily_quota_per_user: int = 10
-    daily_quota_per_guild: int = 100
-    max_queued_per_guild: int = 50
-    cooldown_seconds: float = 0.0
-    prices: tuple[tuple[str, float], ...] = ()
-    video_seconds: float = 8.0
-    provider: str = "cometapi"
-    http_port: int | None = None
-    http_host: str = "127.0.0.1"
-    public_base_url: str | None = None
-    video_dir: Path | None = None  # None: <data_dir>/videos
-    video_retention_days: float = 7.0
-    log_format: str = "text"
-    models: tuple[str, ...] = DEFAULT_MODELS
-    default_model: str = DEFAULT_MODELS[0]
-    orientation_map: str = DEFAULT_ORIENTATION_MAP
-    max_prompt_chars: int = 1500
-    max_image_bytes: int = 10 * MIB
-    max_video_bytes: int = 200 * MIB
-    upload_limit_bytes: int | None = None
-    data_dir: Path = field(default_factory=lambda: Path("data"))
-    log_level: str = "INFO"
-    allow_http_downloads: bool = False
+    name: str
+    label: str
+    credential: str
+    needs: Callable[[Settings], tuple[str, ...]]
+
+
+# Another face (Slack) adds its section to Settings and its entry here; the first is the one named when none
+# has its credentials set.
+FACES: tuple[Face, ...] = (
+    Face("discord", "Discord", "DISCORD_TOKEN", lambda settings: ("DISCORD_TOKEN",)),
+)
+
+
+def _known_faces(names: tuple[str, ...]) -> tuple[str, ...]:
+    if any(name not in {face.name for face in FACES} for name in names):
+        raise ValueError("an unknown face")
+    return names
+
+
+def _orientation_map(text: str) -> str:
+    if sorted(parse_orientation_map(text)) != sorted(ORIENTATIONS):
+        raise ValueError("not a map of the orientations 16x9 and 9x16")
+    return text
+
+
+class CoreSettings(BaseModel):
+    """The job core: which provider and chat faces, how often to poll, limits, quotas, models and inputs."""
+
+    provider: Annotated[Provider, BeforeValidator(cp.lowered)] = setting(
+        "VEO_PROVIDER", "cometapi", "one of: " + ", ".join(PROVIDERS))
+    # None: every face whose credentials are set (see ``Settings.frontends``).
+    chosen_frontends: Annotated[Annotated[cp.LowerNames, AfterValidator(_known_faces)] | None, NoDecode] = setting(
+        "VEO_FRONTENDS", None, "a comma-separated list of the chat faces: " + ", ".join(face.name for face in FACES))
+    poll_interval: float = setting("VEO_POLL_INTERVAL", 10.0, SECONDS, gt=0)
+    job_timeout: float = setting("VEO_JOB_TIMEOUT", 1800.0, SECONDS, gt=0)
+    max_active_per_user: int = setting("VEO_MAX_ACTIVE_PER_USER", 2, AT_LEAST_ONE, ge=1)
+    max_active_per_guild: int = setting("VEO_MAX_ACTIVE_PER_GUILD", 10, AT_LEAST_ONE, ge=1)
+    max_active_total: int = setting("VEO_MAX_ACTIVE_TOTAL", 20, AT_LEAST_ONE, ge=1)
+    daily_quota_per_user: int = setting(
+        "VEO_DAILY_QUOTA_PER_USER", 10, "a whole number, 0 or more (0 = no quota)", ge=0)
+    daily_quota_per_guild: int = setting(
+        "VEO_DAILY_QUOTA_PER_GUILD", 100, "a whole number, 0 or more (0 = no quota)", ge=0)
+    max_queued_per_guild: int = setting(
+        "VEO_MAX_QUEUED_PER_GUILD", 50, "a whole number, 0 or more (0 = no limit)", ge=0)
+    cooldown_seconds: float = setting("VEO_COOLDOWN_SECONDS", 0.0, "a number of seconds, 0 or more", ge=0)
+    models: cp.Names = setting("VEO_MODELS", DEFAULT_MODELS, "a comma-separated list of model names")
+    # Empty: the first of ``models``.
+    default_model: str = setting(
+        "VEO_DEFAULT_MODEL", "", "one of the models in VEO_MODELS", validate_default=True)
+    prices: cp.Prices = setting(  # the default is text, parsed like the variable's
+        "VEO_PRICES", DEFAULT_PRICES, "entries like veo3.1-fast=0.08,veo3.1=0.32 (US dollars per generated second)",
+        validate_default=True)
+    video_seconds: float = setting("VEO_VIDEO_SECONDS", 8.0, SECONDS, gt=0)
+    max_prompt_chars: int = setting("VEO_MAX_PROMPT_CHARS", 1500, AT_LEAST_ONE, ge=1)
+    max_image_bytes: int = setting("VEO_MAX_IMAGE_BYTES", 10 * MIB, "a number of bytes, 1 or more", ge=1)
     # Advanced timings; the defaults suit production, tests shorten them.
-    request_timeout: float = 30.0
-    submit_grace: float = 120.0
-    delivery_retry_base: float = 15.0
+    submit_grace: float = setting("VEO_SUBMIT_GRACE", 120.0, SECONDS, gt=0)
+    delivery_retry_base: float = setting("VEO_DELIVERY_RETRY_BASE", 15.0, SECONDS, gt=0)
+
+    @field_validator("default_model")
+    @classmethod
+    def _listed(cls, model: str, info: ValidationInfo) -> str:
+        models: tuple[str, ...] | None = info.data.get("models")
+        if models is None:  # VEO_MODELS is malformed, and says so
+            return model or DEFAULT_MODELS[0]
+        if not model:
+            return models[0]
+        if model not in models:
+            raise ValueError("not one of the models")
+        return model
+
+
+class CometSettings(BaseModel):
+    """CometAPI, the video provider: where, with which key, how each orientation is sent, result downloads."""
+
+    cometapi_key: SecretStr = setting("COMETAPI_KEY", NO_SECRET, "your CometAPI key")
+    cometapi_base_url: cp.HttpBaseUrl = setting("COMETAPI_BASE_URL", DEFAULT_COMETAPI_BASE_URL, URL)
+    orientation_map: Annotated[str, AfterValidator(_orientation_map)] = setting(
+        "VEO_ORIENTATION_MAP", DEFAULT_ORIENTATION_MAP,
+        "entries like 16x9=1280x720:8,9x16=720x1280:8 for the orientations 16x9 and 9x16")
+    request_timeout: float = setting("VEO_REQUEST_TIMEOUT", 30.0, SECONDS, gt=0)
+    max_video_bytes: int = setting("VEO_MAX_VIDEO_BYTES", 200 * MIB, "a number of bytes, 1 or more", ge=1)
+    allow_http_downloads: bool = setting("VEO_ALLOW_HTTP_DOWNLOADS", False, "true or false")
+
+
+class DiscordSettings(BaseModel):
+    """The Discord face: its token, endpoints, command guilds, upload cap and progress edit budget."""
+
+    discord_token: SecretStr = setting(
+        "DISCORD_TOKEN", NO_SECRET, "the bot token from the Discord developer portal")
+    discord_api_base_url: cp.HttpBaseUrl = setting("DISCORD_API_BASE_URL", DEFAULT_DISCORD_API_BASE_URL, URL)
+    discord_gateway_url: cp.WebSocketUrl = setting(
+        "DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, "a ws:// or wss:// URL")
+    guild_ids: cp.Ids = setting("DISCORD_GUILD_IDS", (), "comma-separated numeric guild ids")
+    upload_limit_bytes: int | None = setting(
+        "VEO_UPLOAD_LIMIT_BYTES", None, "a number of bytes, 1 or more", ge=1)
+    # Edits that only move a status message's progress, bot-wide: Discord allows a bot about 50 requests a
+    # second in all, which posts, results and state changes need first.
+    discord_edit_rate: float = setting("DISCORD_EDIT_RATE", 5.0, "a number of edits per second greater than 0", gt=0)
+    discord_edit_burst: int = setting("DISCORD_EDIT_BURST", 10, AT_LEAST_ONE, ge=1)
+
+
+class StorageSettings(BaseModel):
+    """Where the job store, input images and delivered videos live, and how long videos are kept."""
+
+    database_url: cp.SqliteUrl = setting(
+        "DATABASE_URL", DEFAULT_DATABASE_URL, "sqlite:///relative/path or sqlite:////absolute/path")
+    data_dir: Path = setting("VEO_DATA_DIR", Path("data"), "a directory path")
+    video_dir: Path | None = setting("VEO_VIDEO_DIR", None, "a directory path")  # None: <data_dir>/videos
+    video_retention_days: float = setting(
+        "VEO_VIDEO_RETENTION_DAYS", 7.0, "a number of days, 0 or more (0 = remove once posted)", ge=0, le=36500)
 
     @property
     def videos_path(self) -> Path:
@@ -93,88 +188,97 @@ class Settings:
         return Path(self.database_url.removeprefix("sqlite:///"))
 
 
-def _orientation_map(text: str) -> str:
-    from bot.comet.types import parse_orientation_map
+class OpsSettings(BaseModel):
+    """Operations: the HTTP server (health, metrics, stored videos) and logs."""
 
-    if sorted(parse_orientation_map(text)) != sorted(ORIENTATIONS):
-        raise ValueError(text)
-    return text
+    http_port: int | None = setting("VEO_HTTP_PORT", None, "a TCP port number from 1 to 65535", ge=1, le=65535)
+    http_host: cp.Host = setting("VEO_HTTP_HOST", "127.0.0.1", "a host name or IP address to listen on")
+    public_base_url: cp.HttpBaseUrl | None = setting("VEO_PUBLIC_BASE_URL", None, URL)
+    log_level: Annotated[LogLevel, BeforeValidator(cp.uppered)] = setting(
+        "VEO_LOG_LEVEL", "INFO", "one of: " + ", ".join(LOG_LEVELS))
+    log_format: Annotated[LogFormat, BeforeValidator(cp.lowered)] = setting(
+        "VEO_LOG_FORMAT", "text", "one of: " + ", ".join(LOG_FORMATS))
+
+
+# pydantic lists the fields of the last base first: these bases are in the reverse of the sections' order.
+class Settings(OpsSettings, StorageSettings, DiscordSettings, CometSettings, CoreSettings, BaseSettings):
+    """Every setting the bot reads, typed and frozen; secrets are ``SecretStr`` so that ``repr()`` hides them.
+
+    Built by ``load_settings`` from the variables it is given, never from ``os.environ`` by itself."""
+
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, allow_inf_nan=False, validate_default=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what load_settings passes in: the variables are read by its VariablesSource.
+        return (init_settings,)
+
+    @property
+    def frontends(self) -> tuple[str, ...]:
+        """The chat faces to run: ``VEO_FRONTENDS``, else every face whose credentials are set."""
+        if self.chosen_frontends is not None:
+            return self.chosen_frontends
+        return tuple(face.name for face in FACES if _is_set(self, face.credential))
+
+
+_FIELD_OF = {cp.variable(field): name for name, field in Settings.model_fields.items()}
+
+
+def _is_set(settings: Settings, variable: str) -> bool:
+    value = getattr(settings, _FIELD_OF[variable])
+    return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+
+def _missing_line(variable: str, alternative: str = "") -> str:
+    what = cp.expected(Settings.model_fields[_FIELD_OF[variable]])
+    return f"{variable} is missing: set it to {what}{f' ({alternative})' if alternative else ''}."
+
+
+def _no_face_line() -> str:
+    """The line for settings in which no face has its credentials: it names the first face's, and the others'
+    as alternatives."""
+    first, *others = FACES
+    alternatives = ", or ".join(f"{face.credential} for the {face.label} face" for face in others)
+    return _missing_line(first.credential, f"or {alternatives}" if alternatives else "")
+
+
+def _missing(settings: Settings, undecided: Collection[str]) -> list[str]:
+    """A line for each credential these settings need but lack, except where a malformed variable (in
+    ``undecided``) would have decided whether it is needed."""
+    lines = []
+    if "VEO_FRONTENDS" not in undecided:
+        if not settings.frontends:
+            lines.append(_no_face_line())
+        needed = [name for face in FACES if face.name in settings.frontends for name in face.needs(settings)]
+        lines += [_missing_line(name) for name in dict.fromkeys(needed) if not _is_set(settings, name)]
+    if "VEO_PROVIDER" not in undecided and settings.provider == "cometapi" and not _is_set(settings, "COMETAPI_KEY"):
+        lines.append(_missing_line("COMETAPI_KEY", "or VEO_PROVIDER=mock to try the bot without one"))
+    return lines
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build ``Settings`` from a mapping of variables; raise ``SettingsError`` listing every problem."""
-    r = cp.SettingsReader(env)
-    token = r.required_secret("DISCORD_TOKEN", "the bot token from the Discord developer portal")
-    key = r.required_secret("COMETAPI_KEY", "your CometAPI key")
-    models = r.parse("VEO_MODELS", DEFAULT_MODELS, cp.names, "a comma-separated list of model names")
-    default_model = r.parse("VEO_DEFAULT_MODEL", models[0], str, "a model name")
-    if default_model not in models:
-        r.problems.append("VEO_DEFAULT_MODEL is malformed: expected one of the models in VEO_MODELS.")
-    port_text = "a TCP port number from 1 to 65535"
-    settings = Settings(
-        discord_token=token,
-        cometapi_key=key,
-        cometapi_base_url=r.parse(
-            "COMETAPI_BASE_URL", DEFAULT_COMETAPI_BASE_URL, cp.http_url(("http", "https")), "an http(s) URL"
-        ),
-        discord_api_base_url=r.parse(
-            "DISCORD_API_BASE_URL", DEFAULT_DISCORD_API_BASE_URL, cp.http_url(("http", "https")), "an http(s) URL"
-        ),
-        discord_gateway_url=r.parse(
-            "DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, cp.http_url(("ws", "wss")), "a ws:// or wss:// URL"
-        ),
-        database_url=r.parse(
-            "DATABASE_URL", DEFAULT_DATABASE_URL, cp.sqlite_url, "sqlite:///relative/path or sqlite:////absolute/path"
-        ),
-        poll_interval=r.parse("VEO_POLL_INTERVAL", 10.0, cp.positive_float, "a number of seconds greater than 0"),
-        job_timeout=r.parse("VEO_JOB_TIMEOUT", 1800.0, cp.positive_float, "a number of seconds greater than 0"),
-        guild_ids=r.parse("DISCORD_GUILD_IDS", (), cp.guild_ids, "comma-separated numeric guild ids"),
-        max_active_per_user=r.parse("VEO_MAX_ACTIVE_PER_USER", 2, cp.int_at_least(1), "a whole number, 1 or more"),
-        max_active_per_guild=r.parse("VEO_MAX_ACTIVE_PER_GUILD", 10, cp.int_at_least(1), "a whole number, 1 or more"),
-        max_active_total=r.parse("VEO_MAX_ACTIVE_TOTAL", 20, cp.int_at_least(1), "a whole number, 1 or more"),
-        daily_quota_per_user=r.parse(
-            "VEO_DAILY_QUOTA_PER_USER", 10, cp.int_at_least(0), "a whole number, 0 or more (0 = no quota)"
-        ),
-        daily_quota_per_guild=r.parse(
-            "VEO_DAILY_QUOTA_PER_GUILD", 100, cp.int_at_least(0), "a whole number, 0 or more (0 = no quota)"
-        ),
-        max_queued_per_guild=r.parse(
-            "VEO_MAX_QUEUED_PER_GUILD", 50, cp.int_at_least(0), "a whole number, 0 or more (0 = no limit)"
-        ),
-        cooldown_seconds=r.parse("VEO_COOLDOWN_SECONDS", 0.0, cp.non_negative_float, "a number of seconds, 0 or more"),
-        prices=r.parse("VEO_PRICES", cp.prices(DEFAULT_PRICES), cp.prices,
-                       "entries like veo3.1-fast=0.08,veo3.1=0.32 (US dollars per generated second)"),
-        video_seconds=r.parse("VEO_VIDEO_SECONDS", 8.0, cp.positive_float, "a number of seconds greater than 0"),
-        provider=r.parse("VEO_PROVIDER", "cometapi", cp.choice(PROVIDERS), "one of: " + ", ".join(PROVIDERS)),
-        http_port=r.parse("VEO_HTTP_PORT", None, cp.port, port_text),
-        http_host=r.parse("VEO_HTTP_HOST", "127.0.0.1", cp.host, "a host name or IP address to listen on"),
-        public_base_url=r.parse("VEO_PUBLIC_BASE_URL", None, cp.http_url(("http", "https")), "an http(s) URL"),
-        video_dir=r.parse("VEO_VIDEO_DIR", None, Path, "a directory path"),
-        video_retention_days=r.parse(
-            "VEO_VIDEO_RETENTION_DAYS", 7.0, cp.days, "a number of days, 0 or more (0 = remove once posted)"
-        ),
-        log_format=r.parse("VEO_LOG_FORMAT", "text", cp.choice(LOG_FORMATS), "one of: " + ", ".join(LOG_FORMATS)),
-        models=models,
-        default_model=default_model,
-        orientation_map=r.parse(
-            "VEO_ORIENTATION_MAP", DEFAULT_ORIENTATION_MAP, _orientation_map,
-            "entries like 16x9=1280x720:8,9x16=720x1280:8 for the orientations 16x9 and 9x16",
-        ),
-        max_prompt_chars=r.parse("VEO_MAX_PROMPT_CHARS", 1500, cp.int_at_least(1), "a whole number, 1 or more"),
-        max_image_bytes=r.parse("VEO_MAX_IMAGE_BYTES", 10 * MIB, cp.int_at_least(1), "a number of bytes, 1 or more"),
-        max_video_bytes=r.parse("VEO_MAX_VIDEO_BYTES", 200 * MIB, cp.int_at_least(1), "a number of bytes, 1 or more"),
-        upload_limit_bytes=r.parse("VEO_UPLOAD_LIMIT_BYTES", None, cp.int_at_least(1), "a number of bytes, 1 or more"),
-        data_dir=r.parse("VEO_DATA_DIR", Path("data"), Path, "a directory path"),
-        log_level=r.parse("VEO_LOG_LEVEL", "INFO", cp.log_level, "one of: " + ", ".join(LOG_LEVELS)),
-        allow_http_downloads=r.parse("VEO_ALLOW_HTTP_DOWNLOADS", False, cp.boolean, "true or false"),
-        request_timeout=r.parse("VEO_REQUEST_TIMEOUT", 30.0, cp.positive_float, "a number of seconds greater than 0"),
-        submit_grace=r.parse("VEO_SUBMIT_GRACE", 120.0, cp.positive_float, "a number of seconds greater than 0"),
-        delivery_retry_base=r.parse(
-            "VEO_DELIVERY_RETRY_BASE", 15.0, cp.positive_float, "a number of seconds greater than 0"
-        ),
-    )
-    if r.problems:
-        raise SettingsError(r.problems)
+    values = cp.VariablesSource(Settings, env)()
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        malformed = cp.problem_lines(exc, Settings.model_fields)
+        try:
+            # The well-formed rest still shows what is missing, so that one run lists every problem.
+            rest = Settings(**{name: value for name, value in values.items() if name not in malformed})
+        except ValidationError:  # one bad value hid another's: this one is listed on the next run
+            missing = []
+        else:
+            missing = _missing(rest, undecided=malformed)
+        # From None: pydantic's own message quotes the values, and one may be a secret.
+        raise SettingsError([*missing, *malformed.values()]) from None
+    missing = _missing(settings, undecided=())
+    if missing:
+        raise SettingsError(missing)
     return settings
 
 
@@ -185,3 +289,9 @@ def settings_from_environment(env_file: Path | None = Path(".env")) -> Settings:
         merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     merged.update(os.environ)
     return load_settings(merged)
+
+
+def default(name: str) -> Any:
+    """The declared default of the setting ``name`` (an attribute of ``Settings``), for code that must agree
+    with the settings without being given any."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)

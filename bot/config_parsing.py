@@ -1,171 +1,138 @@
-"""Parsers for the settings: each turns a variable's text into a typed value or raises ValueError."""
+"""Building blocks of the settings: the declaration of one setting, value types for what plain pydantic types
+do not say (URLs, comma-separated lists), the source that reads a given mapping of variables, and the one
+line per bad variable that a validation error becomes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
-from bot.secret import Secret
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode
 
 T = TypeVar("T")
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+def setting(variable: str, default: Any, expected: str, **bounds: Any) -> Any:
+    """Declare a setting: the variable it is read from, its default, its bounds (``gt``, ``ge``, ``le``, …) and
+    what a good value looks like, which is what the error line says when the value is bad."""
+    return Field(default, validation_alias=variable, json_schema_extra={"expected": expected}, **bounds)
 
 
-class SettingsReader:
-    """Reads typed values from a mapping, collecting one problem line per bad setting."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def raw(self, name: str) -> str | None:
-        value = self.env.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def required_secret(self, name: str, what: str) -> Secret:
-        value = self.raw(name)
-        if value is None:
-            self.problems.append(f"{name} is missing: set it to {what}.")
-            return Secret("")
-        return Secret(value)
-
-    def parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            return parse(value)
-        except ValueError:
-            # The value itself is not echoed: a secret pasted into the wrong variable must not leak.
-            self.problems.append(f"{name} is malformed: expected {expected}.")
-            return default
+def expected(field: FieldInfo) -> str:
+    """What a good value of this setting looks like, as declared with ``setting``."""
+    extra = field.json_schema_extra
+    return str(extra["expected"]) if isinstance(extra, dict) and "expected" in extra else "a valid value"
 
 
-def positive_float(text: str) -> float:
-    """A finite number greater than 0."""
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(text)
-    return value
+def variable(field: FieldInfo) -> str:
+    """The variable this setting is read from."""
+    return str(field.validation_alias)
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """A parser for whole numbers not below ``minimum``."""
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise ValueError(text)
-        return value
+class VariablesSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of ``os.environ``.
 
-    return parse
+    Names match exactly; values lose surrounding spaces, and a blank value means the variable is unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]) -> None:
+        self._variables = {name: value.strip() for name, value in variables.items() if value and value.strip()}
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The hook pydantic-settings' own .env source overrides too (the same in 2.7 and 2.16).
+        return self._variables
 
 
-def http_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
-    """A parser for URLs with one of ``schemes`` (http(s) URLs lose a trailing slash)."""
-    def parse(text: str) -> str:
+def problem_lines(error: ValidationError, fields: Mapping[str, FieldInfo]) -> dict[str, str]:
+    """One line per variable with a bad value, keyed by the variable; the value itself is never shown (a
+    secret pasted into the wrong variable must not leak), nor pydantic's message, which may quote it."""
+    by_variable = {variable(field): field for field in fields.values()}
+    lines: dict[str, str] = {}
+    for problem in error.errors(include_url=False, include_context=False, include_input=False):
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        field = by_variable.get(name)
+        if field is None:
+            lines.setdefault(name, f"the settings are malformed ({problem['type']}).")
+        else:
+            lines.setdefault(name, f"{name} is malformed: expected {expected(field)}.")
+    return lines
+
+
+def split(text: Any) -> Any:
+    """A variable's text split at commas, without surrounding spaces and empty entries; other values pass."""
+    if isinstance(text, str):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _pairs(text: Any) -> Any:
+    """``name=value`` entries, comma-separated, as pairs; other values pass."""
+    if not isinstance(text, str):
+        return text
+    pairs = []
+    for entry in split(text):
+        name, sep, value = entry.partition("=")
+        if not sep:
+            raise ValueError("an entry without '='")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def unique(values: tuple[T, ...]) -> tuple[T, ...]:
+    """The values without repeats, in their first order."""
+    return tuple(dict.fromkeys(values))
+
+
+def lowered(text: Any) -> Any:
+    """Text in lower case, for choices that ignore case."""
+    return text.lower() if isinstance(text, str) else text
+
+
+def uppered(text: Any) -> Any:
+    """Text in upper case, for choices that ignore case."""
+    return text.upper() if isinstance(text, str) else text
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    """A check for URLs with one of ``schemes`` (http(s) URLs lose a trailing slash)."""
+    def check(text: str) -> str:
         scheme, sep, rest = text.partition("://")
         if not sep or scheme.lower() not in schemes or not rest.strip("/") or any(c.isspace() for c in text):
-            raise ValueError(text)
+            raise ValueError("not a URL with an allowed scheme")
         return text.rstrip("/") if scheme.lower().startswith("http") else text
 
-    return parse
+    return check
 
 
-def sqlite_url(text: str) -> str:
-    """A ``sqlite:///path`` URL."""
+def _sqlite_url(text: str) -> str:
     if not text.startswith("sqlite:///") or len(text) <= len("sqlite:///"):
-        raise ValueError(text)
+        raise ValueError("not a sqlite:/// URL")
     return text
 
 
-def guild_ids(text: str) -> tuple[int, ...]:
-    """Comma-separated positive ids."""
-    ids = tuple(int(part) for part in text.split(",") if part.strip())
-    if any(i <= 0 for i in ids):
-        raise ValueError(text)
-    return ids
-
-
-def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
-    """A parser for one of ``choices``, case-insensitive."""
-    def parse(text: str) -> str:
-        if text.lower() not in choices:
-            raise ValueError(text)
-        return text.lower()
-
-    return parse
-
-
-def log_level(text: str) -> str:
-    """A logging level name."""
-    if text.upper() not in LOG_LEVELS:
-        raise ValueError(text)
-    return text.upper()
-
-
-def prices(text: str) -> tuple[tuple[str, float], ...]:
-    """``model=dollars_per_second`` pairs, comma-separated."""
-    prices = []
-    for entry in text.split(","):
-        if not entry.strip():
-            continue
-        name, sep, value = entry.partition("=")
-        price = float(value)
-        if not sep or not name.strip() or not 0 <= price < 1000:
-            raise ValueError(text)
-        prices.append((name.strip(), price))
-    if not prices:
-        raise ValueError(text)
-    return tuple(prices)
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number, 0 or more."""
-    value = float(text)
-    if not 0 <= value < float("inf"):
-        raise ValueError(text)
-    return value
-
-
-def boolean(text: str) -> bool:
-    """true/false, yes/no, on/off or 1/0."""
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(text)
-
-
-def host(text: str) -> str:
-    """A host name or address to listen on."""
+def _host(text: str) -> str:
     if any(c.isspace() or c in "/@" for c in text):
-        raise ValueError(text)
+        raise ValueError("not a host name or address")
     return text
 
 
-def days(text: str) -> float:
-    """A number of days, 0 or more."""
-    value = float(text)
-    if not 0 <= value <= 36500:
-        raise ValueError(text)
-    return value
-
-
-def port(text: str) -> int | None:
-    """A TCP port number."""
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise ValueError(text)
-    return value
-
-
-def names(text: str) -> tuple[str, ...]:
-    """Comma-separated names without spaces, duplicates dropped."""
-    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names or any(len(n) > 100 or any(c.isspace() for c in n) for n in names):
-        raise ValueError(text)
-    return names
+HttpBaseUrl = Annotated[str, AfterValidator(_url(("http", "https")))]
+WebSocketUrl = Annotated[str, AfterValidator(_url(("ws", "wss")))]
+SqliteUrl = Annotated[str, AfterValidator(_sqlite_url)]
+Host = Annotated[str, AfterValidator(_host)]
+# Comma-separated lists: NoDecode keeps pydantic-settings from reading the text as JSON.
+Ids = Annotated[tuple[Annotated[int, Field(gt=0)], ...], NoDecode, BeforeValidator(split)]
+Names = Annotated[
+    tuple[Annotated[str, Field(max_length=100, pattern=r"^\S+$")], ...],
+    NoDecode, BeforeValidator(split), AfterValidator(unique), Field(min_length=1),
+]
+LowerNames = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(lambda text: split(lowered(text))), AfterValidator(unique),
+    Field(min_length=1),
+]
+Prices = Annotated[
+    tuple[tuple[Annotated[str, Field(min_length=1)], Annotated[float, Field(ge=0, lt=1000)]], ...],
+    NoDecode, BeforeValidator(_pairs), Field(min_length=1),
+]

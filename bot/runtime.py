@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from bot.comet import VideoClient
-from bot.comet.types import RetryPolicy, parse_orientation_map
+from bot.comet.types import RetryPolicy
 from bot.config import Settings
 from bot.jobs.admin import GuildAdmin
 from bot.jobs.config import CoreConfig
@@ -35,6 +35,7 @@ from bot.mock.provider import MockVideoProvider
 from bot.ops.health import HealthChecks, HealthProbe
 from bot.ops.http_server import HttpServer
 from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
+from bot.orientations import parse_orientation_map
 
 log = logging.getLogger(__name__)
 

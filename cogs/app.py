@@ -142,7 +142,7 @@ class VeoApp:
     async def start(self) -> None:
         """Log in and connect to the gateway in the background; returns once logged in."""
         await self.runtime.start()
-        await self.bot.login(self.settings.discord_token.reveal())
+        await self.bot.login(self.settings.discord_token.get_secret_value())
         self._bot_task = asyncio.create_task(self.bot.connect(reconnect=True), name="veo-gateway")
 
     async def serve(self) -> None:

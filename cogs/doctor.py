@@ -110,7 +110,7 @@ async def check_discord(
     client = discord.Client(intents=intents or bot_intents())
     try:
         try:
-            await client.login(settings.discord_token.reveal())
+            await client.login(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
             return [Finding(Level.FAIL, "discord token", "Discord refused DISCORD_TOKEN",
                             "copy a new token from the developer portal (Bot → Reset Token) into DISCORD_TOKEN")], None

@@ -53,7 +53,7 @@ async def sync_commands(settings: Settings) -> int:
     app.sync_on_start = False
     app.worker_enabled = False
     try:
-        await app.bot.login(settings.discord_token.reveal())  # runs setup_hook: the cogs are added
+        await app.bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: the cogs are added
         synced = await sync_tree(app.bot.tree, app.store, settings.guild_ids, force=True)
         print("synced: " + ", ".join(synced))
     except discord.LoginFailure:

@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+from pydantic import SecretStr
 from yarl import URL
 
 from bot.comet.download import stream_to_file
@@ -20,7 +21,7 @@ from bot.comet.errors import error_from_response, sanitize_provider_message
 from bot.comet.hosts import Resolver, check_public_host, system_resolve
 from bot.comet.http import backoff_delay, decode_json, origin, parse_retry_after
 from bot.comet.parse import parse_task_status
-from bot.comet.types import DEFAULT_ORIENTATION_MAP, OrientationParams, RetryPolicy
+from bot.comet.types import RetryPolicy
 from bot.jobs.errors import InvalidInput
 from bot.jobs.provider import (
     DownloadFailed,
@@ -32,7 +33,7 @@ from bot.jobs.provider import (
     TaskStatus,
     VideoApiError,
 )
-from bot.secret import Secret
+from bot.orientations import DEFAULT_ORIENTATION_MAP, OrientationParams
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class VideoClient:
         session: aiohttp.ClientSession,
         *,
         base_url: str,
-        api_key: Secret,
+        api_key: SecretStr,
         orientation_map: Mapping[str, OrientationParams] = DEFAULT_ORIENTATION_MAP,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing the default is safe
         max_download_bytes: int = 200 * 1024 * 1024,
@@ -106,7 +107,7 @@ class VideoClient:
         return URL(str(self._base) + path, encoded=True)
 
     def _secrets(self) -> tuple[str, ...]:
-        return (self._key.reveal(),)
+        return (self._key.get_secret_value(),)
 
     async def create(
         self, prompt: str, model: str, orientation: str, images: Sequence[ImageInput] = ()
@@ -263,7 +264,7 @@ class VideoClient:
         policy = self._retry
         headers = {"Accept": "video/mp4, */*" if kind == "download" else "application/json"}
         if send_key:
-            headers["Authorization"] = f"Bearer {self._key.reveal()}"
+            headers["Authorization"] = f"Bearer {self._key.get_secret_value()}"
         timeout = self._download_timeout if kind == "download" else self._timeout
         attempt = 0
         while True:

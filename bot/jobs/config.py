@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import Settings, default
 from bot.jobs.policy import Defaults
 from bot.jobs.records import Limits
+
+_DATA_DIR: Path = default("data_dir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +18,10 @@ class CoreConfig:
 
     limits: Limits
     defaults: Defaults | None = None
-    poll_interval: float = 10.0
-    job_timeout: float = 1800.0
-    data_dir: Path = Path("data")
+    # Where a setting says the same, its default is the setting's (tests build configs without settings).
+    poll_interval: float = default("poll_interval")
+    job_timeout: float = default("job_timeout")
+    data_dir: Path = _DATA_DIR
     # The first poll comes a little after submission: Veo never finishes in under half a minute.
     first_poll_delay: float | None = None
     # Learn how long jobs take and poll around the expected completion (bot/jobs/schedule.py); when off,
@@ -31,23 +34,24 @@ class CoreConfig:
     poll_concurrency: int = 16
     submit_batch: int = 20
     # A job left in ``submitting`` this long was interrupted (the process died mid-request).
-    submit_grace: float = 120.0
+    submit_grace: float = default("submit_grace")
     error_backoff_cap: float = 300.0
     status_edit_interval: float = 10.0
     # Progress alone (same state) is shown at most this often (None: three status edit intervals), so a
     # job costs fewer edits while its bar still moves.
     progress_edit_interval: float | None = None
-    # And such edits, bot-wide, at most this many a second on average (bursts of up to ten): Discord allows
-    # a bot about 50 requests a second in all, which posts, results and state changes need first.
-    progress_edits_per_second: float = 5.0
+    # And such edits, bot-wide, at most this many a second on average, and this many at once (the Discord
+    # face's DISCORD_EDIT_RATE and DISCORD_EDIT_BURST).
+    progress_edits_per_second: float = default("discord_edit_rate")
+    progress_edit_burst: float = default("discord_edit_burst")
     # A new job's status message waits this long for the submission, so that it is posted already
     # showing the job at the provider rather than posted and edited a moment later.
     first_status_wait: float = 2.0
-    delivery_retry_base: float = 15.0
+    delivery_retry_base: float = default("delivery_retry_base")
     delivery_retry_cap: float = 900.0
     max_delivery_attempts: int = 8
     download_attempts: int = 3
-    max_prompt_chars: int = 1500
+    max_prompt_chars: int = default("max_prompt_chars")
 
     @property
     def progress_edit_every(self) -> float:
@@ -77,6 +81,8 @@ class CoreConfig:
             defaults=defaults_from_settings(settings),
             submit_grace=settings.submit_grace,
             delivery_retry_base=settings.delivery_retry_base,
+            progress_edits_per_second=settings.discord_edit_rate,
+            progress_edit_burst=settings.discord_edit_burst,
         )
 
     @property

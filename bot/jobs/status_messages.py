@@ -78,7 +78,7 @@ class StatusMessages:
         self.notifier = notifier
         self.config = config
         self.clock = clock
-        self.budget = EditBudget(config.progress_edits_per_second)
+        self.budget = EditBudget(config.progress_edits_per_second, config.progress_edit_burst)
         # One refresh per job at a time: two at once could both post a first message.
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import entry, main
+from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_SETTINGS = ("DISCORD_TOKEN", "COMETAPI_KEY", "VEO_POLL_INTERVAL", "DATABASE_URL")
@@ -48,6 +49,84 @@ def test_malformed_value_is_reported_without_echoing_it(tmp_path: Path) -> None:
     assert "VEO_POLL_INTERVAL is malformed" in proc.stderr
     assert "sk-secret-987654321" not in proc.stderr + proc.stdout
     assert "tok-123456789" not in proc.stderr + proc.stdout
+
+
+def test_no_value_is_echoed_whichever_variable_holds_it(tmp_path: Path) -> None:
+    leak = "sk-secret-987654321 /@"
+    env = _clean_env(tmp_path, **dict.fromkeys((str(f.validation_alias) for f in Settings.model_fields.values()), leak))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) > 30  # one line per malformed setting
+    assert "sk-secret" not in proc.stderr + proc.stdout
+
+
+def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=_clean_env(tmp_path, **env),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_no_face_credentials_exit_2_naming_the_discord_token(tmp_path: Path) -> None:
+    proc = _run(tmp_path, COMETAPI_KEY="sk-secret-987654321")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "veo-bot: DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal."
+    assert len(lines) == 2 and ".env.example" in lines[1]
+    assert "sk-secret-987654321" not in proc.stderr + proc.stdout
+
+
+def test_unknown_frontend_exits_2(tmp_path: Path) -> None:
+    proc = _run(tmp_path, DISCORD_TOKEN="tok-123456789", COMETAPI_KEY="sk-secret-987654321", VEO_FRONTENDS="teams")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0] == (
+        "veo-bot: VEO_FRONTENDS is malformed: expected a comma-separated list of the chat faces: discord."
+    )
+    assert "teams" not in proc.stderr
+
+
+def test_cometapi_without_key_exits_2(tmp_path: Path) -> None:
+    proc = _run(tmp_path, DISCORD_TOKEN="tok-123456789", VEO_PROVIDER="cometapi")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0].startswith("veo-bot: COMETAPI_KEY is missing")
+
+
+def test_mock_provider_starts_without_a_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMETAPI_KEY", raising=False)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token-abcdef")
+    monkeypatch.setenv("VEO_PROVIDER", "mock")
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "provider = 'mock'" in out and "frontends = ('discord',)" in out
+
+
+@pytest.mark.parametrize(("name", "value", "line"), [
+    ("VEO_FRONTENDS", "discord,teams", "expected a comma-separated list of the chat faces: discord."),
+    ("DISCORD_EDIT_RATE", "0", "expected a number of edits per second greater than 0."),
+    ("DISCORD_EDIT_BURST", "0.5", "expected a whole number, 1 or more."),
+])
+def test_bad_new_setting_exits_2_with_one_line(name: str, value: str, line: str, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for variable in list(os.environ):
+        if variable.startswith(("VEO_", "DISCORD_", "COMETAPI_")):
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token-abcdef")
+    monkeypatch.setenv("COMETAPI_KEY", "sk-comet-abcdef")
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["veo-bot", "run"])
+    with pytest.raises(SystemExit) as exited:
+        entry()
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"veo-bot: {name} is malformed: {line}",
+                                         "veo-bot: see .env.example for every setting."]
+    assert captured.out == "" and not (tmp_path / "data").exists()
 
 
 def test_check_config_hides_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

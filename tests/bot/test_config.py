@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
+from pydantic import ValidationError
 
 from bot.config import Settings, SettingsError, load_settings, settings_from_environment
 
@@ -127,13 +129,52 @@ def test_secrets_never_appear_in_repr_or_str() -> None:
     for text in (repr(s), str(s), repr(s.discord_token), f"{s.cometapi_key}"):
         assert BASE["DISCORD_TOKEN"] not in text
         assert BASE["COMETAPI_KEY"] not in text
-    assert s.discord_token.reveal() == BASE["DISCORD_TOKEN"]
+    assert s.discord_token.get_secret_value() == BASE["DISCORD_TOKEN"]
 
 
 def test_secret_pasted_into_a_wrong_variable_is_not_echoed() -> None:
     with pytest.raises(SettingsError) as info:
         load_settings({**BASE, "VEO_POLL_INTERVAL": "sk-live-secret-abc"})
     assert "sk-live-secret-abc" not in str(info.value)
+
+
+VARIABLES = [str(field.validation_alias) for field in Settings.model_fields.values()]
+# Secret-looking values, also ones that look like JSON (which pydantic-settings decodes for some types).
+LEAKS = ["sk-live-secret-abc", "sk-live secret/abc@x", '["sk-live-secret-abc"]', '{"k": "sk-live-secret-abc"}']
+
+
+def _not_echoed(error: SettingsError, value: str) -> None:
+    for text in (*error.problems, str(error), repr(error)):
+        assert value not in text and "sk-live" not in text
+    # pydantic's own error, which quotes values, is neither the cause nor shown as the context.
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+# Variables some of those values are good for: secrets, paths, a host name, model names.
+TAKE_TEXT = {"DISCORD_TOKEN", "COMETAPI_KEY", "VEO_DATA_DIR", "VEO_VIDEO_DIR", "VEO_HTTP_HOST", "VEO_MODELS"}
+
+
+@pytest.mark.parametrize("value", LEAKS)
+@pytest.mark.parametrize("name", VARIABLES)
+def test_no_variable_echoes_its_value(name: str, value: str) -> None:
+    try:
+        load_settings({**BASE, name: value})
+    except SettingsError as exc:
+        assert [p.split(" ")[0] for p in exc.problems] == [name]
+        _not_echoed(exc, value)
+    else:
+        assert name in TAKE_TEXT
+
+
+@pytest.mark.parametrize("value", LEAKS)
+def test_every_variable_malformed_at_once_echoes_nothing(value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(dict.fromkeys(VARIABLES, value))
+    _not_echoed(info.value, value)
+    named = [p.split(" ")[0] for p in info.value.problems]
+    assert len(named) == len(set(named))  # one line each
+    # VEO_DEFAULT_MODEL is checked against VEO_MODELS, which is the same text or malformed itself.
+    assert set(VARIABLES) - TAKE_TEXT - {"VEO_DEFAULT_MODEL"} <= set(named)
 
 
 def test_env_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,12 +184,28 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pyte
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VEO_POLL_INTERVAL", "7")
     s = settings_from_environment(env_file)
-    assert s.discord_token.reveal() == "from-file-token"
+    assert s.discord_token.get_secret_value() == "from-file-token"
     assert s.poll_interval == 7.0
 
 
 def test_settings_is_immutable() -> None:
     s = load_settings(BASE)
-    with pytest.raises(AttributeError):
-        s.poll_interval = 1.0  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        s.poll_interval = 1.0
     assert isinstance(s, Settings)
+
+
+def test_every_setting_is_documented() -> None:
+    """Each variable appears in .env.example (with a one-line comment above it) and in the README's table."""
+    root = Path(__file__).resolve().parents[2]
+    example = (root / ".env.example").read_text(encoding="utf-8").splitlines()
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in VARIABLES:
+        [at] = [i for i, line in enumerate(example) if line.startswith(f"{name}=")]
+        assert example[at - 1].startswith("# "), name
+        assert f"| `{name}` |" in readme, name
+
+
+def test_env_example_values_are_the_defaults() -> None:
+    example = dotenv_values(Path(__file__).resolve().parents[2] / ".env.example")
+    assert load_settings({**{k: v for k, v in example.items() if v is not None}, **BASE}) == load_settings(BASE)

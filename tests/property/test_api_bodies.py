@@ -15,11 +15,11 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
 from bot.jobs.provider import SubmissionUncertain, TaskState, TaskStatus, VideoApiError
-from bot.secret import Secret
 from tests.property.strategies import bodies, content_types, http_statuses, retry_afters
 
 KEY = "sk-property-0123456789abcdefghijklmnop"
@@ -85,7 +85,7 @@ def api() -> Iterator[tuple[LoopbackAPI, VideoClient]]:
     server = LoopbackAPI()
     server.start()
     session = server.loop.run_until_complete(_session())
-    client = VideoClient(session, base_url=server.base_url, api_key=Secret(KEY), sleep=_no_sleep,
+    client = VideoClient(session, base_url=server.base_url, api_key=SecretStr(KEY), sleep=_no_sleep,
                          retry=RetryPolicy(attempts=2, request_timeout=5.0), allow_plain_http_downloads=True)
     try:
         yield server, client

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 from yarl import URL
 
 from bot.comet.client import VideoClient
 from bot.comet.hosts import check_public_host, is_public_address
 from bot.comet.types import RetryPolicy
 from bot.jobs.provider import DownloadFailed
-from bot.secret import Secret
 from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript
 
 PRIVATE = ["127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
@@ -87,7 +87,7 @@ async def _no_sleep(_: float) -> None:
 
 
 def _client(api: FakeCometAPI, session: aiohttp.ClientSession, *, local: bool, **kw: object) -> VideoClient:
-    return VideoClient(session, base_url=api.base_url, api_key=Secret(api.api_key), sleep=_no_sleep,
+    return VideoClient(session, base_url=api.base_url, api_key=SecretStr(api.api_key), sleep=_no_sleep,
                        rng=random.Random(1), retry=RetryPolicy(attempts=2, request_timeout=5.0),
                        allow_plain_http_downloads=local, **kw)  # type: ignore[arg-type]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
@@ -19,7 +20,6 @@ from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
-from bot.secret import Secret
 from db.store import SqliteJobStore
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI
@@ -116,7 +116,7 @@ async def job_core(
     """A store on ``tmp_path/veo.sqlite3`` and a worker talking to ``api``; closed on exit."""
     store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
     async with aiohttp.ClientSession() as session:
-        client = VideoClient(session, base_url=api.base_url, api_key=Secret(api.api_key),
+        client = VideoClient(session, base_url=api.base_url, api_key=SecretStr(api.api_key),
                              retry=RetryPolicy(attempts=3, request_timeout=2.0),
                              allow_plain_http_downloads=True, sleep=no_sleep,
                              max_download_bytes=max_download_bytes)

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
-from bot.secret import Secret
 from tests.fakes.comet.api import FakeCometAPI
 
 # Short timeouts keep the few deliberately slow cases fast; zero jitter would hide backoff bugs.
@@ -33,7 +33,7 @@ def make_client(
     """A VideoClient pointed at the fake, with a recording sleep and a seeded jitter source."""
     options: dict[str, Any] = {
         "base_url": api.base_url,
-        "api_key": Secret(api.api_key),
+        "api_key": SecretStr(api.api_key),
         "retry": FAST_POLICY,
         "sleep": sleep,
         "rng": random.Random(7),

@@ -7,8 +7,9 @@ import socket
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
-from bot.comet.types import OrientationParams, RetryPolicy
+from bot.comet.types import RetryPolicy
 from bot.jobs.errors import InvalidInput
 from bot.jobs.provider import (
     ImageInput,
@@ -18,7 +19,7 @@ from bot.jobs.provider import (
     SafetyRejected,
     SubmissionUncertain,
 )
-from bot.secret import Secret
+from bot.orientations import OrientationParams
 from tests.bot.comet.support import FAST_POLICY, RecordingSleep, make_client
 from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript
 
@@ -199,7 +200,7 @@ async def test_wrong_key_is_a_configuration_error_without_the_key(
     api: FakeCometAPI, session: aiohttp.ClientSession, sleep: RecordingSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = make_client(api, session, sleep, api_key=Secret("sk-wrong-key-9876543210"))
+    client = make_client(api, session, sleep, api_key=SecretStr("sk-wrong-key-9876543210"))
     with pytest.raises(ProviderConfigError) as info:
         await client.create("p", "veo3.1", "16x9")
     assert "misconfigured" in info.value.user_message

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from bot.comet.client import VideoClient
 from bot.jobs.provider import DownloadFailed, ProviderConfigError, TaskStatus, VideoTooLarge
-from bot.secret import Secret
 from tests.bot.comet.support import FAST_POLICY, RecordingSleep, leftovers, make_client
 from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript, make_mp4_bytes
 
@@ -80,7 +80,7 @@ async def test_content_with_a_bad_key_is_a_configuration_error(
 ) -> None:
     good = make_client(api, session, sleep)
     status = await finished(good, api)
-    bad = make_client(api, session, sleep, api_key=Secret("sk-bad-0000000000"))
+    bad = make_client(api, session, sleep, api_key=SecretStr("sk-bad-0000000000"))
     with pytest.raises(ProviderConfigError):
         await bad.download(status.task_id, None, tmp_path / "v.mp4")
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from bot.comet.http import backoff_delay, parse_retry_after
 from bot.comet.parse import parse_progress, parse_state, parse_task_status
-from bot.comet.types import DEFAULT_ORIENTATION_MAP, OrientationParams, RetryPolicy, parse_orientation_map
+from bot.comet.types import RetryPolicy
 from bot.jobs.provider import InvalidProviderResponse, TaskState, TaskStatus
+from bot.orientations import DEFAULT_ORIENTATION_MAP, OrientationParams, parse_orientation_map
 
 URL = "https://cdn.example.com/v.mp4?sig=1"
 
