@@ -27,7 +27,7 @@ from bench.mix import DurationMix
 from bot.config import load_settings
 from bot.jobs.records import IN_FLIGHT_STATUSES, JobStatus, NewJob
 from cogs.app import VeoApp
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 JOB_PROMPT = "bench job"
 MODEL = "veo3.1-fast"

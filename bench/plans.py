@@ -1,6 +1,6 @@
 """Query plans of the store's hot statements, captured as the store runs them on a populated database.
 
-The statements are not copied from db/store.py: the store's own methods run, SQLite's trace hook records
+The statements are not copied from db/sqlite/store.py: the store's own methods run, SQLite's trace hook records
 what they send, and each distinct statement is explained (EXPLAIN QUERY PLAN) on the same connection.
 ``python -m bench.plans`` prints them; the benchmark's report includes them.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.jobs.config import CoreConfig
 from bot.jobs.policy import Policy
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 # A busy bot: this many jobs at the provider (across 200 guilds, 2000 users), as many finished.
 ACTIVE_JOBS = 10_000

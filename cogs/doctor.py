@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.mock.provider import mock_available
 from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
 from cogs.app import bot_intents, configure_discord_endpoints
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 # What the bot needs in a channel to post status messages and videos, and to check its own earlier posts.
 REQUIRED_PERMISSIONS = discord.Permissions(

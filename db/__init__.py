@@ -1,20 +1,18 @@
-"""The job store: connection setup, numbered migrations, and the one class that holds all SQL.
+"""The job store behind the core's ``JobStore`` interface (``bot.jobs.ports``), chosen by ``DATABASE_URL``.
 
-Front-ends open the store with ``open_store(DATABASE_URL)`` and type it as ``Store``, so that another
-backend (PostgreSQL, for several bot processes sharing one queue) can be chosen here by the URL alone.
+Faces open it with ``open_store`` and hand it to the runtime; each backend lives in a package of its own
+(``db.sqlite``) and passes the same contract suite (``tests/db/contract``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from db.store import SqliteJobStore
-
-# The store's full interface as the app uses it; today its one implementation.
-Store = SqliteJobStore
+from bot.jobs.ports import JobStore
+from db.sqlite.store import SqliteJobStore
 
 
-async def open_store(database_url: str) -> Store:
+async def open_store(database_url: str) -> JobStore:
     """Open (creating and migrating) the store named by a ``DATABASE_URL``."""
     if database_url.startswith("sqlite:///"):
         return await SqliteJobStore.open(Path(database_url.removeprefix("sqlite:///")))

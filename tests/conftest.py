@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -13,7 +13,7 @@ from bot.comet.client import VideoClient
 from bot.jobs.config import CoreConfig
 from bot.jobs.records import JobStatus, Limits, NewJob
 from bot.jobs.worker import JobWorker
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.conftest import FakeClock
 from tests.support.core import RecordingNotifier
 

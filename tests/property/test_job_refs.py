@@ -15,7 +15,7 @@ from bot.jobs.errors import UserFacingError
 from bot.jobs.records import NewJob
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.property.strategies import HOSTILE_PIECES
 from tests.support.core import RecordingNotifier
 

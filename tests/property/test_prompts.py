@@ -17,7 +17,7 @@ from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus, NewJob
 from bot.jobs.requests import clean_prompt
 from cogs.render import failure_text, result_text, status_embed
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.fakes.discord.mentions import resolve_pings
 from tests.property.strategies import prompts, provider_texts
 

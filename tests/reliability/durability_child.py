@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.jobs.records import Limits, NewJob
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 LIMITS = Limits(per_user=1000, per_guild=1000, total=1000)
 

@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from db.connection import open_database
+from db.sqlite.connection import open_database
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 12

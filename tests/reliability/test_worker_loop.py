@@ -10,7 +10,7 @@ from bot.jobs.config import CoreConfig
 from bot.jobs.provider import TaskStatus
 from bot.jobs.records import Limits, NewJob
 from bot.jobs.worker import JobWorker
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.support.core import RecordingNotifier
 
 IDLE = 0.1

@@ -20,7 +20,7 @@ from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI
 

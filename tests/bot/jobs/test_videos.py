@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from bot.jobs.videos import DAY, VideoStore, load_name_key
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.conftest import FakeClock
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.jobs.ports import DeliveryFailed
 from bot.jobs.records import JobStatus, Limits, NewJob
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.bot.jobs.test_schedule import veo_like
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript

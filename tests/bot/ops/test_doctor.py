@@ -8,7 +8,7 @@ import aiohttp
 
 from bot.config import load_settings
 from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.fakes.comet.api import FakeCometAPI, Fault
 
 

@@ -19,7 +19,7 @@ from bot.ops.http_server import HttpServer
 from bot.ops.instrument import BotMetrics
 from bot.ops.metrics import DEFAULT_BUCKETS
 from cogs.health import DiscordMetrics
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 from tests.conftest import FakeClock
 
 

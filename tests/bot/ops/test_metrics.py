@@ -13,7 +13,7 @@ from bot.jobs.provider import ImageInput, ProviderBusy, TaskState, TaskStatus
 from bot.jobs.records import Job, JobStatus, NewJob
 from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
 from bot.ops.metrics import MetricsRegistry
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 
 def test_exposition_has_help_type_and_escaped_labels() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.jobs.records import JobStatus
-from db.base import StoreBase
+from db.sqlite.base import StoreBase
 
 
 class StatsQueries(StoreBase):

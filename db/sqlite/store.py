@@ -9,9 +9,9 @@ from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
 from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
-from db.base import marks, scalar
-from db.guild_store import GuildQueries, last_request_at, quota_used
-from db.stats_store import StatsQueries
+from db.sqlite.base import marks, scalar
+from db.sqlite.guild_queries import GuildQueries, last_request_at, quota_used
+from db.sqlite.stats_queries import StatsQueries
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 _IN_FLIGHT = tuple(sorted(IN_FLIGHT_STATUSES))

@@ -7,7 +7,7 @@ import dataclasses
 
 from bot.jobs.policy import Defaults, GuildSettings, Policy, Refusal, day_start
 from bot.jobs.records import JobStatus, Limits, NewJob
-from db.store import SqliteJobStore
+from db.sqlite.store import SqliteJobStore
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 DEFAULTS = Defaults(max_active_per_user=2, max_active_per_guild=10, max_active_total=20, max_queued=50,

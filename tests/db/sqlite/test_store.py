@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
-from db.connection import migration_scripts, open_database
-from db.store import SqliteJobStore
+from db.sqlite.connection import migration_scripts, open_database
+from db.sqlite.store import SqliteJobStore
 
 T0 = 1_790_000_000.0
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from bot.jobs.policy import OVERRIDABLE, AuditEntry, GuildSettings, UsageRow
-from db.base import StoreBase, scalar
+from db.sqlite.base import StoreBase, scalar
 
 _LIST_COLUMNS = {"allowed_channels": int, "allowed_roles": int, "allowed_models": str}
 _COLUMNS = (*OVERRIDABLE, "paused", "pause_reason", "updated_at", "updated_by")

@@ -16,7 +16,7 @@ BUSY_TIMEOUT_MS = 5000
 def migration_scripts() -> list[tuple[int, str, str]]:
     """The numbered migrations shipped with the package, as (version, name, sql), in order."""
     scripts = []
-    for entry in resources.files("db.migrations").iterdir():
+    for entry in resources.files("db.sqlite.migrations").iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             scripts.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
@@ -44,7 +44,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 def open_database(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the database file with WAL, a busy timeout and foreign keys, migrated.
 
-    The connection is for the store's own thread (``db.sqlite_thread``), which opens it.
+    The connection is for the store's own thread (``db.sqlite.thread``), which opens it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():

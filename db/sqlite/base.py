@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from db.connection import open_database
-from db.sqlite_thread import SqliteThread
+from db.sqlite.connection import open_database
+from db.sqlite.thread import SqliteThread
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ def scalar(conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()) ->
 class StoreBase:
     """One long-lived SQLite connection, on its own thread, shared by the store's query groups.
 
-    Every method is one unit on that thread (``db.sqlite_thread``): a read, or a write whose statements
+    Every method is one unit on that thread (``db.sqlite.thread``): a read, or a write whose statements
     commit together, atomically, with the other writes waiting at the time.
     """
 

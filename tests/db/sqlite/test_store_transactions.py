@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.jobs.records import JobStatus, Limits, NewJob
-from db.connection import open_database
-from db.sqlite_thread import SqliteThread, StoreClosed
-from db.store import SqliteJobStore
+from db.sqlite.connection import open_database
+from db.sqlite.store import SqliteJobStore
+from db.sqlite.thread import SqliteThread, StoreClosed
 
 T0 = 1_790_000_000.0
 
