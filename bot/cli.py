@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.config import Settings, SettingsError, settings_from_environment
+from bot.jobs.ports import StoreInUse
 from bot.ops import event_loop
 from bot.ops.logs import configure_logging
 
+# Bad settings, or a refusal at start (the database in use by another process): nothing was started.
 EXIT_SETTINGS = 2
 
 # The chat front-end is loaded by name so that the runtime and job core stay free of any one platform.
@@ -73,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return event_loop.run(frontend.doctor(settings))
         return event_loop.run(frontend.run(settings))
+    except StoreInUse as exc:
+        # Raised as the store opens, before anything else starts.
+        print(f"veo-bot: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
     except KeyboardInterrupt:
         return 130
 

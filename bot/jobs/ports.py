@@ -62,6 +62,13 @@ class JobStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
+class StoreInUse(RuntimeError):
+    """The job store refuses to open: another process is using it, and it serves one process only.
+
+    Its text is one line for the operator: what is wrong and what to do instead.
+    """
+
+
 class DeliveryFailed(Exception):
     """A notifier could not post; ``permanent`` means trying again will not help (no access, no channel)."""
 
