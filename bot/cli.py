@@ -10,10 +10,11 @@ from typing import Protocol
 
 from bot.config import Settings, SettingsError, settings_from_environment
 from bot.jobs.ports import StoreInUse
+from bot.mock.provider import missing_mock_extra
 from bot.ops import event_loop
 from bot.ops.logs import configure_logging
 
-# Bad settings, or a refusal at start (the database in use by another process): nothing was started.
+# Bad settings, or a refusal at start (the mock extra missing, the database in use): nothing was started.
 EXIT_SETTINGS = 2
 
 # The chat front-end is loaded by name so that the runtime and job core stay free of any one platform.
@@ -60,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SETTINGS
     settings = _load_settings()
     if settings is None:
+        return EXIT_SETTINGS
+    # The commands that build the provider; the doctor reports the missing extra among its findings.
+    missing = missing_mock_extra(settings.provider) if args.command in ("run", "sync") else None
+    if missing is not None:
+        print(f"veo-bot: {missing}", file=sys.stderr)
         return EXIT_SETTINGS
     configure_logging(
         settings.log_level, [settings.discord_token.reveal(), settings.cometapi_key.reveal()], settings.log_format
