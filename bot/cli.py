@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.config import Settings, SettingsError, settings_from_environment
+from bot.jobs.ports import StoreInUse
+from bot.mock.provider import missing_mock_extra
 from bot.ops import event_loop
 from bot.ops.logs import configure_logging
 
+# Bad settings, or a refusal at start (the mock extra missing, the database in use): nothing was started.
 EXIT_SETTINGS = 2
 
 # The chat front-end is loaded by name so that the runtime and job core stay free of any one platform.
@@ -59,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _load_settings()
     if settings is None:
         return EXIT_SETTINGS
+    # The commands that build the provider; the doctor reports the missing extra among its findings.
+    missing = missing_mock_extra(settings.provider) if args.command in ("run", "sync") else None
+    if missing is not None:
+        print(f"veo-bot: {missing}", file=sys.stderr)
+        return EXIT_SETTINGS
     secrets = [settings.discord_token.get_secret_value(), settings.cometapi_key.get_secret_value()]
     configure_logging(settings.log_level, secrets, settings.log_format)
     if args.command == "check-config":
@@ -72,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return event_loop.run(frontend.doctor(settings))
         return event_loop.run(frontend.run(settings))
+    except StoreInUse as exc:
+        # Raised as the store opens, before anything else starts.
+        print(f"veo-bot: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
     except KeyboardInterrupt:
         return 130
 

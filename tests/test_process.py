@@ -40,3 +40,34 @@ async def test_process_serves_veo_and_stops_cleanly_on_sigterm(tmp_path: Path) -
         assert "job worker stopped" in text and "job=1 delivered" in text
         assert w.discord.token not in text and w.api.api_key not in text
         assert len(w.results()) == 1
+
+
+async def test_a_second_process_on_the_same_database_is_refused_with_one_line(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VEO_", "DISCORD_", "COMETAPI_"))}
+        env.update(w.env(VEO_POLL_INTERVAL="0.2"))
+        first = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
+            second = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(second.communicate(), timeout=30)
+            assert second.returncode == 2
+            assert out == b""
+            assert err.decode().splitlines() == [
+                f"veo-bot: another veo-bot process is using {tmp_path / 'veo.sqlite3'}; one SQLite database serves "
+                "one process — use PostgreSQL (DATABASE_URL=postgresql://…) to run several"
+            ]
+            # It started nothing: no login, no gateway session; the first bot runs on.
+            logins = [r for r in w.discord.requests if r.method == "GET" and r.path == "/users/@me"]
+            assert len(logins) == 1 and w.discord.identify_count == 1
+            assert first.returncode is None
+        finally:
+            first.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(first.communicate(), timeout=20)
+        assert first.returncode == 0, output.decode()

@@ -33,7 +33,8 @@ class CoreConfig:
     tick_gap: float = 0.25
     poll_concurrency: int = 16
     submit_batch: int = 20
-    # A job left in ``submitting`` this long was interrupted (the process died mid-request).
+    # A submission still unanswered this long after its claim is reported as interrupted (never sent again).
+    # Those a dead process left in ``submitting`` do not wait for it: the next start reports them at once.
     submit_grace: float = default("submit_grace")
     error_backoff_cap: float = 300.0
     status_edit_interval: float = 10.0

@@ -74,6 +74,10 @@ class JobWorker:
             enabled=config.adaptive_polling, tick_slack=min(config.tick_gap, config.poll_interval / 4),
         )
         self._schedule_seeded = False
+        # The jobs a dead process left in ``submitting``: read once, before this process claims any (None until
+        # then), and reported at the first tick (then []).
+        self._interrupted: list[Job] | None = None
+        self._interrupted_lock = asyncio.Lock()
         # Both read the worker's clock at each use: whoever replaces it (a benchmark's simulated clock)
         # replaces theirs too.
         self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
@@ -158,9 +162,36 @@ class JobWorker:
         learned = self.schedule.seed((model, at, max(0.0, seconds - half)) for model, at, seconds in recent)
         log.info("poll schedule learned %d recent durations", learned)
 
+    async def _note_interrupted(self) -> None:
+        """Once, before this process's first claim: remember the jobs found in ``submitting``.
+
+        Only this process submits to this database (the store refuses a second one), so a job in ``submitting``
+        before it claimed anything was claimed by a process that died mid-request: whether the service
+        received it is unknown, and it must not be sent again.
+        """
+        async with self._interrupted_lock:
+            if self._interrupted is None:
+                self._interrupted = await self.store.submitting_jobs()
+
+    async def _report_interrupted(self) -> None:
+        """Fail the submissions the last run's end interrupted and tell their members (at the first tick).
+
+        The jobs this process is submitting are never among them: they were read before its first claim.
+        """
+        if self._interrupted == []:
+            return
+        await self._note_interrupted()
+        jobs, self._interrupted = self._interrupted or [], []
+        await asyncio.gather(*(self._guarded(job, self._fail_interrupted) for job in jobs))
+
+    async def _fail_interrupted(self, job: Job) -> None:
+        log.warning("job=%s submission was interrupted; not resubmitting", job.id)
+        await self._fail(job, JobStatus.FAILED, INTERRUPTED_SUBMISSION, from_statuses=(JobStatus.SUBMITTING,))
+
     async def poll_once(self) -> int:
         """Submit what fits under the caps, then handle every due job once; return how many were handled."""
         self.last_tick = self.clock()
+        await self._report_interrupted()
         if not self._schedule_seeded:
             await self._seed_schedule()
             await self._tidy_after_restart()
@@ -184,6 +215,7 @@ class JobWorker:
     async def dispatch(self) -> list[Job]:
         """Submit queued jobs, oldest first, as long as the user, guild and total caps allow."""
         async with self._dispatch_lock:
+            await self._note_interrupted()
             now = self.clock()
             claimed = await self.store.claim_submittable(
                 self.config.limits, now, now + self.config.submit_grace, self.config.submit_batch
@@ -230,8 +262,9 @@ class JobWorker:
 
     async def _handle_due(self, job: Job) -> None:
         if job.status is JobStatus.SUBMITTING:
-            log.warning("job=%s submission was interrupted; not resubmitting", job.id)
-            await self._fail(job, JobStatus.FAILED, INTERRUPTED_SUBMISSION, from_statuses=(JobStatus.SUBMITTING,))
+            # Still without an answer ``submit_grace`` after the claim: this process's own submission (those a
+            # dead process left were reported at the first tick, unless the store failed then).
+            await self._fail_interrupted(job)
         elif job.status in (JobStatus.SUBMITTED, JobStatus.RUNNING):
             await self._poll(job)
         elif job.needs_notice:

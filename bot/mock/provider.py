@@ -35,6 +35,13 @@ def mock_available() -> bool:
     return True
 
 
+def missing_mock_extra(provider: str) -> str | None:
+    """For ``VEO_PROVIDER=mock`` without PyAV or Pillow: the line saying what to install; else None."""
+    if provider != "mock" or mock_available():
+        return None
+    return MISSING_EXTRA
+
+
 class MockVideoProvider:
     """A ``VideoProvider`` that draws the prompt into a short MP4 on this machine; it spends no credits.
 

@@ -53,7 +53,9 @@ def render_mp4(
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
-        with av.open(tmp_name, mode="w", format="mp4") as container:
+        # faststart: the index (moov) before the media (mdat), so a player can start before the whole file
+        # has arrived; FFmpeg moves it there when the file is closed.
+        with av.open(tmp_name, mode="w", format="mp4", options={"movflags": "faststart"}) as container:
             stream = container.add_stream("libx264", rate=FPS)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = {"preset": "ultrafast", "crf": "30"}

@@ -15,6 +15,7 @@ import aiohttp
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
 from bot.config import DEFAULT_COMETAPI_BASE_URL, Settings
+from bot.jobs.ports import StoreInUse
 from bot.jobs.provider import ProviderBusy, ProviderConfigError, ProviderRejected, TaskNotFound, VideoApiError
 
 # A task id no account has: the status request needs the key but creates nothing and costs nothing.
@@ -87,6 +88,10 @@ async def check_database(path: Path, open_store: Callable[[Path], Awaitable[Doct
                        "make the directory writable by the user that runs the bot, or change DATABASE_URL")
     try:
         store = await open_store(path)
+    except StoreInUse:
+        # The bot is running on it (the usual case) or another copy is: the database is not opened twice.
+        return Finding(Level.WARN, "database", f"{path} is in use by a running veo-bot process, so it was not checked",
+                       "stop that process to check the database, or run one bot per SQLite database")
     except Exception as exc:
         return Finding(Level.FAIL, "database", f"cannot open {path}: {type(exc).__name__}: {str(exc)[:200]}",
                        "check DATABASE_URL, the file's owner and the free disk space")

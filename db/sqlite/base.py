@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from db.sqlite.connection import open_database
+from db.sqlite.connection import DatabaseLock, open_database
 from db.sqlite.thread import SqliteThread
 
 T = TypeVar("T")
@@ -31,19 +31,32 @@ class StoreBase:
     commit together, atomically, with the other writes waiting at the time.
     """
 
-    def __init__(self, db: SqliteThread) -> None:
+    def __init__(self, db: SqliteThread, lock: DatabaseLock | None = None) -> None:
         self._db = db
+        self._lock = lock
 
     @classmethod
     async def open(cls, path: Path) -> Self:
-        """Open and migrate the database file at ``path``."""
-        db = SqliteThread(lambda: open_database(path))
-        await db.start()
-        return cls(db)
+        """Open and migrate the database file at ``path``, locked for this process until ``close``.
+
+        Raises ``StoreInUse`` (before touching the database) when another process has it open.
+        """
+        lock = DatabaseLock.acquire(path)
+        try:
+            db = SqliteThread(lambda: open_database(path))
+            await db.start()
+        except BaseException:
+            lock.release()
+            raise
+        return cls(db, lock)
 
     async def close(self) -> None:
-        """Finish what is queued and close the connection."""
-        await self._db.close()
+        """Finish what is queued, close the connection, and release the database for the next process."""
+        try:
+            await self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await self._db.read(work)

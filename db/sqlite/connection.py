@@ -5,12 +5,72 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 from importlib import resources
 from pathlib import Path
+
+from bot.jobs.ports import StoreInUse
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+
+
+def in_use_message(path: Path) -> str:
+    """The one line a second process on the same database is refused with."""
+    return (f"another veo-bot process is using {path}; one SQLite database serves one process — "
+            "use PostgreSQL (DATABASE_URL=postgresql://…) to run several")
+
+
+class DatabaseLock:
+    """An exclusive lock on ``<database>.lock``, held while the store is open: one process per database file.
+
+    The worker counts on it: a job found ``submitting`` at start was claimed by a process that has died, so
+    it is failed at once (``bot.jobs.worker``); two processes would also each submit the same queue. The lock
+    is ``flock`` on Linux and macOS, which the kernel drops when the process dies, SIGKILL included, so a
+    crash never leaves it behind; the file itself stays (removing it could let two processes lock two
+    different files of the same name). Windows has no ``fcntl``: there ``msvcrt.locking`` locks the file's
+    first byte, which Windows likewise releases when the process ends.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, database: Path) -> DatabaseLock:
+        """Lock ``<database>.lock`` (created owner-only if needed) or raise ``StoreInUse`` at once."""
+        database.parent.mkdir(parents=True, exist_ok=True)
+        path = database.with_name(database.name + ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by child processes (PEP 446)
+        try:
+            _lock(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise StoreInUse(in_use_message(database)) from exc
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, fd)
+
+    def release(self) -> None:
+        """Let the next process open the database (closing the file drops the lock); safe to call twice."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # OSError when another process holds it
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        # Per open file, not per process: a second open in this very process is refused too.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError when another holds it
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:

@@ -196,6 +196,12 @@ class SqliteJobStore(GuildQueries, StatsQueries):
             (now, limit),
         )
 
+    async def submitting_jobs(self) -> list[Job]:
+        """Jobs whose submission is under way (status ``submitting``), oldest first."""
+        return await self._many(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = ? ORDER BY id", (JobStatus.SUBMITTING,)
+        )
+
     async def next_due_at(self) -> float | None:
         """When the soonest scheduled work is due, or None when nothing is scheduled."""
         value = await self._scalar("SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL")

@@ -168,3 +168,23 @@ def test_sql_lives_only_in_db() -> None:
             if "aiosqlite" in text or "sqlite3" in text.replace("veo.sqlite3", "") or "SELECT " in text:
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_mock_provider_without_the_mock_extra_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # PyAV missing: importing it fails (None in sys.modules), and the mock's video module must be imported anew.
+    monkeypatch.setitem(sys.modules, "av", None)
+    monkeypatch.delitem(sys.modules, "bot.mock.video", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"DISCORD_TOKEN": "discord-token-abcdef", "COMETAPI_KEY": "sk-comet-abcdef",
+                        "VEO_PROVIDER": "mock", "DATABASE_URL": f"sqlite:///{tmp_path / 'veo.sqlite3'}",
+                        "VEO_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["run"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "veo-bot: VEO_PROVIDER=mock needs the mock extra (PyAV and Pillow): pip install 'veo-bot[mock]'"
+    ]
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []  # nothing was started: no database, no data folder

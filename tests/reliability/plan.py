@@ -50,7 +50,6 @@ class RunPlan:
             "VEO_POLL_INTERVAL": "0.2",
             "VEO_JOB_TIMEOUT": str(self.job_timeout),
             "VEO_REQUEST_TIMEOUT": "1",
-            "VEO_SUBMIT_GRACE": "1",
             "VEO_DELIVERY_RETRY_BASE": "0.2",
             "VEO_MAX_ACTIVE_PER_USER": "5",
             "VEO_MAX_ACTIVE_PER_GUILD": "20",

@@ -124,7 +124,8 @@ class SoonDueStore:
                 self.ticks += 1
             if name == "next_due_at":
                 return asyncio.get_running_loop().time() + 0.001
-            listing = ("due_jobs", "claim_submittable", "recent_durations", "stale_status_messages")
+            listing = ("due_jobs", "claim_submittable", "recent_durations", "stale_status_messages",
+                       "submitting_jobs")
             return [] if name in listing else None
 
         return answer

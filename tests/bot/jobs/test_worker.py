@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.jobs.config import CoreConfig
@@ -161,11 +162,27 @@ async def test_a_new_instance_resumes_unfinished_jobs(tmp_path: Path, clock: Fak
             assert len(api.create_requests()) == 2
 
 
-async def test_interrupted_submission_is_reported_not_resubmitted(tmp_path: Path, clock: FakeClock) -> None:
+async def test_submission_a_dead_process_left_is_reported_at_the_first_tick(tmp_path: Path, clock: FakeClock) -> None:
     async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
         job = await core.store.insert_job(core.request(), clock.now)
+        # Claimed by the process before this one, which died during the POST: the grace has not passed.
         [claimed] = await core.store.claim_submittable(Limits(9, 9, 9), clock.now, clock.now + 120, 9)
-        assert claimed.status is JobStatus.SUBMITTING  # as if the process died during the POST
+        assert claimed.status is JobStatus.SUBMITTING
+        await core.tick(0)
+        failed = await core.job(job.id)
+        assert failed.status is JobStatus.FAILED and failed.error == INTERRUPTED_SUBMISSION
+        assert failed.refunded  # it does not count against the member's daily quota
+        assert api.create_requests() == []  # never sent again
+        [notice] = core.notifier.for_job(job.id)
+        assert notice.kind == "failure" and notice.error == INTERRUPTED_SUBMISSION
+
+
+async def test_own_submission_unanswered_after_the_grace_is_reported(tmp_path: Path, clock: FakeClock) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+        await core.tick(0)  # this process has started: nothing was left in submitting
+        job = await core.store.insert_job(core.request(), clock.now)
+        # Claimed by this process, whose submit step then never recorded an answer.
+        await core.store.claim_submittable(Limits(9, 9, 9), clock.now, clock.now + 120, 9)
         await core.tick(60)
         assert (await core.job(job.id)).status is JobStatus.SUBMITTING
         await core.tick(61)
@@ -174,6 +191,23 @@ async def test_interrupted_submission_is_reported_not_resubmitted(tmp_path: Path
         assert api.create_requests() == []
         [notice] = core.notifier.for_job(job.id)
         assert notice.kind == "failure"
+
+
+async def test_a_submission_under_way_at_the_first_tick_is_not_taken_for_interrupted(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+        api.inject("create", Fault.slow(0.5))  # the create is still in flight when the first tick runs
+        job = await core.store.insert_job(core.request(), clock.now)
+        submitting = asyncio.create_task(core.worker.dispatch())
+        while not api.create_requests():
+            await asyncio.sleep(0.01)
+        assert (await core.job(job.id)).status is JobStatus.SUBMITTING
+        await core.tick(0)
+        await submitting
+        submitted = await core.job(job.id)
+        assert submitted.status is JobStatus.SUBMITTED and submitted.error is None
+        assert core.notifier.for_job(job.id) == [] and len(api.create_requests()) == 1
 
 
 async def test_delivery_is_retried_then_given_up_when_permanent(tmp_path: Path, clock: FakeClock) -> None:

@@ -82,6 +82,17 @@ async def test_database_check_fails_when_the_path_cannot_be_a_database(tmp_path:
     assert finding.level is Level.FAIL and "cannot open" in finding.message and finding.fix
 
 
+async def test_database_check_does_not_open_a_database_the_bot_is_using(tmp_path: Path) -> None:
+    path = tmp_path / "veo.sqlite3"
+    running = await SqliteJobStore.open(path)
+    try:
+        finding = await check_database(path, SqliteJobStore.open)
+    finally:
+        await running.close()
+    assert finding.level is Level.WARN and "in use by a running veo-bot process" in finding.message
+    assert exit_code([finding]) == 0
+
+
 def test_settings_findings_warn_about_mock_and_public_urls_without_a_server() -> None:
     found = check_settings(_settings(VEO_PROVIDER="mock", VEO_PUBLIC_BASE_URL="https://v.example.org"),  # type: ignore[arg-type]
                            mock_ready=True)

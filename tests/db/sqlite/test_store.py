@@ -7,6 +7,9 @@ import dataclasses
 import stat
 from pathlib import Path
 
+import pytest
+
+from bot.jobs.ports import StoreInUse
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from db.sqlite.connection import migration_scripts, open_database
 from db.sqlite.store import SqliteJobStore
@@ -285,3 +288,25 @@ async def test_row_factory_survives_reopen(tmp_path: Path) -> None:
     s2 = await SqliteJobStore.open(path)
     assert await s2.get_job(job.id) == job
     await s2.close()
+
+
+async def test_a_second_open_of_the_same_database_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "veo.sqlite3"
+    first = await SqliteJobStore.open(path)
+    try:
+        with pytest.raises(StoreInUse) as refused:
+            await SqliteJobStore.open(path)
+        assert str(refused.value) == (
+            f"another veo-bot process is using {path}; one SQLite database serves one process — "
+            "use PostgreSQL (DATABASE_URL=postgresql://…) to run several")
+        job = await first.insert_job(new_job(), T0)  # the refusal left the open store alone
+    finally:
+        await first.close()
+    lock = tmp_path / "data" / "veo.sqlite3.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    second = await SqliteJobStore.open(path)  # closed: the next one may open it
+    try:
+        assert await second.get_job(job.id) == job
+    finally:
+        await second.close()
+        await second.close()  # closing twice is harmless
