@@ -12,6 +12,7 @@ from bot.i18n import tr
 from bot.jobs.admin import GuildAdmin
 from bot.jobs.errors import NotFound
 from bot.jobs.service import JobService
+from cogs.limits import CONTENT, FIELD_VALUE, clip, fit_embed
 from cogs.render import clip_lines, job_line, queue_embed, status_embed
 from cogs.views.queue_actions import QueueActions
 
@@ -42,8 +43,9 @@ class QueueCog(commands.Cog):
                 raise NotFound("No job of yours matches that number or task id. Use /veo-status to list your jobs.")
             embed = status_embed(found, await self.service.status_view(found), now=now, locale=loc)
             if found.task_id:
-                embed.add_field(name=tr("Task id", loc), value=f"`{found.task_id}`", inline=False)
-            await interaction.edit_original_response(embed=embed)
+                task_id = clip(found.task_id.replace("`", "'"), FIELD_VALUE - 2)
+                embed.add_field(name=tr("Task id", loc), value=f"`{task_id}`", inline=False)
+            await interaction.edit_original_response(embed=fit_embed(embed))
             return
         jobs = await self.service.user_jobs(interaction.guild_id, interaction.user.id, limit=10)
         quota = await self.service.quota(interaction.guild_id, interaction.user.id)
@@ -51,14 +53,15 @@ class QueueCog(commands.Cog):
                         limit=quota[1]) if quota else ""
         if not jobs:
             await interaction.edit_original_response(
-                content=(tr("You have no video jobs in this server yet. Try /veo.", loc) + " " + quota_line).strip())
+                content=clip((tr("You have no video jobs in this server yet. Try /veo.", loc) + " " + quota_line
+                              ).strip(), CONTENT))
             return
         lines = [job_line(j, now=now, position=await self.service.position(j), locale=loc) for j in jobs]
         embed = discord.Embed(title=tr("Your recent video jobs", loc), description=clip_lines(lines, locale=loc))
         if quota_line:
             embed.add_field(name=tr("Quota", loc), value=quota_line, inline=False)
         embed.set_footer(text=tr("/veo-status job:<number> shows one job; /veo-cancel job:<number> stops one.", loc))
-        await interaction.edit_original_response(embed=embed)
+        await interaction.edit_original_response(embed=fit_embed(embed))
 
     @app_commands.command(name="veo-cancel", description="Cancel a video job that has not finished.")
     @app_commands.guild_only()
@@ -77,7 +80,7 @@ class QueueCog(commands.Cog):
             else tr("It had not been sent to the video service yet, so nothing is billed.", loc)
         )
         await interaction.edit_original_response(
-            content=tr("Cancelled job #{job}.", loc, job=cancelled.id) + " " + billed)
+            content=clip(tr("Cancelled job #{job}.", loc, job=cancelled.id) + " " + billed, CONTENT))
 
     @app_commands.command(name="veo-queue", description="Moderators: the server's video jobs in flight.")
     @app_commands.guild_only()

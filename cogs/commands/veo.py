@@ -15,6 +15,7 @@ from bot.jobs.records import NewJob
 from bot.jobs.requests import clean_prompt, pick_model, pick_orientation
 from bot.jobs.service import JobService
 from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
+from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, clip
 from cogs.render import message_link, state_line, status_embed
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,9 @@ class VeoCog(commands.Cog):
         where = tr("Follow it here: {link}", loc, link=link) if link else tr(
             "Its status will appear in this channel.", loc)
         await interaction.edit_original_response(
-            content=tr("Job #{job}: {state}.", loc, job=job.id, state=state_line(job, view.position, loc))
-            + f" {where}\n" + tr("I'll post the video in this channel and mention you when it's ready.", loc),
+            content=clip(tr("Job #{job}: {state}.", loc, job=job.id, state=state_line(job, view.position, loc))
+                         + f" {where}\n" + tr("I'll post the video in this channel and mention you when it's ready.",
+                                               loc), CONTENT),
             embed=status_embed(job, view, locale=loc),
         )
 
@@ -106,8 +108,10 @@ class VeoCog(commands.Cog):
             models = (await self.service.policy(interaction.guild_id)).models or models
         return [
             app_commands.Choice(
-                name=m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""), value=m
+                name=clip(m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""),
+                          CHOICE_NAME),
+                value=m,
             )
             for m in models
             if needle in m.lower()
-        ][:25]
+        ][:CHOICES]

@@ -6,6 +6,7 @@ import discord
 import pytest
 
 from cogs.limits import EMBED_TOTAL, FIELD_VALUE, clip, embed_size, fit_embed
+from cogs.render import clip_lines, excerpt
 
 
 def test_text_that_fits_is_kept_as_it_is() -> None:
@@ -37,6 +38,30 @@ def test_long_text_ends_with_an_ellipsis_within_the_limit() -> None:
 )
 def test_cuts_never_split_what_belongs_together(text: str, limit: int, expected: str) -> None:
     assert clip(text, limit) == expected
+
+
+def test_excerpt_clips_after_escaping() -> None:
+    prompt = "_*~|`" * 40
+    text = excerpt(prompt, 100)
+    assert len(text) <= 100 and text.endswith("…")
+    assert not text[:-1].endswith("\\") or text[:-1].endswith("\\\\")
+
+
+def test_clip_lines_keeps_whole_lines_and_counts_the_rest() -> None:
+    lines = [f"line {i} " + "x" * 40 for i in range(50)]
+    text = clip_lines(lines, 500)
+    assert len(text) <= 500
+    kept = text.split("\n")
+    assert kept[:-1] == lines[: len(kept) - 1]
+    assert kept[-1] == f"…and {50 - (len(kept) - 1)} more"
+    assert clip_lines(lines[:2], 500) == "\n".join(lines[:2])
+
+
+def test_clip_lines_clips_a_first_line_too_long_to_fit() -> None:
+    text = clip_lines(["y" * 3000, "short"], 1000)
+    first, note = text.split("\n")
+    assert len(text) <= 1000 and first.endswith("…") and note == "…and 1 more"
+    assert clip_lines(["y" * 3000], 1000) == "y" * 999 + "…"
 
 
 def test_fit_embed_clips_every_part_and_the_total() -> None:
