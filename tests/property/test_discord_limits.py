@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from bot.jobs.records import Job, JobStatus
 from cogs.commands.admin import audit_embed, settings_embed, usage_embed
 from cogs.commands.queue import job_detail_embed, recent_jobs_embed
 from cogs.commands.veo import queued_reply
+from cogs.limits import clip
 from cogs.notifier import NO_LINK
 from cogs.render import excerpt, failure_text, plain, queue_embed, result_text, status_embed
 from cogs.views.queue_actions import QueueActions
@@ -42,6 +45,26 @@ MARKDOWN_PROMPT = "_*~|`" * 60
 LONG_REASON = ("**Hết ngân sách** tháng này_ `chờ` ~~nhé~~ || 雪 🦊 ||" * 5)[:200]
 
 texts = display_texts | provider_texts
+
+
+WHOLE = re.compile(r"<@[!&]?\d+>|<t:-?\d+:R>|\[[^\]\n]*\]\(https?://[^)\s]*\)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts.map(discord.utils.escape_markdown) | texts, limit=st.integers(1, 300))
+def test_clip_keeps_a_clean_start_within_the_limit(text: str, limit: int) -> None:
+    out = clip(text, limit)
+    assert len(out) <= limit
+    if len(text) <= limit:
+        assert out == text
+        return
+    head = out[:-1]
+    assert out.endswith("…") and text.startswith(head) and head == head.rstrip()
+    assert (len(head) - len(head.rstrip("\\"))) % 2 == 0  # no backslash left escaping the ellipsis
+    cut = len(head)
+    assert cut == 0 or unicodedata.category(text[cut]) not in ("Mn", "Mc", "Me")
+    assert cut == 0 or text[cut - 1] != "\u200d"
+    assert not any(m.start() < cut < m.end() for m in WHOLE.finditer(text))
 
 
 def _job(prompt: str = "a fox", **changes: Any) -> Job:
