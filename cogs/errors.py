@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.i18n import tr
 from bot.jobs.errors import UserFacingError, msg
+from cogs.limits import CONTENT, clip
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def user_message(error: BaseException, locale: discord.Locale | str | None = Non
 
 async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """Answer with an ephemeral message whether or not the interaction was already deferred."""
+    text = clip(text, CONTENT)
     try:
         if interaction.response.is_done():
             await interaction.edit_original_response(content=text, embed=None, attachments=[])

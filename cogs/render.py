@@ -16,10 +16,12 @@ from bot.jobs.errors import msg
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus
 from bot.mock.provider import is_mock_task
+from cogs.limits import CONTENT, EMBED_DESCRIPTION, EMBED_TOTAL, FIELD_VALUE, clip, embed_size, fit_embed
 
 Locale = discord.Locale | str | None
 
-PROMPT_IN_EMBED = 1000
+# Characters of the escaped prompt a status embed shows (a 1,000-character prompt, every character escaped).
+PROMPT_IN_EMBED = 2000
 PROMPT_EXCERPT = 60
 BAR_CELLS = 12
 
@@ -52,9 +54,8 @@ def plain(text: str) -> str:
 
 
 def excerpt(text: str, limit: int = PROMPT_EXCERPT) -> str:
-    """A short, inert excerpt of a prompt."""
-    flat = " ".join(text.split())
-    return plain(flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…")
+    """A short, inert excerpt of a prompt: at most ``limit`` characters once escaped."""
+    return clip(plain(text), limit)
 
 
 def progress_bar(percent: int) -> str:
@@ -100,10 +101,9 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale
     """The status message of a job: prompt, model, orientation, number, state, progress, position, quota."""
     loc = locale if locale is not None else job.locale
     position = view.position
-    prompt = job.prompt if len(job.prompt) <= PROMPT_IN_EMBED else job.prompt[: PROMPT_IN_EMBED - 1] + "…"
     embed = discord.Embed(
         title=tr("Veo video · job #{job}", loc, job=job.id),
-        description=discord.utils.escape_markdown(prompt),
+        description=clip(discord.utils.escape_markdown(job.prompt), PROMPT_IN_EMBED),
         colour=STATE_COLOURS.get(job.status, discord.Colour.blurple()),
     )
     if is_mock_task(job.task_id):
@@ -118,7 +118,7 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale
                        reason=plain(view.pause_reason))
         else:
             state = tr("⏸️ Waiting: the server's moderators paused video jobs", loc)
-    embed.add_field(name=tr("State", loc), value=state, inline=False)
+    embed.add_field(name=tr("State", loc), value=clip(state, FIELD_VALUE), inline=False)
     if job.status in (JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING) and position:
         embed.add_field(name=tr("Position", loc), value=tr("{position} in this server's queue", loc,
                                                             position=position), inline=True)
@@ -130,7 +130,7 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale
         frames = tr("first frame", loc) if job.image_count == 1 else tr("first and last frame", loc)
         embed.add_field(name=tr("Images", loc), value=frames)
     if job.status in (JobStatus.FAILED, JobStatus.TIMED_OUT) and job.error:
-        embed.add_field(name=tr("Why", loc), value=failure_reason(job, loc), inline=False)
+        embed.add_field(name=tr("Why", loc), value=clip(failure_reason(job, loc), FIELD_VALUE), inline=False)
     if job.delivered_message_id is not None and job.status is JobStatus.DELIVERED:
         link = message_link(job.guild_id, job.channel_id, job.delivered_message_id)
         embed.add_field(name=tr("Result", loc), value=tr("[Jump to the video]({link})", loc, link=link),
@@ -138,7 +138,7 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale
     elapsed = (now if now is not None else time.time()) - job.created_at
     embed.set_footer(text=tr("Job #{job} · {status} · started {age} ago", loc, job=job.id, status=job.status,
                              age=age(elapsed, loc)))
-    return embed
+    return fit_embed(embed)
 
 
 def failure_reason(job: Job, locale: Locale = None) -> str:
@@ -164,7 +164,7 @@ def result_text(job: Job, *, link: str | None, note: str | None = None) -> str:
         lines.append(tr(note, loc))
     if is_mock_task(job.task_id):
         lines.append(tr(MOCK_NOTE, loc))
-    return "\n".join(lines)
+    return clip("\n".join(lines), CONTENT)
 
 
 def failure_text(job: Job) -> str:
@@ -174,7 +174,7 @@ def failure_text(job: Job) -> str:
         head = tr("<@{user}> your video job #{job} timed out.", loc, user=job.user_id, job=job.id)
     else:
         head = tr("<@{user}> your video job #{job} failed.", loc, user=job.user_id, job=job.id)
-    return f"{head} {failure_reason(job, loc)}"
+    return clip(f"{head} {failure_reason(job, loc)}", CONTENT)
 
 
 def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = False, locale: Locale = None) -> str:
@@ -191,20 +191,31 @@ def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = Fals
 
 
 MAX_LIST_LINES = 15
-EMBED_TEXT_LIMIT = 4000
+EMBED_TEXT_LIMIT = EMBED_DESCRIPTION
+MORE = msg("…and {count} more")
 
 
 def clip_lines(lines: list[str], limit: int = EMBED_TEXT_LIMIT, *, locale: Locale = None) -> str:
-    """Join lines, stopping (with a count of the rest) before the embed's text limit."""
-    out: list[str] = []
-    used = 0
+    """Join whole lines within ``limit`` characters, ending with a count of the lines left out.
+
+    A first line too long to fit whole is clipped rather than left out, so something is always shown.
+    """
+    whole = "\n".join(lines)
+    if len(whole) <= limit:
+        return whole
+    kept: list[str] = []
+    size = 0
     for index, line in enumerate(lines):
-        if used + len(line) + 1 > limit - 40:
-            out.append(tr("…and {count} more", locale, count=len(lines) - index))
+        grown = size + (1 if kept else 0) + len(line)
+        rest = tr(MORE, locale, count=len(lines) - index - 1)
+        if grown + 1 + len(rest) > limit:
+            if not kept:
+                kept.append(clip(line, limit - 1 - len(rest)) if index + 1 < len(lines) else clip(line, limit))
             break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(out)
+        kept.append(line)
+        size = grown
+    left = len(lines) - len(kept)
+    return clip("\n".join([*kept, tr(MORE, locale, count=left)] if left else kept), limit)
 
 
 def queue_embed(
@@ -215,6 +226,7 @@ def queue_embed(
     now = time.time() if now is None else now
     loc = locale
     embed = discord.Embed(title=tr("Video jobs in this server", loc), colour=discord.Colour.blurple())
+    lines: list[str] = []
     if not in_flight:
         embed.description = tr("No jobs are waiting or running.", loc)
     else:
@@ -229,18 +241,21 @@ def queue_embed(
         per_user = Counter(job.user_id for job in in_flight).most_common(10)
         embed.add_field(name=tr("Per user", loc), value="\n".join(f"<@{u}>: {n}" for u, n in per_user), inline=True)
         lines = [job_line(j, now=now, position=i, show_owner=True, locale=loc) for i, j in enumerate(in_flight, 1)]
-        embed.description = clip_lines(lines[:MAX_LIST_LINES * 4], locale=loc)
     if failures:
-        lines = [
+        failed = [
             f"**#{j.id}** <@{j.user_id}> · " + tr("{age} ago", loc, age=age(now - (j.finished_at or now), loc))
             + " · " + (tr("timed out", loc) if j.status is JobStatus.TIMED_OUT
                        else excerpt(tr(j.error or "failed", loc), 80))
             for j in failures[:MAX_LIST_LINES]
         ]
         embed.add_field(name=tr("Failures in the last 24 h: {count}", loc, count=len(failures)),
-                        value=clip_lines(lines, 1000, locale=loc), inline=False)
+                        value=clip_lines(failed, FIELD_VALUE, locale=loc), inline=False)
     if paused:
         embed.add_field(name=tr("Paused", loc), value=tr("⏸️ No new jobs start until a moderator resumes.", loc),
                         inline=False)
     embed.set_footer(text=tr("Pick a job below to cancel it, or /veo-cancel job:<number>.", loc))
-    return embed
+    if lines:
+        # The job list takes what the other parts leave of the 6,000 characters all of an embed may hold.
+        room = min(EMBED_DESCRIPTION, EMBED_TOTAL - embed_size(fit_embed(embed)))
+        embed.description = clip_lines(lines[:MAX_LIST_LINES * 4], room, locale=loc)
+    return fit_embed(embed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import discord
@@ -9,9 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import tr
-from bot.jobs.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine
-from bot.jobs.policy import OVERRIDABLE, GuildSettings, Policy
-from cogs.render import Locale, plain
+from bot.jobs.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine, UsageReport
+from bot.jobs.policy import OVERRIDABLE, AuditEntry, GuildSettings, Policy
+from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, EMBED_DESCRIPTION, FIELD_VALUE, clip, fit_embed
+from cogs.render import Locale, clip_lines, plain
 
 NUMERIC = [name for name in SETTING_LABELS if not name.startswith("allowed_")]
 NumericSetting = Literal[
@@ -24,6 +26,9 @@ AnySetting = Literal[
 ]
 ListAction = Literal["add", "remove", "clear"]
 Period = Literal["today", "7d", "30d", "all"]
+# Characters of one allow-list shown in the settings (about a dozen channels or roles), so that all nine fit.
+LIST_SHOWN = 300
+MENTION = re.compile(r"<@!?\d+>")
 
 
 def settings_embed(overrides: GuildSettings, policy: Policy, locale: Locale = None) -> discord.Embed:
@@ -41,22 +46,51 @@ def settings_embed(overrides: GuildSettings, policy: Policy, locale: Locale = No
             value = ", ".join(f"`{m}`" for m in policy.models)
         else:
             value = f"{getattr(policy, name):g}"
+        value = clip(value, LIST_SHOWN)
         origin = tr("(set here)", loc) if own else tr("(bot default)", loc)
         lines.append(f"**{name}**: {value} {origin}\n-# {tr(SETTING_LABELS[name], loc)}")
-    embed.description = "\n".join(lines)
+    embed.description = clip_lines(lines, EMBED_DESCRIPTION, locale=loc)
     if policy.paused:
         state = tr("⏸️ Paused: {reason}", loc, reason=plain(policy.pause_reason or tr("no reason given", loc)))
     else:
         state = tr("▶️ Running", loc)
-    embed.add_field(name=tr("New jobs", loc), value=state, inline=False)
+    embed.add_field(name=tr("New jobs", loc), value=clip(state, FIELD_VALUE), inline=False)
     embed.set_footer(text="/veo-admin limit, reset, channel, role, model, pause, resume, audit, usage")
-    return embed
+    return fit_embed(embed)
+
+
+def audit_embed(entries: list[AuditEntry], locale: Locale = None) -> discord.Embed:
+    """The guild's recent moderator and admin actions, newest first, as many as fit."""
+    lines = [
+        f"<t:{int(e.at)}:R> <@{e.actor_id}> **{e.action}** {discord.utils.escape_mentions(e.details)}"
+        for e in entries
+    ]
+    embed = discord.Embed(title=tr("Moderator and admin actions", locale),
+                          description=clip_lines(lines, EMBED_DESCRIPTION, locale=locale) or tr("None yet.", locale))
+    return fit_embed(embed)
 
 
 def _usage_line(line: UsageLine, locale: Locale) -> str:
-    key = tr("total", locale) if line.key == "total" else line.key
+    # Member keys are mentions the core made; model names are shown inert.
+    key = tr("total", locale) if line.key == "total" else line.key if MENTION.fullmatch(line.key) else plain(line.key)
     return tr("{key}: {jobs} jobs, {billed} with a video · {seconds} s · ~${cost}", locale, key=key, jobs=line.jobs,
               billed=line.billed_jobs, seconds=f"{line.seconds:g}", cost=f"{line.cost:.2f}")
+
+
+def usage_embed(report: UsageReport, locale: Locale = None) -> discord.Embed:
+    """Jobs, seconds and estimated cost in all, per member (the top 15) and per model."""
+    loc = locale
+    embed = discord.Embed(title=tr("Video usage ({period})", loc, period=report.period),
+                          description=clip(_usage_line(report.total, loc), EMBED_DESCRIPTION))
+    members = [_usage_line(u, loc) for u in report.by_user[:15]]
+    embed.add_field(name=tr("Per member", loc), value=clip_lines(members, FIELD_VALUE, locale=loc) or "—",
+                    inline=False)
+    models = [_usage_line(m, loc) for m in report.by_model]
+    embed.add_field(name=tr("Per model", loc), value=clip_lines(models, FIELD_VALUE, locale=loc) or "—",
+                    inline=False)
+    embed.set_footer(text=tr("Estimated from the configured price table; your provider's invoice is what counts.",
+                             loc))
+    return fit_embed(embed)
 
 
 @app_commands.guild_only()
@@ -81,7 +115,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
 
     async def _reply(self, interaction: discord.Interaction, content: str | None = None,
                      embed: discord.Embed | None = None) -> None:
-        await interaction.edit_original_response(content=content, embed=embed)
+        await interaction.edit_original_response(content=None if content is None else clip(content, CONTENT),
+                                                 embed=embed)
 
     @app_commands.command(name="settings", description="Show this server's video limits.")
     async def show_settings(self, interaction: discord.Interaction) -> None:
@@ -148,7 +183,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         """The bot's models."""
         needle = current.lower()
         models = self.admin.worker.config.guild_defaults.models
-        return [app_commands.Choice(name=m, value=m) for m in models if needle in m.lower()][:25]
+        found = [m for m in models if needle in m.lower()]
+        return [app_commands.Choice(name=clip(m, CHOICE_NAME), value=m) for m in found][:CHOICES]
 
     @app_commands.command(name="pause", description="Stop starting new video jobs here (the queue is kept).")
     @app_commands.describe(reason="Shown to members whose jobs wait")
@@ -172,13 +208,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         """List the audit log."""
         assert interaction.guild_id is not None
         entries = await self.admin.audit(interaction.guild_id, 20)
-        lines = [
-            f"<t:{int(e.at)}:R> <@{e.actor_id}> **{e.action}** {discord.utils.escape_mentions(e.details)}"
-            for e in entries
-        ]
-        embed = discord.Embed(title=tr("Moderator and admin actions", interaction.locale),
-                              description="\n".join(lines) or tr("None yet.", interaction.locale))
-        await self._reply(interaction, embed=embed)
+        await self._reply(interaction, embed=audit_embed(entries, interaction.locale))
 
     @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost.")
     @app_commands.describe(period="Today, the last 7 or 30 days, or all time")
@@ -186,13 +216,4 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         """Usage per member and per model."""
         assert interaction.guild_id is not None and period in PERIODS
         report = await self.admin.usage(interaction.guild_id, period)
-        loc = interaction.locale
-        embed = discord.Embed(title=tr("Video usage ({period})", loc, period=period),
-                              description=_usage_line(report.total, loc))
-        embed.add_field(name=tr("Per member", loc),
-                        value="\n".join(_usage_line(u, loc) for u in report.by_user[:15]) or "—", inline=False)
-        embed.add_field(name=tr("Per model", loc),
-                        value="\n".join(_usage_line(m, loc) for m in report.by_model) or "—", inline=False)
-        embed.set_footer(text=tr("Estimated from the configured price table; your provider's invoice is what counts.",
-                                 loc))
-        await self._reply(interaction, embed=embed)
+        await self._reply(interaction, embed=usage_embed(report, interaction.locale))

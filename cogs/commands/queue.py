@@ -11,13 +11,37 @@ from discord.ext import commands
 from bot.i18n import tr
 from bot.jobs.admin import GuildAdmin
 from bot.jobs.errors import NotFound
+from bot.jobs.ports import StatusView
+from bot.jobs.records import Job
 from bot.jobs.service import JobService
-from cogs.render import clip_lines, job_line, queue_embed, status_embed
+from cogs.limits import CONTENT, FIELD_VALUE, clip, fit_embed
+from cogs.render import Locale, clip_lines, job_line, queue_embed, status_embed
 from cogs.views.queue_actions import QueueActions
 
 
 def _is_moderator(interaction: discord.Interaction) -> bool:
     return interaction.permissions.manage_messages
+
+
+def job_detail_embed(job: Job, view: StatusView, *, now: float, locale: Locale = None) -> discord.Embed:
+    """/veo-status job:<n>: the job's status embed, with the video service's task id."""
+    embed = status_embed(job, view, now=now, locale=locale)
+    if job.task_id:
+        task_id = clip(job.task_id.replace("`", "'"), FIELD_VALUE - 2)
+        embed.add_field(name=tr("Task id", locale), value=f"`{task_id}`", inline=False)
+    return fit_embed(embed)
+
+
+def recent_jobs_embed(
+    jobs: list[Job], positions: list[int], quota_line: str, *, now: float, locale: Locale = None
+) -> discord.Embed:
+    """/veo-status: the caller's recent jobs, one line each, and their daily quota."""
+    lines = [job_line(j, now=now, position=p, locale=locale) for j, p in zip(jobs, positions, strict=True)]
+    embed = discord.Embed(title=tr("Your recent video jobs", locale), description=clip_lines(lines, locale=locale))
+    if quota_line:
+        embed.add_field(name=tr("Quota", locale), value=quota_line, inline=False)
+    embed.set_footer(text=tr("/veo-status job:<number> shows one job; /veo-cancel job:<number> stops one.", locale))
+    return fit_embed(embed)
 
 
 class QueueCog(commands.Cog):
@@ -40,10 +64,8 @@ class QueueCog(commands.Cog):
             found = await self.service.find_job(job, interaction.guild_id)
             if found is None or (found.user_id != interaction.user.id and not _is_moderator(interaction)):
                 raise NotFound("No job of yours matches that number or task id. Use /veo-status to list your jobs.")
-            embed = status_embed(found, await self.service.status_view(found), now=now, locale=loc)
-            if found.task_id:
-                embed.add_field(name=tr("Task id", loc), value=f"`{found.task_id}`", inline=False)
-            await interaction.edit_original_response(embed=embed)
+            view = await self.service.status_view(found)
+            await interaction.edit_original_response(embed=job_detail_embed(found, view, now=now, locale=loc))
             return
         jobs = await self.service.user_jobs(interaction.guild_id, interaction.user.id, limit=10)
         quota = await self.service.quota(interaction.guild_id, interaction.user.id)
@@ -51,14 +73,12 @@ class QueueCog(commands.Cog):
                         limit=quota[1]) if quota else ""
         if not jobs:
             await interaction.edit_original_response(
-                content=(tr("You have no video jobs in this server yet. Try /veo.", loc) + " " + quota_line).strip())
+                content=clip((tr("You have no video jobs in this server yet. Try /veo.", loc) + " " + quota_line
+                              ).strip(), CONTENT))
             return
-        lines = [job_line(j, now=now, position=await self.service.position(j), locale=loc) for j in jobs]
-        embed = discord.Embed(title=tr("Your recent video jobs", loc), description=clip_lines(lines, locale=loc))
-        if quota_line:
-            embed.add_field(name=tr("Quota", loc), value=quota_line, inline=False)
-        embed.set_footer(text=tr("/veo-status job:<number> shows one job; /veo-cancel job:<number> stops one.", loc))
-        await interaction.edit_original_response(embed=embed)
+        positions = [await self.service.position(j) for j in jobs]
+        await interaction.edit_original_response(
+            embed=recent_jobs_embed(jobs, positions, quota_line, now=now, locale=loc))
 
     @app_commands.command(name="veo-cancel", description="Cancel a video job that has not finished.")
     @app_commands.guild_only()
@@ -77,7 +97,7 @@ class QueueCog(commands.Cog):
             else tr("It had not been sent to the video service yet, so nothing is billed.", loc)
         )
         await interaction.edit_original_response(
-            content=tr("Cancelled job #{job}.", loc, job=cancelled.id) + " " + billed)
+            content=clip(tr("Cancelled job #{job}.", loc, job=cancelled.id) + " " + billed, CONTENT))
 
     @app_commands.command(name="veo-queue", description="Moderators: the server's video jobs in flight.")
     @app_commands.guild_only()

@@ -11,11 +11,13 @@ from discord.ext import commands
 from bot.config import ORIENTATIONS, Settings
 from bot.i18n import tr
 from bot.jobs.errors import InvalidInput
-from bot.jobs.records import NewJob
+from bot.jobs.ports import StatusView
+from bot.jobs.records import Job, NewJob
 from bot.jobs.requests import clean_prompt, pick_model, pick_orientation
 from bot.jobs.service import JobService
 from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
-from cogs.render import message_link, state_line, status_embed
+from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, clip
+from cogs.render import Locale, message_link, state_line, status_embed
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,16 @@ ORIENTATION_CHOICES = [
     app_commands.Choice(name="16x9 (landscape)", value="16x9"),
     app_commands.Choice(name="9x16 (portrait)", value="9x16"),
 ]
+
+
+def queued_reply(job: Job, view: StatusView, locale: Locale = None) -> str:
+    """The private answer to /veo: the job's number and state, and where its status and video will appear."""
+    link = message_link(job.guild_id, job.channel_id, job.status_message_id)
+    where = tr("Follow it here: {link}", locale, link=link) if link else tr(
+        "Its status will appear in this channel.", locale)
+    return clip(tr("Job #{job}: {state}.", locale, job=job.id, state=state_line(job, view.position, locale))
+                + f" {where}\n" + tr("I'll post the video in this channel and mention you when it's ready.", locale),
+                CONTENT)
 
 
 class VeoCog(commands.Cog):
@@ -86,14 +98,8 @@ class VeoCog(commands.Cog):
         )
         view = await self.service.status_view(job)
         loc = interaction.locale
-        link = message_link(job.guild_id, job.channel_id, job.status_message_id)
-        where = tr("Follow it here: {link}", loc, link=link) if link else tr(
-            "Its status will appear in this channel.", loc)
-        await interaction.edit_original_response(
-            content=tr("Job #{job}: {state}.", loc, job=job.id, state=state_line(job, view.position, loc))
-            + f" {where}\n" + tr("I'll post the video in this channel and mention you when it's ready.", loc),
-            embed=status_embed(job, view, locale=loc),
-        )
+        await interaction.edit_original_response(content=queued_reply(job, view, loc),
+                                                 embed=status_embed(job, view, locale=loc))
 
     @veo.autocomplete("model")
     async def model_autocomplete(
@@ -106,8 +112,10 @@ class VeoCog(commands.Cog):
             models = (await self.service.policy(interaction.guild_id)).models or models
         return [
             app_commands.Choice(
-                name=m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""), value=m
+                name=clip(m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""),
+                          CHOICE_NAME),
+                value=m,
             )
             for m in models
             if needle in m.lower()
-        ][:25]
+        ][:CHOICES]

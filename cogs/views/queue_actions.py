@@ -12,6 +12,15 @@ from bot.jobs.admin import GuildAdmin
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
 from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.limits import (
+    BUTTON_LABEL,
+    CONTENT,
+    OPTION_DESCRIPTION,
+    OPTION_LABEL,
+    SELECT_OPTIONS,
+    SELECT_PLACEHOLDER,
+    clip,
+)
 from cogs.render import Locale, excerpt, queue_embed
 
 log = logging.getLogger(__name__)
@@ -33,11 +42,11 @@ class QueueActions(discord.ui.View):
         if jobs:
             select: discord.ui.Select[QueueActions] = discord.ui.Select(
                 custom_id=CANCEL_ID,
-                placeholder=tr("Cancel a job…", locale),
+                placeholder=clip(tr("Cancel a job…", locale), SELECT_PLACEHOLDER),
                 options=[
-                    discord.SelectOption(label=f"#{job.id} · {job.status}", value=str(job.id),
-                                         description=excerpt(job.prompt, 90))
-                    for job in jobs[:25]
+                    discord.SelectOption(label=clip(f"#{job.id} · {job.status}", OPTION_LABEL), value=str(job.id),
+                                         description=excerpt(job.prompt, OPTION_DESCRIPTION))
+                    for job in jobs[:SELECT_OPTIONS]
                 ],
             )
             select.callback = self._cancel  # type: ignore[method-assign]
@@ -45,7 +54,7 @@ class QueueActions(discord.ui.View):
             self.add_item(select)
         button: discord.ui.Button[QueueActions] = discord.ui.Button(
             custom_id=PAUSE_ID,
-            label=tr("Resume new jobs", locale) if paused else tr("Pause new jobs", locale),
+            label=clip(tr("Resume new jobs", locale) if paused else tr("Pause new jobs", locale), BUTTON_LABEL),
             style=discord.ButtonStyle.success if paused else discord.ButtonStyle.danger,
         )
         button.callback = self._toggle_pause  # type: ignore[method-assign]
@@ -75,7 +84,7 @@ class QueueActions(discord.ui.View):
         loc = interaction.locale
         view = QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused, locale=loc)
         await interaction.response.edit_message(
-            content=note,
+            content=clip(note, CONTENT),
             embed=queue_embed(overview.in_flight, overview.recent_failures, paused=overview.paused, locale=loc),
             view=view,
         )

@@ -13,6 +13,7 @@ from bot.jobs.errors import NotAllowed, NotFound
 from bot.jobs.records import NewJob
 from cogs.context import job_service
 from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.limits import BUTTON_LABEL, CONTENT, clip
 from cogs.render import Locale, message_link
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
     """Make the same video again (same prompt, model and orientation), as a new job of whoever clicks."""
 
     def __init__(self, job_id: int, locale: Locale = None) -> None:
-        super().__init__(discord.ui.Button(label=tr("Regenerate", locale), emoji="🔁",
+        super().__init__(discord.ui.Button(label=clip(tr("Regenerate", locale), BUTTON_LABEL), emoji="🔁",
                                            style=discord.ButtonStyle.secondary, custom_id=f"veo:regen:{job_id}"))
         self.job_id = job_id
 
@@ -70,14 +71,15 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         content = tr("Queued job #{job}, a new take of job #{original}.", loc, job=job.id, original=original.id)
         if link:
             content += " " + tr("Follow it here: {link}", loc, link=link)
-        await interaction.edit_original_response(content=content)
+        await interaction.edit_original_response(content=clip(content, CONTENT))
 
 
 class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:delete:(?P<job>\d+)"):
     """Delete a result message: its requester, or a moderator (Manage Messages)."""
 
     def __init__(self, job_id: int, locale: Locale = None) -> None:
-        super().__init__(discord.ui.Button(label=tr("Delete", locale), emoji="🗑️", style=discord.ButtonStyle.danger,
+        super().__init__(discord.ui.Button(label=clip(tr("Delete", locale), BUTTON_LABEL), emoji="🗑️",
+                                           style=discord.ButtonStyle.danger,
                                            custom_id=f"veo:delete:{job_id}"))
         self.job_id = job_id
 

@@ -26,6 +26,24 @@ prompts = st.one_of(
     ),
 )
 
+# Text that grows when escaped or counts differently than it looks: markdown characters, Vietnamese with
+# combining marks (decomposed), CJK, Hangul, emoji sequences, flags, right-to-left scripts, links and mentions.
+WIDE_PIECES = [
+    "Vie\u0323\u0302t Nam", "tiếng Việt có dấu", "Hà Nội mùa thu", "ư\u0301", "phở bò", "雪の狐が走る", "视频生成",
+    "한국어 동영상", "🦊", "👨\u200d👩\u200d👧", "🏳️\u200d🌈", "🇻🇳🇰🇷", "👍🏽", "مرحبا بالعالم", "שלום עולם", "\u202e",
+    "_", "__", "*", "**", "~~", "||", "`", "```", "\\", "> ", "# ", "- ", "[x](https://example.com/a_b)",
+    "https://example.com/a_b_c?x=1", "@everyone", "<@123456789012345678>", "<t:0:R>", " ", "\n",
+]
+MARKDOWN = "_*~|`\\"
+display_texts = st.one_of(
+    st.lists(st.sampled_from(WIDE_PIECES), max_size=300).map("".join),
+    st.tuples(st.sampled_from([*MARKDOWN, "ệ", "e\u0323\u0302", "🦊", "雪", "👨\u200d👩\u200d👧", "a_"]),
+              st.integers(1, 2500)).map(lambda pair: pair[0] * pair[1]),
+    st.text(alphabet=st.sampled_from([*MARKDOWN, "a", " ", "ệ", "雪", "🦊"]), max_size=600),
+    st.text(max_size=200),
+)
+locales = st.sampled_from(["en-US", "vi", "ko", None])
+
 provider_texts = st.one_of(
     st.text(max_size=400),
     st.lists(st.sampled_from(HOSTILE_PIECES) | st.text(max_size=12), max_size=40).map("".join),

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tests.fakes.discord.limits import check_choices
 from tests.fakes.discord.messages import MessageStore, UploadedFile
 from tests.fakes.discord.models import (
     FLAG_EPHEMERAL,
@@ -249,25 +250,10 @@ class InteractionService:
             interaction.ephemeral = target.ephemeral
             return target
         if callback_type == 8:
-            interaction.choices = self._choices(data)
+            interaction.choices = check_choices(data)
         elif callback_type == 9:
             interaction.modal = self._modal(data)
         return None
-
-    def _choices(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        choices = data.get("choices")
-        if not isinstance(choices, list) or len(choices) > 25:
-            raise form_error("data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
-        for index, choice in enumerate(choices):
-            if not 1 <= len(str(choice.get("name", ""))) <= 100:
-                raise form_error(
-                    f"data.choices.{index}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-                )
-            if isinstance(choice.get("value"), str) and len(choice["value"]) > 100:
-                raise form_error(
-                    f"data.choices.{index}.value", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."
-                )
-        return choices
 
     def _modal(self, data: dict[str, Any]) -> dict[str, Any]:
         if not 1 <= len(str(data.get("title", ""))) <= 45:

@@ -6,6 +6,7 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.discord.limits import check_message
 from tests.fakes.discord.mentions import resolve_pings, validate_allowed_mentions
 from tests.fakes.discord.models import (
     ATTACH_FILES,
@@ -170,6 +171,7 @@ class MessageStore:
     ) -> MessageRecord:
         """Validate and store a new message, then dispatch MESSAGE_CREATE unless it is ephemeral."""
         self.check_uploads(channel.guild_id, files)
+        check_message(body)
         message = MessageRecord(self.state.snowflakes.next(), channel.id, channel.guild_id, author)
         message.type = message_type
         message.nonce = nonce
@@ -201,8 +203,10 @@ class MessageStore:
         via: str,
         resolve_placeholder: bool = False,
     ) -> MessageRecord:
-        """Apply the fields present in `body`; a deferred placeholder becomes a real message."""
+        """Apply the fields present in `body` (nothing changes when Discord would refuse it); a deferred
+        placeholder becomes a real message."""
         self.check_uploads(message.guild_id, files)
+        check_message(body)
         if "flags" in body and body["flags"] is not None:
             # Only SUPPRESS_EMBEDS may change on edit.
             message.flags = (message.flags & ~FLAG_SUPPRESS_EMBEDS) | (int(body["flags"]) & FLAG_SUPPRESS_EMBEDS)
@@ -278,22 +282,7 @@ class MessageStore:
         )
 
     def _validate(self, message: MessageRecord) -> None:
-        if len(message.content) > 2000:
-            raise form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
-        if len(message.embeds) > 10:
-            raise form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
-        total = 0
-        for index, embed in enumerate(message.embeds):
-            for key, cap in (("title", 256), ("description", 4096)):
-                text = str(embed.get(key) or "")
-                total += len(text)
-                if len(text) > cap:
-                    raise form_error(
-                        f"embeds.{index}.{key}", "BASE_TYPE_MAX_LENGTH", f"Must be {cap} or fewer in length."
-                    )
-            total += sum(len(str(f.get("name", ""))) + len(str(f.get("value", ""))) for f in embed.get("fields", []))
-        if total > 6000:
-            raise form_error("embeds", "MESSAGE_EMBEDS_TOO_LARGE", "Embed size exceeds maximum size of 6000")
+        # The size limits were checked on the request body (`check_message`); this is about the result.
         if not (message.content.strip() or message.embeds or message.attachments or message.components):
             raise FakeHTTPError(400, 50006, "Cannot send an empty message")
 

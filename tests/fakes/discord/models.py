@@ -111,14 +111,21 @@ class FakeHTTPError(Exception):
         return data
 
 
+def nest_error(errors: dict[str, Any], path: str, code: str, message: str) -> dict[str, Any]:
+    """Add one problem to a Discord `errors` object: `embeds.0.description` nests as Discord nests it.
+
+    An empty path (or `_errors`) is a problem with the body as a whole.
+    """
+    node = errors
+    for part in path.split(".") if path and path != "_errors" else []:
+        node = node.setdefault(part, {})
+    node.setdefault("_errors", []).append({"code": code, "message": message})
+    return errors
+
+
 def form_error(field_name: str, code: str, message: str) -> FakeHTTPError:
-    """A 400 Invalid Form Body (50035) about one field, shaped like Discord's."""
-    return FakeHTTPError(
-        400,
-        50035,
-        "Invalid Form Body",
-        errors={field_name: {"_errors": [{"code": code, "message": message}]}},
-    )
+    """A 400 Invalid Form Body (50035) about one field, shaped like Discord's (nested by the dotted path)."""
+    return FakeHTTPError(400, 50035, "Invalid Form Body", errors=nest_error({}, field_name, code, message))
 
 
 @dataclass(slots=True)

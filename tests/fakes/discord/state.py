@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
+from tests.fakes.discord.limits import check_commands
 from tests.fakes.discord.models import (
     EVERYONE_DEFAULT_PERMISSIONS,
     INTENT_GUILD_MEMBERS,
@@ -26,8 +26,6 @@ from tests.fakes.discord.models import (
     SnowflakeGenerator,
     form_error,
 )
-
-COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 # (event name, data, guild id or None, intent bit a session needs to receive it or 0,
 #  whether content is hidden from sessions without the MESSAGE_CONTENT intent)
@@ -175,6 +173,7 @@ class DiscordState:
             raise form_error("_errors", "ARRAY_TYPE_CONVERT", "Only iterables may be used in a ListType")
         if len(payload) > 110:
             raise form_error("_errors", "BASE_TYPE_MAX_LENGTH", "Must be 110 or fewer in length.")
+        check_commands(payload)
         previous = {(c["name"], c.get("type", 1)): c for c in self.commands.get(guild_id, [])}
         stored: list[dict[str, Any]] = []
         created: list[str] = []
@@ -195,16 +194,10 @@ class DiscordState:
         return stored
 
     def _validate_command(self, index: int, command: Any) -> tuple[str, int]:
+        # Names, descriptions, options and their limits were checked on the whole payload (`check_commands`).
         if not isinstance(command, dict) or not isinstance(command.get("name"), str):
             raise form_error(f"{index}.name", "BASE_TYPE_REQUIRED", "This field is required")
-        command_type = int(command.get("type", 1))
-        name = command["name"]
-        if command_type == 1 and (not COMMAND_NAME.match(name) or name != name.lower()):
-            raise form_error(f"{index}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
-        description = command.get("description", "")
-        if command_type == 1 and not 1 <= len(description) <= 100:
-            raise form_error(f"{index}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
-        return name, command_type
+        return command["name"], int(command.get("type", 1))
 
     def _command_record(
         self, command: dict[str, Any], guild_id: int | None, old: dict[str, Any] | None
