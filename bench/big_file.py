@@ -66,7 +66,8 @@ async def _measure(bench: Any, size: int) -> dict[str, Any]:
 
     async def deliver(video_bytes: int) -> tuple[int, float]:
         await post_json(bench.session, control, {"durations": [0.5], "video_bytes": video_bytes})
-        job = await app.service.create_job(NewJob(guild, channel, 10**17, "a big one", MODEL, "16x9"))
+        job = await app.service.create_job(NewJob("discord", str(guild), str(channel), str(10**17),
+                                                  "a big one", MODEL, "16x9"))
         started = time.monotonic()
         await _until(lambda: job.id in finished, 300)
         return job.id, time.monotonic() - started

@@ -95,7 +95,8 @@ async def seed_history(store: SqliteJobStore, mix: DurationMix, rng: random.Rand
     start = now - 24 * 3600
     ids = []
     for index in range(count):
-        job = await store.insert_job(NewJob(HISTORY_GUILD, HISTORY_GUILD, 1, "earlier job", MODEL, "16x9"),
+        job = await store.insert_job(NewJob("discord", str(HISTORY_GUILD), str(HISTORY_GUILD), "1",
+                                            "earlier job", MODEL, "16x9"),
                                      start + index)
         ids.append(job.id)
     await store.claim_submittable(Limits(count, count, count), start, start + 60, count)

@@ -55,7 +55,8 @@ async def populate(store: SqliteJobStore, active: int, finished: int) -> list[in
     await store._read(lambda conn: conn.execute("PRAGMA synchronous = OFF"))
     ids = []
     for index in range(total):
-        job = await store.insert_job(NewJob(index % GUILDS, 1, 10_000 + index % 2000, "p", "veo3.1-fast", "16x9"),
+        job = await store.insert_job(NewJob("discord", str(index % GUILDS), "1", str(10_000 + index % 2000),
+                                            "p", "veo3.1-fast", "16x9"),
                                      T0 + index)
         ids.append(job.id)
     claimed = await store.claim_submittable(Limits(total, total, total), T0, T0 + 60, total)
@@ -75,9 +76,10 @@ async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
     await store._read(lambda conn: conn.set_trace_callback(sent.append))
     job = await store.get_job(active[len(active) // 2])
     assert job is not None
-    await store.insert_job(NewJob(7, 1, 10_007, "p", "veo3.1-fast", "16x9"), T0 + 5e5)  # something to claim
-    defaults = CoreConfig(limits=Limits(2, 10, 20)).guild_defaults
-    policy = Policy.effective(defaults, await store.guild_settings(job.guild_id))
+    # Something to claim.
+    await store.insert_job(NewJob("discord", "7", "1", "10007", "p", "veo3.1-fast", "16x9"), T0 + 5e5)
+    defaults = CoreConfig(limits=Limits(2, 10, 20)).workspace_defaults
+    policy = Policy.effective(defaults, await store.workspace_settings(job.workspace))
     n = len(active)
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         "worker tick: due jobs": lambda: store.due_jobs(T0 + 1e6 + n // 2, 100),
@@ -89,7 +91,7 @@ async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
         "status message: queue position": lambda: store.queue_position(job),
         "status message: read the job": lambda: store.get_job(job.id),
         "/veo: admit (queue length, cooldown, quotas)": lambda: store.admit_job(
-            NewJob(7, 1, 10_007, "p", "veo3.1-fast", "16x9"), policy, T0 + 7e5),
+            NewJob("discord", "7", "1", "10007", "p", "veo3.1-fast", "16x9"), policy, T0 + 7e5),
         "start-up: recent durations": lambda: store.recent_durations(500),
     }
     plans: list[Plan] = []

@@ -57,7 +57,8 @@ async def measure_poll_loop(b: Bench) -> dict[str, Any]:
 
     async def start_one(index: int, guild_id: int, channel_id: int) -> None:
         await app.service.create_job(NewJob(
-            guild_id=guild_id, channel_id=channel_id, user_id=10**17 + index % 997,
+            platform="discord", workspace_id=str(guild_id), channel_id=str(channel_id),
+            user_id=str(10**17 + index % 997),
             prompt=f"{JOB_PROMPT} {index}: a red fox in snow", model=MODEL, orientation="16x9"))
 
     say(f"poll loop: creating {cfg.jobs} jobs that never finish")

@@ -22,7 +22,7 @@ import aiohttp
 from bot.comet import VideoClient
 from bot.comet.types import RetryPolicy
 from bot.config import Settings
-from bot.jobs.admin import GuildAdmin
+from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.config import CoreConfig
 from bot.jobs.notifiers import FaceNotifiers
 from bot.jobs.ports import JobStore, Notifier
@@ -91,7 +91,8 @@ class Runtime:
         self.worker = JobWorker(store, InstrumentedProvider(provider, self.metrics),
                                 InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos)
         self.service = JobService(store, self.worker)
-        self.admin = GuildAdmin(store, self.worker, prices=dict(settings.prices), video_seconds=settings.video_seconds)
+        self.admin = WorkspaceAdmin(store, self.worker, prices=dict(settings.prices),
+                                    video_seconds=settings.video_seconds)
         self.metrics.watch_store(store)
         self.metrics.watch_poll_loop(lambda: self.worker.last_tick)
         self.health = HealthChecks(store=store, last_tick=lambda: self.worker.last_tick)
@@ -116,9 +117,12 @@ class Runtime:
         )
         return cls(settings, core, session, store, provider, salt, videos)
 
-    def add_face(self, platform: str, notifier: Notifier, health_probe: HealthProbe) -> None:
-        """Let a face show its platform's jobs, and report on its connection in ``/healthz``."""
+    def add_face(self, platform: str, notifier: Notifier, health_probe: HealthProbe, *,
+                 edit_rate: float, edit_burst: float) -> None:
+        """Let a face show its platform's jobs (progress edits within its own budget of ``edit_rate`` a second,
+        bursts of ``edit_burst``), and report on its connection in ``/healthz``."""
         self.notifiers.add(platform, notifier)
+        self.worker.status.set_budget(platform, edit_rate, edit_burst)
         self.health.add_probe(health_probe)
 
     def video_link(self, job: Job) -> str | None:

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.comet.types import RetryPolicy
 from bot.config import Settings
-from bot.jobs.admin import GuildAdmin
+from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.ports import JobStore
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
@@ -24,6 +24,7 @@ from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
 from cogs.health import DiscordHealth
+from cogs.ids import PLATFORM
 from cogs.notifier import DiscordNotifier
 from cogs.sync import sync_commands
 from cogs.translator import VeoTranslator
@@ -32,7 +33,6 @@ from db import open_store
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 
 
 def configure_discord_endpoints(settings: Settings) -> None:
@@ -96,7 +96,8 @@ class VeoApp:
         self.discord_health.attach(self.bot)
         self.notifier = DiscordNotifier(self.bot, nonce_salt=runtime.nonce_salt,
                                         upload_limit=self.settings.upload_limit_bytes, video_link=runtime.video_link)
-        runtime.add_face(PLATFORM, self.notifier, HealthProbe("gateway", self.discord_health.problem))
+        runtime.add_face(PLATFORM, self.notifier, HealthProbe("gateway", self.discord_health.problem),
+                         edit_rate=self.settings.discord_edit_rate, edit_burst=self.settings.discord_edit_burst)
         self.sync_on_start = True
         self.worker_enabled = True
         self._bot_task: asyncio.Task[None] | None = None
@@ -112,7 +113,7 @@ class VeoApp:
         return self.runtime.service
 
     @property
-    def admin(self) -> GuildAdmin:
+    def admin(self) -> WorkspaceAdmin:
         """The admin service behind /veo-admin and /veo-queue's pause."""
         return self.runtime.admin
 

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.i18n import tr
-from bot.jobs.errors import UserFacingError, msg
+from bot.jobs.errors import ChannelList, UserFacingError, msg
 from cogs.limits import CONTENT, clip
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def user_message(error: BaseException, locale: discord.Locale | str | None = Non
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, UserFacingError):
-        return tr(error.template, locale, **error.params)
+        return tr(error.template, locale, **{name: _discord_text(value) for name, value in error.params.items()})
     if isinstance(error, app_commands.MissingPermissions):
         needed = ", ".join(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in error.missing_permissions)
         return tr("Only members with the {permission} permission can do this.", locale, permission=needed)
@@ -39,6 +39,13 @@ def user_message(error: BaseException, locale: discord.Locale | str | None = Non
     if isinstance(error, app_commands.TransformerError):
         return tr("One of the options has a value I can't use. Please check it and try again.", locale)
     return None
+
+
+def _discord_text(value: object) -> object:
+    """A message parameter as Discord shows it: channels named by id become channel links."""
+    if isinstance(value, ChannelList):
+        return ", ".join(f"<#{channel}>" for channel in value.ids)
+    return value
 
 
 async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:

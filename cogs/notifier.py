@@ -14,6 +14,7 @@ import discord
 from bot.jobs.errors import msg
 from bot.jobs.ports import DeliveryFailed, StatusView
 from bot.jobs.records import Job, JobStatus
+from cogs.ids import snowflake
 from cogs.render import failure_text, result_text, status_embed
 from cogs.views.results import result_buttons
 
@@ -65,7 +66,8 @@ class DiscordNotifier:
         self.video_link = video_link
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
-        return self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id, type=discord.ChannelType.text)
+        return self.client.get_partial_messageable(snowflake(job.channel_id), guild_id=snowflake(job.workspace_id),
+                                                   type=discord.ChannelType.text)
 
     def nonce(self, job: Job, kind: str) -> str:
         """A nonce that is the same for every attempt at one message of one job (Discord dedups on it)."""
@@ -80,30 +82,31 @@ class DiscordNotifier:
 
     # -- status -----------------------------------------------------------------------------------
 
-    async def show_status(self, job: Job, view: StatusView) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> str | None:
         """Edit the job's status message, or post it when it does not exist (yet, or any more)."""
         embed = status_embed(job, view)
         channel = self._channel(job)
         none = discord.AllowedMentions.none()
         if job.status_message_id is not None:
             try:
-                await channel.get_partial_message(job.status_message_id).edit(embed=embed, allowed_mentions=none)
+                message = channel.get_partial_message(snowflake(job.status_message_id))
+                await message.edit(embed=embed, allowed_mentions=none)
                 return None
             except discord.NotFound as exc:
                 if exc.code != UNKNOWN_MESSAGE:
                     raise
                 log.info("job=%s status message was deleted; posting a new one", job.id)
         message = await channel.send(embed=embed, nonce=self.nonce(job, "s"), allowed_mentions=none)
-        return message.id
+        return str(message.id)
 
     # -- results ----------------------------------------------------------------------------------
 
-    async def deliver_video(self, job: Job, video: Path | None) -> int:
+    async def deliver_video(self, job: Job, video: Path | None) -> str:
         """Post the video as a file when it fits the guild's limit, else a link; exactly once."""
         existing = await self._already_posted(job)
         if existing is not None:
             return existing
-        if video is not None and video.stat().st_size <= self.upload_limit(job.guild_id):
+        if video is not None and video.stat().st_size <= self.upload_limit(snowflake(job.workspace_id)):
             try:
                 return await self._post(job, result_text(job, link=None), video)
             except _FileTooLarge:
@@ -115,18 +118,19 @@ class DiscordNotifier:
             text = result_text(job, link=None, note=NO_LINK)
         return await self._post(job, text, None)
 
-    async def deliver_failure(self, job: Job) -> int:
+    async def deliver_failure(self, job: Job) -> str:
         """Tell the requester, in the channel, that the job failed and why; exactly once."""
         existing = await self._already_posted(job)
         if existing is not None:
             return existing
         return await self._post(job, failure_text(job), None)
 
-    async def _post(self, job: Job, content: str, video: Path | None) -> int:
+    async def _post(self, job: Job, content: str, video: Path | None) -> str:
         reference: discord.MessageReference | None = None
         if job.status_message_id is not None:
             reference = discord.MessageReference(
-                message_id=job.status_message_id, channel_id=job.channel_id, guild_id=job.guild_id,
+                message_id=snowflake(job.status_message_id), channel_id=snowflake(job.channel_id),
+                guild_id=snowflake(job.workspace_id),
                 fail_if_not_exists=False,
             )
         mentions = discord.AllowedMentions(
@@ -147,7 +151,7 @@ class DiscordNotifier:
             raise _as_delivery_failure(exc) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise _as_delivery_failure(exc) from exc
-        return message.id
+        return str(message.id)
 
     async def _send(
         self,
@@ -173,26 +177,27 @@ class DiscordNotifier:
             if video is not None:
                 file.close()
 
-    async def _already_posted(self, job: Job) -> int | None:
+    async def _already_posted(self, job: Job) -> str | None:
         """After an interrupted attempt, find a result message that did get through."""
         if job.delivery_attempts <= 1:
             return None
         assert self.client.user is not None
         marker = f"job #{job.id}"
         after_time = datetime.datetime.fromtimestamp(job.created_at, tz=datetime.UTC)
-        after = discord.Object(job.status_message_id or discord.utils.time_snowflake(after_time))
+        after = discord.Object(snowflake(job.status_message_id) if job.status_message_id is not None
+                               else discord.utils.time_snowflake(after_time))
         try:
             async for message in self._channel(job).history(limit=HISTORY_SCAN_LIMIT, after=after):
                 replies_to_status = (
                     job.status_message_id is not None
                     and message.reference is not None
-                    and message.reference.message_id == job.status_message_id
+                    and str(message.reference.message_id) == job.status_message_id
                 )
                 if message.author.id == self.client.user.id and marker in message.content and (
                     replies_to_status or job.status_message_id is None
                 ):
                     log.info("job=%s result message %s was already posted", job.id, message.id)
-                    return message.id
+                    return str(message.id)
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             # Without Read Message History the nonce alone guards against a duplicate.
             log.warning("job=%s could not read channel history (%s)", job.id, _reason(exc))

@@ -80,11 +80,11 @@ def age(seconds: float, locale: Locale = None) -> str:
     return tr("{n} d", locale, n=seconds // 86400)
 
 
-def message_link(guild_id: int, channel_id: int, message_id: int | None) -> str | None:
-    """A jump link to a message, or None."""
+def message_link(job: Job, message_id: str | None) -> str | None:
+    """A jump link to one of a job's messages in its channel, or None."""
     if message_id is None:
         return None
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+    return f"https://discord.com/channels/{job.workspace_id}/{job.channel_id}/{message_id}"
 
 
 def state_line(job: Job, position: int = 0, locale: Locale = None) -> str:
@@ -132,7 +132,7 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale
     if job.status in (JobStatus.FAILED, JobStatus.TIMED_OUT) and job.error:
         embed.add_field(name=tr("Why", loc), value=clip(failure_reason(job, loc), FIELD_VALUE), inline=False)
     if job.delivered_message_id is not None and job.status is JobStatus.DELIVERED:
-        link = message_link(job.guild_id, job.channel_id, job.delivered_message_id)
+        link = message_link(job, job.delivered_message_id)
         embed.add_field(name=tr("Result", loc), value=tr("[Jump to the video]({link})", loc, link=link),
                         inline=False)
     elapsed = (now if now is not None else time.time()) - job.created_at
@@ -184,7 +184,7 @@ def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = Fals
     if show_owner:
         parts.append(f"<@{job.user_id}>")
     parts.append(f"“{excerpt(job.prompt, 40)}”")
-    link = message_link(job.guild_id, job.channel_id, job.delivered_message_id)
+    link = message_link(job, job.delivered_message_id)
     if link:
         parts.append(tr("[result]({link})", locale, link=link))
     return " · ".join(parts)

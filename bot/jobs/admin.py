@@ -1,4 +1,4 @@
-"""``GuildAdmin``: per-guild settings, pause and resume, the audit log and the usage report."""
+"""``WorkspaceAdmin``: per-guild settings, pause and resume, the audit log and the usage report."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.jobs.errors import InvalidInput, msg
-from bot.jobs.policy import OVERRIDABLE, AuditEntry, GuildSettings, Policy, UsageRow, day_start, with_changes
+from bot.jobs.policy import OVERRIDABLE, AuditEntry, Policy, UsageRow, WorkspaceSettings, day_start, with_changes
 from bot.jobs.ports import JobStore
-from bot.jobs.records import JobStatus
+from bot.jobs.records import JobStatus, Workspace
 from bot.jobs.worker import JobWorker
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class UsageReport:
     total: UsageLine
 
 
-class GuildAdmin:
-    """What a guild's admins and moderators may change, always with an audit entry."""
+class WorkspaceAdmin:
+    """What a workspace's admins and moderators may change, always with an audit entry."""
 
     def __init__(
         self,
@@ -71,58 +71,59 @@ class GuildAdmin:
         self.video_seconds = video_seconds
         self.clock = clock
 
-    async def settings(self, guild_id: int) -> tuple[GuildSettings, Policy]:
-        """The guild's overrides and the limits in force."""
-        overrides = await self.store.guild_settings(guild_id)
-        return overrides, Policy.effective(self.worker.config.guild_defaults, overrides)
+    async def settings(self, workspace: Workspace) -> tuple[WorkspaceSettings, Policy]:
+        """The workspace's overrides and the limits in force."""
+        overrides = await self.store.workspace_settings(workspace)
+        return overrides, Policy.effective(self.worker.config.workspace_defaults, overrides)
 
-    async def _save(self, updated: GuildSettings, actor_id: int, action: str, details: str) -> GuildSettings:
-        await self.store.save_guild_settings(updated, actor_id=actor_id, action=action, details=details,
-                                             now=self.clock())
-        log.info("guild=%s %s by user=%s: %s", updated.guild_id, action, actor_id, details)
+    async def _save(self, updated: WorkspaceSettings, actor_id: str, action: str, details: str) -> WorkspaceSettings:
+        await self.store.save_workspace_settings(updated, actor_id=actor_id, action=action, details=details,
+                                                 now=self.clock())
+        log.info("platform=%s workspace=%s %s by user=%s: %s",
+                 updated.platform, updated.workspace_id, action, actor_id, details)
         # Queued jobs' status messages show a pause; freed caps let waiting jobs start.
-        for job in await self.store.in_flight(updated.guild_id):
+        for job in await self.store.in_flight(Workspace(updated.platform, updated.workspace_id)):
             if job.status is JobStatus.QUEUED:
                 await self.worker.refresh_status(job.id, force=True)
         self.worker.wake()
         return updated
 
-    async def set_number(self, guild_id: int, actor_id: int, name: str, value: float) -> GuildSettings:
-        """Override one numeric limit for the guild."""
+    async def set_number(self, workspace: Workspace, actor_id: str, name: str, value: float) -> WorkspaceSettings:
+        """Override one numeric limit for the workspace."""
         if name not in SETTING_LABELS or name.startswith("allowed_"):
             raise InvalidInput("Unknown setting {name}.", params={"name": name})
         if not _MINIMUM.get(name, 0) <= value <= _MAXIMUM:
             raise InvalidInput("{name}: give a number from {low} to {high}.",
                                params={"name": name, "low": _MINIMUM.get(name, 0), "high": _MAXIMUM})
-        current = await self.store.guild_settings(guild_id)
+        current = await self.store.workspace_settings(workspace)
         number: float = float(value) if name == "cooldown_seconds" else int(value)
         updated = with_changes(current, **{name: number})
         before = getattr(current, name)
         shown = "default" if before is None else f"{before:g}"
         return await self._save(updated, actor_id, "set", f"{name}: {shown} → {number:g}")
 
-    async def reset(self, guild_id: int, actor_id: int, name: str) -> GuildSettings:
+    async def reset(self, workspace: Workspace, actor_id: str, name: str) -> WorkspaceSettings:
         """Go back to the bot's default for one setting."""
         if name not in OVERRIDABLE:
             raise InvalidInput("Unknown setting {name}.", params={"name": name})
-        current = await self.store.guild_settings(guild_id)
+        current = await self.store.workspace_settings(workspace)
         updated = with_changes(current, **{name: None})
         return await self._save(updated, actor_id, "reset", f"{name}: back to the default")
 
     async def change_list(
-        self, guild_id: int, actor_id: int, name: str, action: str, item: int | str | None
-    ) -> GuildSettings:
+        self, workspace: Workspace, actor_id: str, name: str, action: str, item: str | None
+    ) -> WorkspaceSettings:
         """Add to, remove from, or clear an allow-list (channels, roles, models); an empty list means none."""
         if name not in ("allowed_channels", "allowed_roles", "allowed_models"):
             raise InvalidInput("Unknown setting {name}.", params={"name": name})
-        current = await self.store.guild_settings(guild_id)
-        items: list[int | str] = list(getattr(current, name) or ())
+        current = await self.store.workspace_settings(workspace)
+        items: list[str] = list(getattr(current, name) or ())
         if action == "clear":
-            new_value: tuple[int | str, ...] | None = None
+            new_value: tuple[str, ...] | None = None
         elif item is None:
             raise InvalidInput("Say which one to add or remove.")
         elif action == "add":
-            if name == "allowed_models" and item not in self.worker.config.guild_defaults.models:
+            if name == "allowed_models" and item not in self.worker.config.workspace_defaults.models:
                 raise InvalidInput("`{model}` is not one of the bot's models.", params={"model": item})
             new_value = tuple(dict.fromkeys([*items, item]))
         elif action == "remove":
@@ -134,34 +135,34 @@ class GuildAdmin:
         updated = with_changes(current, **{name: new_value})
         return await self._save(updated, actor_id, f"{name} {action}", f"{name}: {item if item is not None else ''}")
 
-    async def pause(self, guild_id: int, actor_id: int, reason: str | None) -> GuildSettings:
-        """Stop starting new jobs in the guild; its queue is kept and its jobs say why they wait."""
-        current = await self.store.guild_settings(guild_id)
+    async def pause(self, workspace: Workspace, actor_id: str, reason: str | None) -> WorkspaceSettings:
+        """Stop starting new jobs in the workspace; its queue is kept and its jobs say why they wait."""
+        current = await self.store.workspace_settings(workspace)
         clean = " ".join((reason or "").split())[:200] or None
         updated = with_changes(current, paused=True, pause_reason=clean)
         return await self._save(updated, actor_id, "pause", clean or "")
 
-    async def resume(self, guild_id: int, actor_id: int) -> GuildSettings:
-        """Start the guild's waiting jobs again."""
-        current = await self.store.guild_settings(guild_id)
+    async def resume(self, workspace: Workspace, actor_id: str) -> WorkspaceSettings:
+        """Start the workspace's waiting jobs again."""
+        current = await self.store.workspace_settings(workspace)
         updated = with_changes(current, paused=False, pause_reason=None)
         return await self._save(updated, actor_id, "resume", "")
 
-    async def audit(self, guild_id: int, limit: int = 20) -> list[AuditEntry]:
-        """The guild's most recent moderator and admin actions."""
-        return await self.store.audit_entries(guild_id, limit)
+    async def audit(self, workspace: Workspace, limit: int = 20) -> list[AuditEntry]:
+        """The workspace's most recent moderator and admin actions."""
+        return await self.store.audit_entries(workspace, limit)
 
-    async def usage(self, guild_id: int, period: str) -> UsageReport:
+    async def usage(self, workspace: Workspace, period: str) -> UsageReport:
         """Jobs, generated seconds and estimated cost per user and per model over ``period``."""
         if period not in PERIODS:
             raise InvalidInput("Period must be one of: {periods}.", params={"periods": ", ".join(PERIODS)})
         now = self.clock()
         span = PERIODS[period]
         since = day_start(now) if span is None else (now - span if span else 0.0)
-        rows = await self.store.usage(guild_id, since)
+        rows = await self.store.usage(workspace, since)
         return UsageReport(
             period=period,
-            by_user=self._group(rows, lambda r: f"<@{r.user_id}>"),
+            by_user=self._group(rows, lambda r: r.user_id),
             by_model=self._group(rows, lambda r: r.model),
             total=self._line("total", rows),
         )

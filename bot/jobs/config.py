@@ -87,7 +87,7 @@ class CoreConfig:
         )
 
     @property
-    def guild_defaults(self) -> Defaults:
+    def workspace_defaults(self) -> Defaults:
         """The bot-wide defaults guild overrides replace (from the caps alone when none were given)."""
         if self.defaults is not None:
             return self.defaults

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def msg(template: str) -> str:
     """Mark an English template as user-facing text to translate; returns it unchanged."""
     return template
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelList:
+    """Channels named in a user message, by id; each face renders them its own way (as links where it can)."""
+
+    ids: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ", ".join(f"#{channel}" for channel in self.ids)
 
 
 class UserFacingError(Exception):

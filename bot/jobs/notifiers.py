@@ -26,21 +26,20 @@ class FaceNotifiers:
         return tuple(self._by_platform)
 
     def _for(self, job: Job) -> Notifier:
-        platform = "discord"  # every job comes from Discord until job records carry their platform
-        notifier = self._by_platform.get(platform)
+        notifier = self._by_platform.get(job.platform)
         if notifier is None:
             # Not permanent: a process that runs this face may take the job later.
-            raise DeliveryFailed(f"no {platform} face runs in this process", permanent=False)
+            raise DeliveryFailed(f"no {job.platform} face runs in this process", permanent=False)
         return notifier
 
-    async def show_status(self, job: Job, view: StatusView) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> str | None:
         """Create or update the job's status message on its platform."""
         return await self._for(job).show_status(job, view)
 
-    async def deliver_video(self, job: Job, video: Path | None) -> int:
+    async def deliver_video(self, job: Job, video: Path | None) -> str:
         """Post the finished video on the job's platform."""
         return await self._for(job).deliver_video(job, video)
 
-    async def deliver_failure(self, job: Job) -> int:
+    async def deliver_failure(self, job: Job) -> str:
         """Post the job's failure on its platform."""
         return await self._for(job).deliver_failure(job)

@@ -1,4 +1,8 @@
-"""Per-guild limits: the bot's defaults, a guild's overrides, and the rules that admit a new job."""
+"""Per-workspace limits: the bot's defaults, a workspace's overrides, and the rules that admit a new job.
+
+The limit names keep the word "guild" (``max_active_per_guild``): they are the names admins type and the
+settings' names (``VEO_MAX_ACTIVE_PER_GUILD``), and mean "per workspace" on every platform.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +14,30 @@ from bot.jobs.records import Limits
 
 
 @dataclass(frozen=True, slots=True)
-class GuildSettings:
-    """A guild's overrides; None means "the bot's default"."""
+class WorkspaceSettings:
+    """A workspace's overrides; None means "the bot's default"."""
 
-    guild_id: int
+    platform: str
+    workspace_id: str
     max_active_per_user: int | None = None
     max_active_per_guild: int | None = None
     max_queued: int | None = None
     daily_quota_per_user: int | None = None
     daily_quota_per_guild: int | None = None
     cooldown_seconds: float | None = None
-    allowed_channels: tuple[int, ...] | None = None
-    allowed_roles: tuple[int, ...] | None = None
+    allowed_channels: tuple[str, ...] | None = None
+    allowed_roles: tuple[str, ...] | None = None
     allowed_models: tuple[str, ...] | None = None
     paused: bool = False
     pause_reason: str | None = None
     updated_at: float | None = None
-    updated_by: int | None = None
+    updated_by: str | None = None
 
 
 # The overrides an admin may set or reset by name.
 OVERRIDABLE = tuple(
-    f.name for f in fields(GuildSettings)
-    if f.name not in ("guild_id", "paused", "pause_reason", "updated_at", "updated_by")
+    f.name for f in fields(WorkspaceSettings)
+    if f.name not in ("platform", "workspace_id", "paused", "pause_reason", "updated_at", "updated_by")
 )
 
 
@@ -52,24 +57,25 @@ class Defaults:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The limits in force in one guild: defaults with the guild's overrides applied."""
+    """The limits in force in one workspace: defaults with the workspace's overrides applied."""
 
-    guild_id: int
+    platform: str
+    workspace_id: str
     max_active_per_user: int
     max_active_per_guild: int
     max_queued: int
     daily_quota_per_user: int  # 0 = no quota
     daily_quota_per_guild: int  # 0 = no quota
     cooldown_seconds: float  # 0 = none
-    allowed_channels: tuple[int, ...] | None
-    allowed_roles: tuple[int, ...] | None
+    allowed_channels: tuple[str, ...] | None
+    allowed_roles: tuple[str, ...] | None
     models: tuple[str, ...]
     paused: bool
     pause_reason: str | None
 
     @classmethod
-    def effective(cls, defaults: Defaults, overrides: GuildSettings) -> Policy:
-        """Apply a guild's overrides to the defaults."""
+    def effective(cls, defaults: Defaults, overrides: WorkspaceSettings) -> Policy:
+        """Apply a workspace's overrides to the defaults."""
 
         def pick(name: str) -> int | float:
             value = getattr(overrides, name)
@@ -79,7 +85,8 @@ class Policy:
         if overrides.allowed_models is not None:
             models = tuple(m for m in defaults.models if m in overrides.allowed_models) or defaults.models
         return cls(
-            guild_id=overrides.guild_id,
+            platform=overrides.platform,
+            workspace_id=overrides.workspace_id,
             max_active_per_user=int(pick("max_active_per_user")),
             max_active_per_guild=int(pick("max_active_per_guild")),
             max_queued=int(pick("max_queued")),
@@ -94,7 +101,7 @@ class Policy:
         )
 
     def limits(self, total: int) -> Limits:
-        """The concurrency caps for this guild under the bot-wide total."""
+        """The concurrency caps for this workspace under the bot-wide total."""
         return Limits(per_user=self.max_active_per_user, per_guild=self.max_active_per_guild, total=total)
 
 
@@ -123,7 +130,7 @@ def day_start(now: float) -> float:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-def with_changes(settings: GuildSettings, **changes: object) -> GuildSettings:
+def with_changes(settings: WorkspaceSettings, **changes: object) -> WorkspaceSettings:
     """A copy of ``settings`` with some fields changed."""
     return replace(settings, **changes)  # type: ignore[arg-type]
 
@@ -133,8 +140,9 @@ class AuditEntry:
     """One moderator or admin action."""
 
     id: int
-    guild_id: int
-    actor_id: int
+    platform: str
+    workspace_id: str
+    actor_id: str
     action: str
     details: str
     job_id: int | None
@@ -145,7 +153,7 @@ class AuditEntry:
 class UsageRow:
     """Jobs one user started with one model in a period, and how many of them reached the provider."""
 
-    user_id: int
+    user_id: str
     model: str
     jobs: int
     billed_jobs: int

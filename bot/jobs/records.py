@@ -1,9 +1,22 @@
-"""The job record and its states, shared by the job core, the store and the chat front-ends."""
+"""The job record and its states, shared by the job core, the store and the chat faces.
+
+Ids from chat platforms are opaque text: Discord's snowflakes as decimal text, Slack's ids (``T…``, ``C…``,
+``U…``) and message timestamps (``1712345678.123456``) as they are. ``platform`` names the face a job came
+from; a workspace is a Discord server or a Slack workspace.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
+
+
+class Workspace(NamedTuple):
+    """Where a job lives: a chat platform and one of its workspaces (a Discord server, a Slack workspace)."""
+
+    platform: str
+    id: str
 
 
 class JobStatus(StrEnum):
@@ -37,11 +50,12 @@ TERMINAL_STATUSES = frozenset({JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """What a front-end knows when a user asks for a video, before the job has a number."""
+    """What a face knows when a member asks for a video, before the job has a number."""
 
-    guild_id: int
-    channel_id: int
-    user_id: int
+    platform: str
+    workspace_id: str
+    channel_id: str
+    user_id: str
     prompt: str
     model: str
     orientation: str
@@ -49,15 +63,21 @@ class NewJob:
     input_dir: str | None = None
     locale: str | None = None
 
+    @property
+    def workspace(self) -> Workspace:
+        """The platform and workspace the job will belong to."""
+        return Workspace(self.platform, self.workspace_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
     """One row of the job store: everything needed to finish a job after a restart."""
 
     id: int
-    guild_id: int
-    channel_id: int
-    user_id: int
+    platform: str
+    workspace_id: str
+    channel_id: str
+    user_id: str
     prompt: str
     model: str
     orientation: str
@@ -77,13 +97,18 @@ class Job:
     submitted_at: float | None
     completed_at: float | None
     finished_at: float | None
-    status_message_id: int | None
+    status_message_id: str | None
     status_rendered: str | None
     status_edited_at: float | None
     delivery_attempts: int
     delivered_at: float | None
-    delivered_message_id: int | None
+    delivered_message_id: str | None
     refunded: bool = False  # does not count against daily quotas
+
+    @property
+    def workspace(self) -> Workspace:
+        """The platform and workspace the job belongs to."""
+        return Workspace(self.platform, self.workspace_id)
 
     @property
     def needs_notice(self) -> bool:

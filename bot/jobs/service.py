@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from bot.jobs.errors import LimitReached, NotAllowed, NotFound
+from bot.jobs.errors import ChannelList, LimitReached, NotAllowed, NotFound
 from bot.jobs.inputs import remove_inputs, save_inputs
 from bot.jobs.policy import Policy, Refusal, day_start
 from bot.jobs.ports import JobStore, StatusView
 from bot.jobs.provider import ImageInput
-from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob
+from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob, Workspace
 from bot.jobs.worker import JobWorker
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,8 @@ RECENT_FAILURES_WINDOW = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
-class GuildOverview:
-    """A guild's queue as moderators see it."""
+class WorkspaceOverview:
+    """A workspace's queue as moderators see it."""
 
     in_flight: list[Job]
     recent_failures: list[Job]
@@ -45,19 +45,18 @@ class JobService:
         self.worker = worker
         self.clock = clock
 
-    async def policy(self, guild_id: int) -> Policy:
-        """The limits in force in a guild."""
-        return Policy.effective(self.worker.config.guild_defaults, await self.store.guild_settings(guild_id))
+    async def policy(self, workspace: Workspace) -> Policy:
+        """The limits in force in a workspace."""
+        return Policy.effective(self.worker.config.workspace_defaults, await self.store.workspace_settings(workspace))
 
     async def check_request(
-        self, guild_id: int, channel_id: int, role_ids: Collection[int], model: str | None
+        self, workspace: Workspace, channel_id: str, role_ids: Collection[str], model: str | None
     ) -> Policy:
-        """Refuse a request the guild's rules forbid (channel, role, model) before anything is read or stored."""
-        policy = await self.policy(guild_id)
+        """Refuse a request the workspace's rules forbid (channel, role, model) before anything is read or stored."""
+        policy = await self.policy(workspace)
         if policy.allowed_channels is not None and channel_id not in policy.allowed_channels:
-            where = ", ".join(f"<#{c}>" for c in policy.allowed_channels[:10])
             raise NotAllowed("Videos can't be made in this channel. Use one of: {channels}.",
-                             params={"channels": where})
+                             params={"channels": ChannelList(policy.allowed_channels[:10])})
         if policy.allowed_roles is not None and not set(role_ids) & set(policy.allowed_roles):
             raise NotAllowed("Only members with one of the roles chosen by this server's admins can make videos.")
         if model is not None and policy.models and model not in policy.models:
@@ -70,7 +69,7 @@ class JobService:
     ) -> Job:
         """Admit a request under the guild's limits (images first, then the row), post its status message,
         and submit it if a slot is free; raise ``LimitReached`` when a limit refuses it."""
-        policy = policy or await self.policy(new.guild_id)
+        policy = policy or await self.policy(new.workspace)
         input_dir = save_inputs(self.worker.config.data_dir, images)
         try:
             admission = await self.store.admit_job(
@@ -83,8 +82,8 @@ class JobService:
             remove_inputs(input_dir)
             raise self._refusal(admission.refusal, admission.retry_at, policy)
         job_id = admission.job_id
-        log.info("job=%s created guild=%s user=%s model=%s images=%s",
-                 job_id, new.guild_id, new.user_id, new.model, len(images))
+        log.info("job=%s created platform=%s workspace=%s user=%s model=%s images=%s",
+                 job_id, new.platform, new.workspace_id, new.user_id, new.model, len(images))
         # Submit first (if a slot is free), so that the status message is posted once, already showing the
         # job at the provider; a slow submission does not hold it back for more than a moment.
         submitting = asyncio.ensure_future(self.worker.dispatch())
@@ -113,20 +112,20 @@ class JobService:
         return LimitReached("This server has used its {quota} videos for today. Try again in {minutes} min.",
                             params={"quota": policy.daily_quota_per_guild, "minutes": minutes})
 
-    async def quota(self, guild_id: int, user_id: int) -> tuple[int, int] | None:
+    async def quota(self, workspace: Workspace, user_id: str) -> tuple[int, int] | None:
         """(videos used today, daily quota) for a member, or None when no quota applies."""
-        policy = await self.policy(guild_id)
+        policy = await self.policy(workspace)
         if not policy.daily_quota_per_user:
             return None
-        used, _ = await self.store.quota_used(guild_id, user_id, day_start(self.clock()))
+        used, _ = await self.store.quota_used(workspace, user_id, day_start(self.clock()))
         return used, policy.daily_quota_per_user
 
     async def status_view(self, job: Job) -> StatusView:
         """Position, quota and pause, as the job's status message shows them."""
         return await self.worker.status_view(job)
 
-    async def find_job(self, ref: str, guild_id: int) -> Job | None:
-        """The guild's job named by its number (``12`` or ``#12``) or by the provider's task id."""
+    async def find_job(self, ref: str, workspace: Workspace) -> Job | None:
+        """The workspace's job named by its number (``12`` or ``#12``) or by the provider's task id."""
         text = ref.strip().removeprefix("#").strip()
         if not text.isascii() and text.encode("utf-8", "replace").decode("utf-8") != text:
             return None  # not valid text (a lone surrogate): it names no job, and SQLite could not take it
@@ -136,34 +135,34 @@ class JobService:
             job = await self.store.get_job(int(text))
         if job is None and text:
             job = await self.store.get_job_by_task(text)
-        return job if job is not None and job.guild_id == guild_id else None
+        return job if job is not None and job.workspace == workspace else None
 
     async def position(self, job: Job) -> int:
-        """1-based position among the guild's jobs in flight (0 when finished)."""
+        """1-based position among the workspace's jobs in flight (0 when finished)."""
         return await self.store.queue_position(job)
 
-    async def user_jobs(self, guild_id: int, user_id: int, limit: int = 10) -> list[Job]:
-        """A user's most recent jobs in a guild, newest first."""
-        return await self.store.user_jobs(guild_id, user_id, limit)
+    async def user_jobs(self, workspace: Workspace, user_id: str, limit: int = 10) -> list[Job]:
+        """A member's most recent jobs in a workspace, newest first."""
+        return await self.store.user_jobs(workspace, user_id, limit)
 
-    async def guild_overview(self, guild_id: int) -> GuildOverview:
-        """The guild's jobs in flight, oldest first, its failures of the last 24 hours, and its pause."""
-        policy = await self.policy(guild_id)
-        return GuildOverview(
-            in_flight=await self.store.in_flight(guild_id),
-            recent_failures=await self.store.failures_since(guild_id, self.clock() - RECENT_FAILURES_WINDOW),
+    async def workspace_overview(self, workspace: Workspace) -> WorkspaceOverview:
+        """The workspace's jobs in flight, oldest first, its failures of the last 24 hours, and its pause."""
+        policy = await self.policy(workspace)
+        return WorkspaceOverview(
+            in_flight=await self.store.in_flight(workspace),
+            recent_failures=await self.store.failures_since(workspace, self.clock() - RECENT_FAILURES_WINDOW),
             paused=policy.paused,
             pause_reason=policy.pause_reason,
         )
 
-    async def audit(self, guild_id: int, actor_id: int, action: str, details: str, *, job_id: int | None = None
-                    ) -> None:
-        """Record a moderator's or admin's action in the guild's audit log, now."""
-        await self.store.add_audit(guild_id, actor_id, action, details, self.clock(), job_id=job_id)
+    async def audit(self, workspace: Workspace, actor_id: str, action: str, details: str, *,
+                    job_id: int | None = None) -> None:
+        """Record a moderator's or admin's action in the workspace's audit log, now."""
+        await self.store.add_audit(workspace, actor_id, action, details, self.clock(), job_id=job_id)
 
-    async def cancel(self, ref: str, guild_id: int, user_id: int, *, is_moderator: bool) -> Job:
-        """Cancel a job in flight; owners may cancel their own, moderators any in the guild."""
-        job = await self.find_job(ref, guild_id)
+    async def cancel(self, ref: str, workspace: Workspace, user_id: str, *, is_moderator: bool) -> Job:
+        """Cancel a job in flight; owners may cancel their own, moderators any in the workspace."""
+        job = await self.find_job(ref, workspace)
         if job is None or (job.user_id != user_id and not is_moderator):
             raise NotFound("There is no job '{ref}' of yours in this server. Use /veo-status to see your jobs.",
                            params={"ref": ref.strip()[:40]})
@@ -178,8 +177,7 @@ class JobService:
         remove_inputs(job.input_dir)
         log.info("job=%s cancelled by user=%s moderator=%s", job.id, user_id, is_moderator)
         if job.user_id != user_id:
-            await self.store.add_audit(guild_id, user_id, "cancel", f"job #{job.id} of <@{job.user_id}>",
-                                       self.clock(), job_id=job.id)
+            await self.store.add_audit(workspace, user_id, "cancel", f"job #{job.id}", self.clock(), job_id=job.id)
         await self.worker.refresh_status(job.id, force=True)
         self.worker.wake()  # its slot is free for the next queued job
         cancelled = await self.store.get_job(job.id)

@@ -67,7 +67,7 @@ class StatusMessages:
 
     News (a new phase: queued, at the provider, done, failed, cancelled) is shown at once. A change of
     progress or queue position alone is shown at most every ``progress_edit_every`` seconds per job, and
-    such edits share a bot-wide budget (``progress_edits_per_second``), so that thousands of jobs in
+    such edits share a platform's budget (``progress_edits_per_second``), so that thousands of jobs in
     flight never spend Discord's request allowance on progress bars.
     """
 
@@ -78,18 +78,19 @@ class StatusMessages:
         self.notifier = notifier
         self.config = config
         self.clock = clock
-        self.budget = EditBudget(config.progress_edits_per_second, config.progress_edit_burst)
+        # One budget per chat platform: each face has its own request limits (``set_budget``).
+        self.budgets: dict[str, EditBudget] = {}
         # One refresh per job at a time: two at once could both post a first message.
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     async def view(self, job: Job) -> StatusView:
         """What the job's status message shows besides the job: position, quota, pause."""
         position = await self.store.queue_position(job)
-        policy = Policy.effective(self.config.guild_defaults, await self.store.guild_settings(job.guild_id))
+        policy = Policy.effective(self.config.workspace_defaults, await self.store.workspace_settings(job.workspace))
         paused = policy.paused and job.status is JobStatus.QUEUED
         view = StatusView(position=position, paused=paused, pause_reason=policy.pause_reason if paused else None)
         if policy.daily_quota_per_user:
-            used, _ = await self.store.quota_used(job.guild_id, job.user_id, day_start(self.clock()))
+            used, _ = await self.store.quota_used(job.workspace, job.user_id, day_start(self.clock()))
             view = dataclasses.replace(view, quota_used=used, quota_limit=policy.daily_quota_per_user)
         return view
 
@@ -118,15 +119,17 @@ class StatusMessages:
             return
         shown = shown_state(job)
         posted = job.status_message_id is not None
-        if posted and not force and not self.may_edit(shown, job.status, job.status_edited_at, self.clock()):
+        if posted and not force and not self.may_edit(
+            job.platform, shown, job.status, job.status_edited_at, self.clock()
+        ):
             return  # decided on the row alone, before the queries the view needs
         view = await self.view(job)
         rendered = f"{job.status}|{job.progress}|{view.position}|{job.delivered_message_id}|{view.paused}"
         if posted:
             if rendered == job.status_rendered:
                 return
-            if not force and phase(shown) == phase(job.status) and not self.budget.take(self.clock()):
-                return  # the bot-wide budget for progress edits is spent: a later poll tries again
+            if not force and phase(shown) == phase(job.status) and not self.budget(job.platform).take(self.clock()):
+                return  # the platform's budget for progress edits is spent: a later poll tries again
         try:
             created = await self.notifier.show_status(job, view)
         except Exception:
@@ -134,12 +137,25 @@ class StatusMessages:
             return
         await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created)
 
-    def may_edit(self, shown_state: str, state: JobStatus, edited_at: float | None, now: float) -> bool:
+    def set_budget(self, platform: str, rate: float, burst: float) -> None:
+        """Give a platform's progress edits a budget of their own (its face's request limits)."""
+        self.budgets[platform] = EditBudget(rate, burst)
+
+    def budget(self, platform: str) -> EditBudget:
+        """The progress-edit budget of a platform (the configured default until its face sets one)."""
+        budget = self.budgets.get(platform)
+        if budget is None:
+            budget = self.budgets[platform] = EditBudget(self.config.progress_edits_per_second,
+                                                         self.config.progress_edit_burst)
+        return budget
+
+    def may_edit(self, platform: str, shown_state: str, state: JobStatus, edited_at: float | None, now: float
+                 ) -> bool:
         """Whether an edit from ``shown_state`` to ``state`` may go now, by the row alone: news always, a
-        change of progress alone when not too soon for this job and the bot-wide budget has room."""
+        change of progress alone when not too soon for this job and the platform's budget has room."""
         if phase(shown_state) != phase(state):
             return True
-        return not self.too_soon(shown_state, state, edited_at, now) and self.budget.ready(now)
+        return not self.too_soon(shown_state, state, edited_at, now) and self.budget(platform).ready(now)
 
     def too_soon(self, shown_state: str, state: JobStatus, edited_at: float | None, now: float) -> bool:
         """A change of progress or queue position alone waits for ``progress_edit_interval`` after the last

@@ -314,7 +314,7 @@ class JobWorker:
             # The same test refresh_status makes, on the row at hand: most progress answers change nothing
             # that may be shown yet, and skipping here saves the status queries.
             if await self.store.record_progress(job.id, stage, status.progress, next_poll) and self.status.may_edit(
-                shown_state(job), stage, job.status_edited_at, now
+                job.platform, shown_state(job), stage, job.status_edited_at, now
             ):
                 await self.refresh_status(job.id)
 

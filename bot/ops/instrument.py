@@ -152,16 +152,16 @@ class InstrumentedNotifier(Notifier):
     def _count(self, kind: str, outcome: str) -> None:
         self.metrics.deliveries.labels(kind=kind, outcome=outcome).inc()
 
-    async def show_status(self, job: Job, view: StatusView) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> str | None:
         """Create or update the job's status message (not counted)."""
         return await self.inner.show_status(job, view)
 
-    async def deliver_video(self, job: Job, video: Path | None) -> int:
+    async def deliver_video(self, job: Job, video: Path | None) -> str:
         """Post the video (or its link), counted."""
         with self._counted("video"):
             return await self.inner.deliver_video(job, video)
 
-    async def deliver_failure(self, job: Job) -> int:
+    async def deliver_failure(self, job: Job) -> str:
         """Post a failure notice, counted."""
         with self._counted("failure"):
             return await self.inner.deliver_failure(job)

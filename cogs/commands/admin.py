@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import discord
@@ -10,8 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import tr
-from bot.jobs.admin import PERIODS, SETTING_LABELS, GuildAdmin, UsageLine, UsageReport
-from bot.jobs.policy import OVERRIDABLE, AuditEntry, GuildSettings, Policy
+from bot.jobs.admin import PERIODS, SETTING_LABELS, UsageLine, UsageReport, WorkspaceAdmin
+from bot.jobs.policy import OVERRIDABLE, AuditEntry, Policy, WorkspaceSettings
+from cogs.ids import member_id, workspace_of
 from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, EMBED_DESCRIPTION, FIELD_VALUE, clip, fit_embed
 from cogs.render import Locale, clip_lines, plain
 
@@ -28,10 +28,9 @@ ListAction = Literal["add", "remove", "clear"]
 Period = Literal["today", "7d", "30d", "all"]
 # Characters of one allow-list shown in the settings (about a dozen channels or roles), so that all nine fit.
 LIST_SHOWN = 300
-MENTION = re.compile(r"<@!?\d+>")
 
 
-def settings_embed(overrides: GuildSettings, policy: Policy, locale: Locale = None) -> discord.Embed:
+def settings_embed(overrides: WorkspaceSettings, policy: Policy, locale: Locale = None) -> discord.Embed:
     """Every limit in force in the guild, marking which ones the server changed."""
     loc = locale
     embed = discord.Embed(title=tr("Video settings for this server", loc), colour=discord.Colour.blurple())
@@ -70,9 +69,12 @@ def audit_embed(entries: list[AuditEntry], locale: Locale = None) -> discord.Emb
     return fit_embed(embed)
 
 
-def _usage_line(line: UsageLine, locale: Locale) -> str:
-    # Member keys are mentions the core made; model names are shown inert.
-    key = tr("total", locale) if line.key == "total" else line.key if MENTION.fullmatch(line.key) else plain(line.key)
+def _usage_line(line: UsageLine, locale: Locale, *, member: bool = False) -> str:
+    # Member keys are Discord user ids, shown as mentions; model names are shown inert.
+    if member and line.key.isdigit():
+        key = f"<@{line.key}>"
+    else:
+        key = tr("total", locale) if line.key == "total" else plain(line.key)
     return tr("{key}: {jobs} jobs, {billed} with a video · {seconds} s · ~${cost}", locale, key=key, jobs=line.jobs,
               billed=line.billed_jobs, seconds=f"{line.seconds:g}", cost=f"{line.cost:.2f}")
 
@@ -82,7 +84,7 @@ def usage_embed(report: UsageReport, locale: Locale = None) -> discord.Embed:
     loc = locale
     embed = discord.Embed(title=tr("Video usage ({period})", loc, period=report.period),
                           description=clip(_usage_line(report.total, loc), EMBED_DESCRIPTION))
-    members = [_usage_line(u, loc) for u in report.by_user[:15]]
+    members = [_usage_line(u, loc, member=True) for u in report.by_user[:15]]
     embed.add_field(name=tr("Per member", loc), value=clip_lines(members, FIELD_VALUE, locale=loc) or "—",
                     inline=False)
     models = [_usage_line(m, loc) for m in report.by_model]
@@ -98,7 +100,7 @@ def usage_embed(report: UsageReport, locale: Locale = None) -> discord.Embed:
 class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Server admins: video limits"):
     """Server admins' controls: limits, quotas, cooldown, allow-lists, pause, audit and usage."""
 
-    def __init__(self, admin: GuildAdmin) -> None:
+    def __init__(self, admin: WorkspaceAdmin) -> None:
         self.admin = admin
         super().__init__()
 
@@ -125,7 +127,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
 
     async def _show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        overrides, policy = await self.admin.settings(interaction.guild_id)
+        overrides, policy = await self.admin.settings(workspace_of(interaction))
         await self._reply(interaction, embed=settings_embed(overrides, policy, interaction.locale))
 
     @app_commands.command(name="limit", description="Set a limit, quota or cooldown for this server.")
@@ -134,7 +136,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
                         value: app_commands.Range[float, 0, 100_000]) -> None:
         """Override one numeric limit."""
         assert interaction.guild_id is not None
-        await self.admin.set_number(interaction.guild_id, interaction.user.id, setting, value)
+        await self.admin.set_number(workspace_of(interaction), member_id(interaction), setting, value)
         await self._show(interaction)
 
     @app_commands.command(name="reset", description="Go back to the bot's default for one setting.")
@@ -142,7 +144,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
     async def reset(self, interaction: discord.Interaction, setting: AnySetting) -> None:
         """Forget one override."""
         assert interaction.guild_id is not None
-        await self.admin.reset(interaction.guild_id, interaction.user.id, setting)
+        await self.admin.reset(workspace_of(interaction), member_id(interaction), setting)
         await self._show(interaction)
 
     @app_commands.command(name="channel", description="Choose the channels where /veo works.")
@@ -152,8 +154,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
                       channel: discord.TextChannel | None = None) -> None:
         """Add or remove an allowed channel, or allow every channel again."""
         assert interaction.guild_id is not None
-        await self.admin.change_list(interaction.guild_id, interaction.user.id, "allowed_channels", action,
-                                     channel.id if channel else None)
+        await self.admin.change_list(workspace_of(interaction), member_id(interaction), "allowed_channels", action,
+                                     str(channel.id) if channel else None)
         await self._show(interaction)
 
     @app_commands.command(name="role", description="Choose the roles that may use /veo.")
@@ -164,8 +166,8 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
     ) -> None:
         """Add or remove an allowed role, or allow every member again."""
         assert interaction.guild_id is not None
-        await self.admin.change_list(interaction.guild_id, interaction.user.id, "allowed_roles", action,
-                                     role.id if role else None)
+        await self.admin.change_list(workspace_of(interaction), member_id(interaction), "allowed_roles", action,
+                                     str(role.id) if role else None)
         await self._show(interaction)
 
     @app_commands.command(name="model", description="Choose the models members may pick.")
@@ -174,7 +176,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
     async def model(self, interaction: discord.Interaction, action: ListAction, model: str | None = None) -> None:
         """Add or remove an allowed model, or allow every model again."""
         assert interaction.guild_id is not None
-        await self.admin.change_list(interaction.guild_id, interaction.user.id, "allowed_models", action, model)
+        await self.admin.change_list(workspace_of(interaction), member_id(interaction), "allowed_models", action, model)
         await self._show(interaction)
 
     @model.autocomplete("model")
@@ -182,7 +184,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
                                  ) -> list[app_commands.Choice[str]]:
         """The bot's models."""
         needle = current.lower()
-        models = self.admin.worker.config.guild_defaults.models
+        models = self.admin.worker.config.workspace_defaults.models
         found = [m for m in models if needle in m.lower()]
         return [app_commands.Choice(name=clip(m, CHOICE_NAME), value=m) for m in found][:CHOICES]
 
@@ -192,7 +194,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
                     ) -> None:
         """Pause the guild."""
         assert interaction.guild_id is not None
-        await self.admin.pause(interaction.guild_id, interaction.user.id, reason)
+        await self.admin.pause(workspace_of(interaction), member_id(interaction), reason)
         await self._reply(interaction, tr("Paused: no new video jobs start here until /veo-admin resume. "
                                           "Waiting jobs keep their place.", interaction.locale))
 
@@ -200,14 +202,14 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
     async def resume(self, interaction: discord.Interaction) -> None:
         """Resume the guild."""
         assert interaction.guild_id is not None
-        await self.admin.resume(interaction.guild_id, interaction.user.id)
+        await self.admin.resume(workspace_of(interaction), member_id(interaction))
         await self._reply(interaction, tr("Resumed: waiting jobs start as slots free up.", interaction.locale))
 
     @app_commands.command(name="audit", description="Recent moderator and admin actions.")
     async def audit(self, interaction: discord.Interaction) -> None:
         """List the audit log."""
         assert interaction.guild_id is not None
-        entries = await self.admin.audit(interaction.guild_id, 20)
+        entries = await self.admin.audit(workspace_of(interaction), 20)
         await self._reply(interaction, embed=audit_embed(entries, interaction.locale))
 
     @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost.")
@@ -215,5 +217,5 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
     async def usage(self, interaction: discord.Interaction, period: Period = "7d") -> None:
         """Usage per member and per model."""
         assert interaction.guild_id is not None and period in PERIODS
-        report = await self.admin.usage(interaction.guild_id, period)
+        report = await self.admin.usage(workspace_of(interaction), period)
         await self._reply(interaction, embed=usage_embed(report, interaction.locale))

@@ -9,11 +9,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import tr
-from bot.jobs.admin import GuildAdmin
+from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.errors import NotFound
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
+from cogs.ids import member_id, workspace_of
 from cogs.limits import CONTENT, FIELD_VALUE, clip, fit_embed
 from cogs.render import Locale, clip_lines, job_line, queue_embed, status_embed
 from cogs.views.queue_actions import QueueActions
@@ -47,7 +48,7 @@ def recent_jobs_embed(
 class QueueCog(commands.Cog):
     """Lets members follow their jobs and moderators manage the server's queue."""
 
-    def __init__(self, service: JobService, admin: GuildAdmin) -> None:
+    def __init__(self, service: JobService, admin: WorkspaceAdmin) -> None:
         self.service = service
         self.admin = admin
 
@@ -61,14 +62,14 @@ class QueueCog(commands.Cog):
         now = time.time()
         loc = interaction.locale
         if job is not None and job.strip():
-            found = await self.service.find_job(job, interaction.guild_id)
-            if found is None or (found.user_id != interaction.user.id and not _is_moderator(interaction)):
+            found = await self.service.find_job(job, workspace_of(interaction))
+            if found is None or (found.user_id != member_id(interaction) and not _is_moderator(interaction)):
                 raise NotFound("No job of yours matches that number or task id. Use /veo-status to list your jobs.")
             view = await self.service.status_view(found)
             await interaction.edit_original_response(embed=job_detail_embed(found, view, now=now, locale=loc))
             return
-        jobs = await self.service.user_jobs(interaction.guild_id, interaction.user.id, limit=10)
-        quota = await self.service.quota(interaction.guild_id, interaction.user.id)
+        jobs = await self.service.user_jobs(workspace_of(interaction), member_id(interaction), limit=10)
+        quota = await self.service.quota(workspace_of(interaction), member_id(interaction))
         quota_line = tr("Daily quota: {left} of {limit} videos left today.", loc, left=max(0, quota[1] - quota[0]),
                         limit=quota[1]) if quota else ""
         if not jobs:
@@ -88,7 +89,7 @@ class QueueCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
         cancelled = await self.service.cancel(
-            job, interaction.guild_id, interaction.user.id, is_moderator=_is_moderator(interaction)
+            job, workspace_of(interaction), member_id(interaction), is_moderator=_is_moderator(interaction)
         )
         loc = interaction.locale
         billed = (
@@ -107,7 +108,7 @@ class QueueCog(commands.Cog):
         """Show the guild's queue to moderators (ephemeral)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        overview = await self.service.guild_overview(interaction.guild_id)
+        overview = await self.service.workspace_overview(workspace_of(interaction))
         await interaction.edit_original_response(
             embed=queue_embed(overview.in_flight, overview.recent_failures, paused=overview.paused,
                               locale=interaction.locale),

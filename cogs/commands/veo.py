@@ -16,6 +16,7 @@ from bot.jobs.records import Job, NewJob
 from bot.jobs.requests import clean_prompt, pick_model, pick_orientation
 from bot.jobs.service import JobService
 from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
+from cogs.ids import member_id, role_ids, workspace_of
 from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, clip
 from cogs.render import Locale, message_link, state_line, status_embed
 
@@ -29,7 +30,7 @@ ORIENTATION_CHOICES = [
 
 def queued_reply(job: Job, view: StatusView, locale: Locale = None) -> str:
     """The private answer to /veo: the job's number and state, and where its status and video will appear."""
-    link = message_link(job.guild_id, job.channel_id, job.status_message_id)
+    link = message_link(job, job.status_message_id)
     where = tr("Follow it here: {link}", locale, link=link) if link else tr(
         "Its status will appear in this channel.", locale)
     return clip(tr("Job #{job}: {state}.", locale, job=job.id, state=state_line(job, view.position, locale))
@@ -70,8 +71,8 @@ class VeoCog(commands.Cog):
         if interaction.guild_id is None or interaction.channel_id is None:
             raise InvalidInput("Use /veo in a server channel.")
         text = clean_prompt(prompt, s.max_prompt_chars)
-        role_ids = [role.id for role in getattr(interaction.user, "roles", [])]
-        policy = await self.service.check_request(interaction.guild_id, interaction.channel_id, role_ids, None)
+        workspace = workspace_of(interaction)
+        policy = await self.service.check_request(workspace, str(interaction.channel_id), role_ids(interaction), None)
         models = policy.models or s.models
         chosen_model = pick_model(model, models, s.default_model if s.default_model in models else models[0])
         chosen_orientation = pick_orientation(orientation.value if orientation else None, ORIENTATIONS)
@@ -85,9 +86,10 @@ class VeoCog(commands.Cog):
         ]
         job = await self.service.create_job(
             NewJob(
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                user_id=interaction.user.id,
+                platform=workspace.platform,
+                workspace_id=workspace.id,
+                channel_id=str(interaction.channel_id),
+                user_id=member_id(interaction),
                 prompt=text,
                 model=chosen_model,
                 orientation=chosen_orientation,
@@ -109,7 +111,7 @@ class VeoCog(commands.Cog):
         needle = current.strip().lower()
         models = self.settings.models
         if interaction.guild_id is not None:
-            models = (await self.service.policy(interaction.guild_id)).models or models
+            models = (await self.service.policy(workspace_of(interaction))).models or models
         return [
             app_commands.Choice(
                 name=clip(m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""),

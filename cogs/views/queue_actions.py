@@ -8,10 +8,11 @@ from typing import Any
 import discord
 
 from bot.i18n import tr
-from bot.jobs.admin import GuildAdmin
+from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
 from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.ids import member_id, workspace_of
 from cogs.limits import (
     BUTTON_LABEL,
     CONTENT,
@@ -34,7 +35,7 @@ class QueueActions(discord.ui.View):
     """Cancel any job of the list, or pause / resume the server; moderators only, checked on every click."""
 
     def __init__(
-        self, service: JobService, admin: GuildAdmin, jobs: list[Job], *, paused: bool, locale: Locale = None
+        self, service: JobService, admin: WorkspaceAdmin, jobs: list[Job], *, paused: bool, locale: Locale = None
     ) -> None:
         super().__init__(timeout=VIEW_TIMEOUT)
         self.service = service
@@ -80,7 +81,7 @@ class QueueActions(discord.ui.View):
 
     async def _show_queue(self, interaction: discord.Interaction, note: str) -> None:
         assert interaction.guild_id is not None
-        overview = await self.service.guild_overview(interaction.guild_id)
+        overview = await self.service.workspace_overview(workspace_of(interaction))
         loc = interaction.locale
         view = QueueActions(self.service, self.admin, overview.in_flight, paused=overview.paused, locale=loc)
         await interaction.response.edit_message(
@@ -92,15 +93,15 @@ class QueueActions(discord.ui.View):
     async def _cancel(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         chosen = self.cancel_select.values[0]
-        job = await self.service.cancel(chosen, interaction.guild_id, interaction.user.id, is_moderator=True)
+        job = await self.service.cancel(chosen, workspace_of(interaction), member_id(interaction), is_moderator=True)
         await self._show_queue(interaction, tr("Cancelled job #{job}.", interaction.locale, job=job.id))
 
     async def _toggle_pause(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         if self.paused:
-            await self.admin.resume(interaction.guild_id, interaction.user.id)
+            await self.admin.resume(workspace_of(interaction), member_id(interaction))
             note = tr("Resumed: waiting jobs start as slots free up.", interaction.locale)
         else:
-            await self.admin.pause(interaction.guild_id, interaction.user.id, "paused by a moderator")
+            await self.admin.pause(workspace_of(interaction), member_id(interaction), "paused by a moderator")
             note = tr("Paused: no new jobs start until a moderator resumes.", interaction.locale)
         await self._show_queue(interaction, note)

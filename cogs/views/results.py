@@ -13,6 +13,7 @@ from bot.jobs.errors import NotAllowed, NotFound
 from bot.jobs.records import NewJob
 from cogs.context import job_service
 from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.ids import member_id, role_ids, workspace_of
 from cogs.limits import BUTTON_LABEL, CONTENT, clip
 from cogs.render import Locale, message_link
 
@@ -52,21 +53,23 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
     async def _regenerate(self, interaction: discord.Interaction) -> None:
         service = job_service(interaction)
         assert interaction.guild_id is not None and interaction.channel_id is not None
-        original = await service.find_job(str(self.job_id), interaction.guild_id)
+        workspace = workspace_of(interaction)
+        original = await service.find_job(str(self.job_id), workspace)
         if original is None:
             raise NotFound("That job no longer exists.")
         if original.image_count:
             raise NotAllowed("This video started from images, which are not kept after a job is sent. "
                              "Run /veo again with the images attached.")
-        role_ids = [role.id for role in getattr(interaction.user, "roles", [])]
-        policy = await service.check_request(interaction.guild_id, interaction.channel_id, role_ids, original.model)
+        policy = await service.check_request(workspace, str(interaction.channel_id), role_ids(interaction),
+                                             original.model)
         job = await service.create_job(
-            NewJob(guild_id=interaction.guild_id, channel_id=interaction.channel_id, user_id=interaction.user.id,
+            NewJob(platform=workspace.platform, workspace_id=workspace.id, channel_id=str(interaction.channel_id),
+                   user_id=member_id(interaction),
                    prompt=original.prompt, model=original.model, orientation=original.orientation,
                    locale=str(interaction.locale)),
             policy=policy,
         )
-        link = message_link(job.guild_id, job.channel_id, job.status_message_id)
+        link = message_link(job, job.status_message_id)
         loc = interaction.locale
         content = tr("Queued job #{job}, a new take of job #{original}.", loc, job=job.id, original=original.id)
         if link:
@@ -99,16 +102,16 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
     async def _delete(self, interaction: discord.Interaction) -> None:
         service = job_service(interaction)
         assert interaction.guild_id is not None and interaction.message is not None
-        job = await service.find_job(str(self.job_id), interaction.guild_id)
+        job = await service.find_job(str(self.job_id), workspace_of(interaction))
         owner = job.user_id if job is not None else None
         is_moderator = interaction.permissions.manage_messages
-        if interaction.user.id != owner and not is_moderator:
+        if member_id(interaction) != owner and not is_moderator:
             raise NotAllowed("Only the member who asked for this video, or a moderator, can delete it.")
         await interaction.response.defer()
         await interaction.message.delete()
-        if interaction.user.id != owner:
-            await service.audit(interaction.guild_id, interaction.user.id, "delete result", f"job #{self.job_id}",
-                                job_id=self.job_id)
+        if member_id(interaction) != owner:
+            await service.audit(workspace_of(interaction), member_id(interaction), "delete result",
+                                f"job #{self.job_id}", job_id=self.job_id)
         log.info("job=%s result message deleted by user=%s", self.job_id, interaction.user.id)
 
 

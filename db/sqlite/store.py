@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
-from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob
+from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
 from db.sqlite.base import marks, scalar
-from db.sqlite.guild_queries import GuildQueries, last_request_at, quota_used
 from db.sqlite.stats_queries import StatsQueries
+from db.sqlite.workspace_queries import WorkspaceQueries, last_request_at, quota_used
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
 _IN_FLIGHT = tuple(sorted(IN_FLIGHT_STATUSES))
@@ -47,9 +47,9 @@ def _job_by_id(conn: sqlite3.Connection, job_id: int) -> Job | None:
 
 def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
     cur = conn.execute(
-        "INSERT INTO jobs (guild_id, channel_id, user_id, prompt, model, orientation, image_count,"
-        " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (new.guild_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
+        "INSERT INTO jobs (platform, workspace_id, channel_id, user_id, prompt, model, orientation, image_count,"
+        " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.platform, new.workspace_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
          new.image_count, new.input_dir, new.locale, JobStatus.QUEUED, now),
     )
     return int(cur.lastrowid or 0)
@@ -76,52 +76,53 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
     total = int(scalar(conn, f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
     if total >= limits.total:
         return []
-    # Counts per candidate's guild and user, through the indexes, only for the guilds and users in the
-    # queue: a claim costs the same whether ten or ten thousand jobs are at the provider.
-    per_user: dict[tuple[int, int], int] = {}
-    per_guild: dict[int, int] = {}
+    # Counts per candidate's workspace and member, through the indexes, only for the workspaces and members
+    # in the queue: a claim costs the same whether ten or ten thousand jobs are at the provider.
+    per_user: dict[tuple[str, str, str], int] = {}
+    per_workspace: dict[tuple[str, str], int] = {}
 
-    def guild_count(guild_id: int) -> int:
-        if guild_id not in per_guild:
-            per_guild[guild_id] = int(scalar(
-                conn, f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND status IN ({_marks(_ACTIVE)})",
-                (guild_id, *_ACTIVE)))
-        return per_guild[guild_id]
+    def workspace_count(key: tuple[str, str]) -> int:
+        if key not in per_workspace:
+            per_workspace[key] = int(scalar(
+                conn, "SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ?"
+                f" AND status IN ({_marks(_ACTIVE)})", (key[1], key[0], *_ACTIVE)))
+        return per_workspace[key]
 
-    def user_count(key: tuple[int, int]) -> int:
+    def user_count(key: tuple[str, str, str]) -> int:
         if key not in per_user:
             per_user[key] = int(scalar(
-                # "+user_id": read the guild's active jobs through jobs_status (covering), not the user's
-                # whole history through jobs_user_created.
-                conn, "SELECT COUNT(*) FROM jobs WHERE +user_id = ? AND guild_id = ?"
-                f" AND status IN ({_marks(_ACTIVE)})", (key[1], key[0], *_ACTIVE)))
+                # "+user_id": read the workspace's active jobs through jobs_status (covering), not the
+                # member's whole history through jobs_user_created.
+                conn, "SELECT COUNT(*) FROM jobs WHERE +user_id = ? AND workspace_id = ? AND platform = ?"
+                f" AND status IN ({_marks(_ACTIVE)})", (key[2], key[1], key[0], *_ACTIVE)))
         return per_user[key]
 
-    caps: dict[int, tuple[int, int, bool]] = {}
-    for guild_id, user_cap, guild_cap, paused in conn.execute(
-        "SELECT guild_id, max_active_per_user, max_active_per_guild, paused FROM guild_settings"
+    caps: dict[tuple[str, str], tuple[int, int, bool]] = {}
+    for platform, workspace_id, user_cap, workspace_cap, paused in conn.execute(
+        "SELECT platform, workspace_id, max_active_per_user, max_active_per_guild, paused FROM workspace_settings"
     ):
-        caps[guild_id] = (
+        caps[(platform, workspace_id)] = (
             limits.per_user if user_cap is None else user_cap,
-            limits.per_guild if guild_cap is None else guild_cap,
+            limits.per_guild if workspace_cap is None else workspace_cap,
             bool(paused),
         )
     claimed: list[int] = []
-    # Scan the queue in FIFO order; a job blocked by its user's or guild's cap does not block others.
+    # Scan the queue in FIFO order; a job blocked by its member's or workspace's cap does not block others.
     queued = conn.execute(
-        "SELECT id, user_id, guild_id FROM jobs WHERE status = ? ORDER BY id", (JobStatus.QUEUED,)
+        "SELECT id, user_id, workspace_id, platform FROM jobs WHERE status = ? ORDER BY id", (JobStatus.QUEUED,)
     ).fetchall()
-    for job_id, user_id, guild_id in queued:
+    for job_id, user_id, workspace_id, platform in queued:
         if total >= limits.total or len(claimed) >= batch:
             break
-        user_cap, guild_cap, paused = caps.get(guild_id, (limits.per_user, limits.per_guild, False))
-        key = (guild_id, user_id)
-        if paused or user_count(key) >= user_cap or guild_count(guild_id) >= guild_cap:
+        where = (platform, workspace_id)
+        user_cap, workspace_cap, paused = caps.get(where, (limits.per_user, limits.per_guild, False))
+        key = (platform, workspace_id, user_id)
+        if paused or user_count(key) >= user_cap or workspace_count(where) >= workspace_cap:
             continue
         claimed.append(job_id)
         total += 1
         per_user[key] += 1
-        per_guild[guild_id] += 1
+        per_workspace[where] += 1
     jobs = []
     for job_id in claimed:
         conn.execute(
@@ -137,24 +138,24 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
 def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) -> Admission:
     """Check the limits and insert the job (see ``admit_job``)."""
     since = day_start(now)
-    queued = int(scalar(conn, "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND status = ?",
-                        (new.guild_id, JobStatus.QUEUED)))
+    queued = int(scalar(conn, "SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ? AND status = ?",
+                        (new.workspace_id, new.platform, JobStatus.QUEUED)))
     if policy.max_queued and queued >= policy.max_queued:
         return Admission(None, Refusal.QUEUE_FULL)
     if policy.cooldown_seconds > 0:
-        last = last_request_at(conn, new.guild_id, new.user_id)
+        last = last_request_at(conn, new.workspace, new.user_id)
         if last is not None and now - last < policy.cooldown_seconds:
             return Admission(None, Refusal.COOLDOWN, retry_at=last + policy.cooldown_seconds)
-    user_used, guild_used = quota_used(conn, new.guild_id, new.user_id, since)
+    user_used, workspace_used = quota_used(conn, new.workspace, new.user_id, since)
     if policy.daily_quota_per_user and user_used >= policy.daily_quota_per_user:
         return Admission(None, Refusal.USER_QUOTA, retry_at=since + 86400, used_today=user_used)
-    if policy.daily_quota_per_guild and guild_used >= policy.daily_quota_per_guild:
+    if policy.daily_quota_per_guild and workspace_used >= policy.daily_quota_per_guild:
         return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
     job_id = _insert(conn, new, now)
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(GuildQueries, StatsQueries):
+class SqliteJobStore(WorkspaceQueries, StatsQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
@@ -226,26 +227,29 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         )
         return [(str(model), float(at), float(seconds)) for model, at, seconds in reversed(rows)]
 
-    async def user_jobs(self, guild_id: int, user_id: int, limit: int) -> list[Job]:
+    async def user_jobs(self, workspace: Workspace, user_id: str, limit: int) -> list[Job]:
         """A user's most recent jobs in a guild, newest first."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
-            (guild_id, user_id, limit),
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE workspace_id = ? AND platform = ? AND user_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (workspace.id, workspace.platform, user_id, limit),
         )
 
-    async def in_flight(self, guild_id: int) -> list[Job]:
-        """A guild's jobs that are queued or at the provider, oldest first."""
+    async def in_flight(self, workspace: Workspace) -> list[Job]:
+        """A workspace's jobs that are queued or at the provider, oldest first."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND status IN ({_marks(_IN_FLIGHT)}) ORDER BY id",
-            (guild_id, *_IN_FLIGHT),
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE workspace_id = ? AND platform = ?"
+            f" AND status IN ({_marks(_IN_FLIGHT)}) ORDER BY id",
+            (workspace.id, workspace.platform, *_IN_FLIGHT),
         )
 
-    async def failures_since(self, guild_id: int, since: float) -> list[Job]:
-        """A guild's jobs that failed or timed out since ``since``, newest first."""
+    async def failures_since(self, workspace: Workspace, since: float) -> list[Job]:
+        """A workspace's jobs that failed or timed out since ``since``, newest first."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND finished_at >= ? AND status IN (?, ?)"
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE workspace_id = ? AND platform = ? AND finished_at >= ?"
+            " AND status IN (?, ?)"
             " ORDER BY finished_at DESC",
-            (guild_id, since, JobStatus.FAILED, JobStatus.TIMED_OUT),
+            (workspace.id, workspace.platform, since, JobStatus.FAILED, JobStatus.TIMED_OUT),
         )
 
     async def stale_status_messages(self, limit: int) -> list[Job]:
@@ -258,12 +262,13 @@ class SqliteJobStore(GuildQueries, StatsQueries):
         )
 
     async def queue_position(self, job: Job) -> int:
-        """1-based position of a job among its guild's in-flight jobs (0 when it is not in flight)."""
+        """1-based position of a job among its workspace's in-flight jobs (0 when it is not in flight)."""
         if job.status not in IN_FLIGHT_STATUSES:
             return 0
         ahead = await self._scalar(
-            f"SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND id < ? AND status IN ({_marks(_IN_FLIGHT)})",
-            (job.guild_id, job.id, *_IN_FLIGHT),
+            f"SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ? AND id < ?"
+            f" AND status IN ({_marks(_IN_FLIGHT)})",
+            (job.workspace_id, job.platform, job.id, *_IN_FLIGHT),
         )
         return int(ahead) + 1
 
@@ -272,7 +277,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
     async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int) -> list[Job]:
         """Move the oldest queued jobs that fit under the caps to submitting, in one transaction.
 
-        ``limits`` are the bot's defaults; a guild's own caps (and its pause) come from guild_settings.
+        ``limits`` are the bot's defaults; a workspace's own caps (and its pause) come from workspace_settings.
         """
         # Every poll tick asks; with nothing queued (the usual case) one index probe answers, without the
         # write transaction and the counts over every job at the provider.
@@ -352,7 +357,7 @@ class SqliteJobStore(GuildQueries, StatsQueries):
             return _job_by_id(conn, job_id) if updated else None
         return await self._write(work)
 
-    async def mark_delivered(self, job_id: int, message_id: int, now: float) -> bool:
+    async def mark_delivered(self, job_id: int, message_id: str, now: float) -> bool:
         """Record the message that carried the result (the video, or the failure notice)."""
         return await self._update(
             "UPDATE jobs SET status = CASE status WHEN ? THEN ? ELSE status END, delivered_at = ?,"
@@ -370,7 +375,8 @@ class SqliteJobStore(GuildQueries, StatsQueries):
 
     # -- the status message -----------------------------------------------------------------------
 
-    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: int | None = None) -> bool:
+    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None
+                              ) -> bool:
         """Remember what the status message shows now (and its id, when it was just posted), in one write."""
         return await self._update(
             "UPDATE jobs SET status_rendered = ?, status_edited_at = ?,"

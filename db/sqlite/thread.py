@@ -80,7 +80,8 @@ class SqliteThread:
         # Figures, updated by the thread after each group (reading an int is safe from any thread).
         self.commits = 0
         self.units_written = 0
-        self.total_changes = 0
+        self.total_changes = 0  # since the store opened (the migrations' own changes left out)
+        self._changes_at_open = 0
 
     async def start(self) -> None:
         """Start the thread and open the connection on it; raises what opening raised."""
@@ -126,6 +127,7 @@ class SqliteThread:
     def _main(self) -> None:
         try:
             conn = self._connect()
+            self._changes_at_open = conn.total_changes
         except BaseException as exc:  # handed to the caller of start()
             self._signal(self._ready, exc)
             self._signal(self._stopped, None)  # a close() after a failed start has nothing to wait for
@@ -170,7 +172,7 @@ class SqliteThread:
         if writes:
             for unit, outcome in zip(writes, self._commit(conn, writes), strict=True):
                 outcomes.setdefault(unit.loop, []).append(outcome)
-            self.total_changes = conn.total_changes
+            self.total_changes = conn.total_changes - self._changes_at_open
         for loop, settled in outcomes.items():
             _hand_over(loop, settled)
 

@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from bot.jobs.policy import WorkspaceSettings
 from bot.jobs.records import JobStatus
 from tests.fakes.comet.api import TaskScript
-from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, running_bot, world
+from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, guild_workspace, running_bot, world
 
 MANAGE_GUILD = 1 << 5
 ADMIN_PERMISSIONS = MODERATOR_PERMISSIONS | MANAGE_GUILD
@@ -37,9 +38,9 @@ async def test_admin_commands_refuse_members_without_manage_server(tmp_path: Pat
         assert "Only members with the Manage Server permission" in text
         text = await _admin(w, "pause", user=w.member, permissions=MEMBER_PERMISSIONS)
         assert "Manage Server" in text
-        settings = await app.store.guild_settings(w.guild.id)
+        settings = await app.store.workspace_settings(guild_workspace(w.guild.id))
         assert settings.max_queued is None and not settings.paused
-        assert await app.store.audit_entries(w.guild.id, 10) == []
+        assert await app.store.audit_entries(guild_workspace(w.guild.id), 10) == []
         registered = {c["name"]: c for c in w.discord.commands(w.guild.id)}
         assert int(registered["veo-admin"]["default_member_permissions"]) == MANAGE_GUILD
 
@@ -69,9 +70,9 @@ async def test_bad_admin_values_are_refused_and_change_nothing(tmp_path: Path) -
         assert "not one of the bot's models" in text
         text = await _admin(w, "model", action="remove", model="veo3.1")
         assert "not on the list" in text
-        assert await app.store.guild_settings(w.guild.id) == type(await app.store.guild_settings(w.guild.id))(
-            guild_id=w.guild.id)
-        assert await app.store.audit_entries(w.guild.id, 10) == []
+        assert await app.store.workspace_settings(guild_workspace(w.guild.id)) == WorkspaceSettings(
+            "discord", str(w.guild.id))
+        assert await app.store.audit_entries(guild_workspace(w.guild.id), 10) == []
 
 
 async def test_allowed_models_and_channels(tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ async def test_pause_keeps_the_queue_and_says_why(tmp_path: Path) -> None:
         await _admin(w, "resume")
         await w.discord.wait_until(lambda: w.results() or None, timeout=10)
         assert len(w.api.create_requests()) == 1
-        actions = [e.action for e in await app.store.audit_entries(w.guild.id, 10)]
+        actions = [e.action for e in await app.store.audit_entries(guild_workspace(w.guild.id), 10)]
         assert actions == ["resume", "pause"]
 
 
@@ -130,7 +131,7 @@ async def test_moderator_buttons_cancel_a_job_and_pause(tmp_path: Path) -> None:
         refused = await w.discord.invoke_component(queue, "veo:queue:pause", user=w.member,
                                                    permissions=MEMBER_PERMISSIONS)
         await refused.wait_acked()
-        assert not (await app.store.guild_settings(w.guild.id)).paused
+        assert not (await app.store.workspace_settings(guild_workspace(w.guild.id))).paused
         click = await w.discord.invoke_component(queue, "veo:queue:cancel", user=w.moderator, component_type=3,
                                                  values=["1"], permissions=MODERATOR_PERMISSIONS)
         await click.wait_acked()
@@ -140,8 +141,8 @@ async def test_moderator_buttons_cancel_a_job_and_pause(tmp_path: Path) -> None:
                                                  permissions=MODERATOR_PERMISSIONS)
         await click.wait_acked()
         await w.discord.wait_until(lambda: "Paused" in queue.content, timeout=5)
-        assert (await app.store.guild_settings(w.guild.id)).paused
-        actions = [e.action for e in await app.store.audit_entries(w.guild.id, 10)]
+        assert (await app.store.workspace_settings(guild_workspace(w.guild.id))).paused
+        actions = [e.action for e in await app.store.audit_entries(guild_workspace(w.guild.id), 10)]
         assert actions == ["pause", "cancel"]
 
 
@@ -162,7 +163,7 @@ async def test_twenty_simultaneous_requests_respect_the_cap_in_order(tmp_path: P
         # When a slot frees, the oldest waiting job goes next.
         first_queued = queued[0]
         running = next(j for j in jobs if j is not None and j.status is not JobStatus.QUEUED)
-        await app.service.cancel(str(running.id), w.guild.id, w.member.id, is_moderator=False)
+        await app.service.cancel(str(running.id), guild_workspace(w.guild.id), str(w.member.id), is_moderator=False)
         await w.discord.wait_until(lambda: len(w.api.create_requests()) == 3, timeout=5)
         assert (await app.store.get_job(first_queued.id)).status is not JobStatus.QUEUED  # type: ignore[union-attr]
 

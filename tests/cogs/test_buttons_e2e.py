@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes.comet.api import TaskScript
-from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, PNG, World, running_bot, world
+from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, PNG, World, guild_workspace, running_bot, world
 
 
 def _custom_ids(message: object) -> list[str]:
@@ -34,7 +34,7 @@ async def test_regenerate_survives_a_restart_and_counts_for_the_clicker(tmp_path
             reply = await click.wait_for_response(predicate=lambda m: "Queued job #2" in m.content)
             assert reply.ephemeral
             job = await app.store.get_job(2)
-            assert job is not None and job.user_id == teammate.id
+            assert job is not None and job.user_id == str(teammate.id)
             assert (job.prompt, job.model, job.orientation) == ("a lighthouse in a storm", "veo3.1", "9x16")
             assert len(w.api.create_requests()) == 2
 
@@ -53,8 +53,8 @@ async def test_delete_is_for_the_requester_or_a_moderator(tmp_path: Path) -> Non
         click = await w.discord.invoke_component(result, "veo:delete:1", user=w.moderator,  # type: ignore[arg-type]
                                                  permissions=MODERATOR_PERMISSIONS)
         await w.discord.wait_until(lambda: result.deleted, timeout=5)  # type: ignore[attr-defined]
-        [entry] = await app.store.audit_entries(w.guild.id, 5)
-        assert entry.action == "delete result" and entry.actor_id == w.moderator.id
+        [entry] = await app.store.audit_entries(guild_workspace(w.guild.id), 5)
+        assert entry.action == "delete result" and entry.actor_id == str(w.moderator.id)
 
 
 async def test_image_jobs_and_safety_failures(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ async def test_failed_job_is_reported_with_the_safety_reason(tmp_path: Path) -> 
         assert "request id" not in notice.content
         assert notice.pinged_user_ids == {w.member.id} and not notice.pinged_everyone
         job = await w.discord.wait_until(lambda: _delivered(app), timeout=5)
-        assert job.status is JobStatus.FAILED and job.delivered_message_id == notice.id
+        assert job.status is JobStatus.FAILED and job.delivered_message_id == str(notice.id)
 
 
 async def test_progress_edits_continue_after_the_interaction_token_expired(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ async def test_crash_in_the_middle_of_the_upload_still_gives_one_message(tmp_pat
         assert crashed["delivered_at"] is None and crashed["delivery_attempts"] == 1
         async with running_bot(w, delivery_retry_base=1.0, delivery_retry_cap=1.0) as second:
             job = await w.discord.wait_until(lambda: _delivered(second), timeout=15)
-            assert job.delivered_message_id == w.results()[0].id
+            assert job.delivered_message_id == str(w.results()[0].id)
         assert len(w.results()) == 1
 
 
@@ -115,7 +115,7 @@ async def test_when_history_cannot_be_read_the_nonce_prevents_a_duplicate(tmp_pa
         w.discord.inject_drop("POST", MESSAGES, after_processing=True)
         w.discord.inject("GET", MESSAGES, status=403, code=50001, times=50)
         job = await w.discord.wait_until(lambda: _delivered(app), timeout=15)
-        assert len(w.results()) == 1 and job.delivered_message_id == w.results()[0].id
+        assert len(w.results()) == 1 and job.delivered_message_id == str(w.results()[0].id)
         assert len(w.discord.nonce_hits) == 1
 
 
@@ -127,7 +127,7 @@ async def test_without_read_message_history_the_result_is_posted_without_the_rep
             await _submit(w)
             job = await w.discord.wait_until(lambda: _delivered(app), timeout=15)
             [result] = w.results()
-            assert job.delivered_message_id == result.id and result.message_reference is None
+            assert job.delivered_message_id == str(result.id) and result.message_reference is None
             assert result.attachments and result.pinged_user_ids == {w.member.id}
 
 
@@ -138,7 +138,7 @@ async def test_crash_mid_upload_long_after_the_nonce_window_still_gives_one_mess
         w.discord.inject_drop("POST", MESSAGES, after_processing=True, times=1)
         await _submit_after_status(w)
         job = await w.discord.wait_until(lambda: _delivered(app), timeout=15)
-        assert len(w.results()) == 1 and job.delivered_message_id == w.results()[0].id
+        assert len(w.results()) == 1 and job.delivered_message_id == str(w.results()[0].id)
         assert job.delivery_attempts >= 2
 
 

@@ -31,7 +31,7 @@ async def test_text_prompt_is_acknowledged_then_delivered_once(tmp_path: Path) -
             assert message.pinged_user_ids <= {w.member.id}
         # The message exists in the channel a moment before the bot records it.
         job = await w.discord.wait_until(lambda: _delivered(app), timeout=5)
-        assert job.status is JobStatus.DELIVERED and job.delivered_message_id == result.id
+        assert job.status is JobStatus.DELIVERED and job.delivered_message_id == str(result.id)
         await w.discord.wait_until(lambda: "Delivered" in str(w.status_messages()[0].embeds))
         [create] = w.api.create_requests()
         assert create.fields["prompt"].startswith("a red fox") and create.files == []

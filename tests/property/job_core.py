@@ -40,7 +40,8 @@ class JobCoreHarness:
         self.loop.run_until_complete(self._run(server, answers))
 
     async def _run(self, server: Any, answers: list[Any]) -> None:
-        new = NewJob(guild_id=1, channel_id=2, user_id=3, prompt="a fox", model="veo3.1-fast", orientation="16x9")
+        new = NewJob(platform="discord", workspace_id="1", channel_id="2", user_id="3",
+                     prompt="a fox", model="veo3.1-fast", orientation="16x9")
         job = await self.store.insert_job(new, self.clock())
         for answer in answers:
             server.reply = answer

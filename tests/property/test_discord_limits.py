@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.jobs.admin import UsageLine, UsageReport
-from bot.jobs.policy import AuditEntry, GuildSettings, Policy
+from bot.jobs.policy import AuditEntry, Policy, WorkspaceSettings
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus
 from cogs.commands.admin import audit_embed, settings_embed, usage_embed
@@ -35,7 +35,7 @@ from tests.fakes.comet.api import TaskScript
 from tests.fakes.discord.limits import check_message
 from tests.fakes.discord.models import FakeHTTPError, FakeUser
 from tests.property.strategies import display_texts, locales, provider_texts
-from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, running_bot, world
+from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, guild_workspace, running_bot, world
 
 USER = 123456789012345679
 NOW = 1_700_000_000.0
@@ -68,10 +68,11 @@ def test_clip_keeps_a_clean_start_within_the_limit(text: str, limit: int) -> Non
 
 
 def _job(prompt: str = "a fox", **changes: Any) -> Job:
-    job = Job(id=42, guild_id=1, channel_id=2, user_id=USER, prompt=prompt, model="veo3.1-fast", orientation="16x9",
+    job = Job(id=42, platform="discord", workspace_id="1", channel_id="2", user_id=str(USER),
+              prompt=prompt, model="veo3.1-fast", orientation="16x9",
               image_count=0, input_dir=None, locale="en-US", status=JobStatus.RUNNING, progress=37, task_id="task_x",
               error=None, safety_rejection=False, video_url=None, attempts=0, polls=3, next_poll_at=None,
-              created_at=NOW - 90, submitted_at=NOW - 80, completed_at=None, finished_at=None, status_message_id=7,
+              created_at=NOW - 90, submitted_at=NOW - 80, completed_at=None, finished_at=None, status_message_id="7",
               status_rendered=None, status_edited_at=None, delivery_attempts=0, delivered_at=None,
               delivered_message_id=None)
     return dataclasses.replace(job, **changes)
@@ -108,7 +109,7 @@ def test_status_embed_veo_reply_and_status_detail(
     paused: bool,
 ) -> None:
     job = _job(prompt, status=status, error=error or None, safety_rejection=safety, locale=locale,
-               task_id=task_id or None, delivered_message_id=9 if status is JobStatus.DELIVERED else None)
+               task_id=task_id or None, delivered_message_id="9" if status is JobStatus.DELIVERED else None)
     view = StatusView(position=3, quota_used=2, quota_limit=10, paused=paused, pause_reason=reason or None)
     embed = status_embed(job, view, now=NOW)
     accepted(embeds=(embed,))
@@ -138,7 +139,7 @@ def test_result_and_failure_messages(
 @given(prompts=st.lists(texts, min_size=1, max_size=10), locale=locales, quota=st.booleans())
 def test_status_list(prompts: list[str], locale: str | None, quota: bool) -> None:
     statuses = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DELIVERED, JobStatus.FAILED]
-    jobs = [_job(p, id=i + 1, status=statuses[i % 4], delivered_message_id=100 + i) for i, p in enumerate(prompts)]
+    jobs = [_job(p, id=i + 1, status=statuses[i % 4], delivered_message_id=str(100 + i)) for i, p in enumerate(prompts)]
     line = f"Daily quota: {len(prompts)} of 10 videos left today." if quota else ""
     accepted(embeds=(recent_jobs_embed(jobs, list(range(len(jobs))), line, now=NOW, locale=locale),))
 
@@ -166,13 +167,14 @@ def test_queue_embed_and_cancel_menu(prompts: list[str], errors: list[str], paus
        reason=texts, locale=locales)
 @example(entries=[("pause", LONG_REASON)] * 20, reason=LONG_REASON, locale="vi")
 def test_admin_audit_and_settings(entries: list[tuple[str, str]], reason: str, locale: str | None) -> None:
-    audit = [AuditEntry(id=i, guild_id=1, actor_id=USER + i, action=action, details=details, job_id=None,
+    audit = [AuditEntry(id=i, platform="discord", workspace_id="1", actor_id=str(USER + i),
+                        action=action, details=details, job_id=None,
                         at=NOW - i * 60) for i, (action, details) in enumerate(entries)]
     accepted(embeds=(audit_embed(audit, locale),))
-    channels = tuple(300000000000000000 + i for i in range(200))
-    overrides = GuildSettings(guild_id=1, allowed_channels=channels, allowed_roles=channels, paused=True,
+    channels = tuple(str(300000000000000000 + i) for i in range(200))
+    overrides = WorkspaceSettings("discord", "1", allowed_channels=channels, allowed_roles=channels, paused=True,
                               pause_reason=reason or None)
-    policy = Policy(guild_id=1, max_active_per_user=2, max_active_per_guild=5, max_queued=20,
+    policy = Policy(platform="discord", workspace_id="1", max_active_per_user=2, max_active_per_guild=5, max_queued=20,
                     daily_quota_per_user=10, daily_quota_per_guild=0, cooldown_seconds=0.5,
                     allowed_channels=channels, allowed_roles=channels,
                     models=tuple(f"veo-model_{i}_`{reason[:20]}`" for i in range(30)), paused=True,
@@ -240,7 +242,7 @@ async def test_paused_server_with_long_markdown_prompts_end_to_end(tmp_path: Pat
         assert "Hết ngân sách" in audit.embeds[0]["description"]
         settings_reply = await _answer(w, "veo-admin settings", w.moderator, admin)
         assert settings_reply.embeds
-        assert len(await app.store.audit_entries(w.guild.id, 30)) == 21
+        assert len(await app.store.audit_entries(guild_workspace(w.guild.id), 30)) == 21
         assert _refused(w) == []
 
 

@@ -38,7 +38,8 @@ def service(tmp_path: Path) -> Iterator[tuple[asyncio.AbstractEventLoop, JobServ
     store = loop.run_until_complete(SqliteJobStore.open(tmp_path / "veo.sqlite3"))
     worker = JobWorker(store, None, RecordingNotifier(), CoreConfig(limits=Limits(2, 2, 2)))  # type: ignore[arg-type]
     for guild in (GUILD, GUILD + 1):
-        new = NewJob(guild_id=guild, channel_id=2, user_id=3, prompt="p", model="m", orientation="16x9")
+        new = NewJob(platform="discord", workspace_id=str(guild), channel_id="2", user_id="3",
+                     prompt="p", model="m", orientation="16x9")
         loop.run_until_complete(store.insert_job(new, 1.0))
     try:
         yield loop, JobService(store, worker)

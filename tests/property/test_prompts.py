@@ -27,10 +27,11 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 
 def _job(prompt: str, status: JobStatus = JobStatus.RUNNING, error: str | None = None) -> Job:
-    return Job(id=42, guild_id=1, channel_id=2, user_id=USER, prompt=prompt, model="veo3.1-fast", orientation="16x9",
+    return Job(id=42, platform="discord", workspace_id="1", channel_id="2", user_id=str(USER),
+               prompt=prompt, model="veo3.1-fast", orientation="16x9",
                image_count=1, input_dir=None, locale="en-US", status=status, progress=37, task_id="task_x",
                error=error, safety_rejection=False, video_url=None, attempts=0, polls=3, next_poll_at=None,
-               created_at=1.0, submitted_at=2.0, completed_at=None, finished_at=None, status_message_id=7,
+               created_at=1.0, submitted_at=2.0, completed_at=None, finished_at=None, status_message_id="7",
                status_rendered=None, status_edited_at=None, delivery_attempts=0, delivered_at=None,
                delivered_message_id=None)
 
@@ -112,7 +113,8 @@ def test_any_accepted_prompt_is_stored_exactly(store_loop: tuple[asyncio.Abstrac
         text = _accepted(prompt)
         if text is None:
             return
-        new = NewJob(guild_id=1, channel_id=2, user_id=USER, prompt=text, model="veo3.1-fast", orientation="16x9")
+        new = NewJob(platform="discord", workspace_id="1", channel_id="2", user_id=str(USER),
+                     prompt=text, model="veo3.1-fast", orientation="16x9")
         job = loop.run_until_complete(store.insert_job(new, 1.0))
         again = loop.run_until_complete(store.get_job(job.id))
         assert again is not None and again.prompt == text

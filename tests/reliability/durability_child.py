@@ -17,7 +17,8 @@ async def main(path: Path, start: int) -> None:
     store = await SqliteJobStore.open(path)
     n = start
     while True:
-        job = await store.insert_job(NewJob(guild_id=1, channel_id=2, user_id=3, prompt=f"durable {n}",
+        job = await store.insert_job(NewJob(platform="discord", workspace_id="1", channel_id="2", user_id="3",
+                                            prompt=f"durable {n}",
                                             model="veo3.1-fast", orientation="16x9"), float(n))
         print(f"inserted {job.id} {n}", flush=True)
         for claimed in await store.claim_submittable(LIMITS, float(n), float(n) + 60, 10):

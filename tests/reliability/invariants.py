@@ -28,6 +28,16 @@ NO_LINK_NOTE = "gave no download link"
 REDACTED = "***"
 
 
+# The store keeps chat ids as text; the fake Discord's messages carry them as integers.
+_SNOWFLAKE_COLUMNS = ("workspace_id", "channel_id", "user_id", "status_message_id", "delivered_message_id")
+
+
+def _discord_ids(row: dict[str, Any]) -> dict[str, Any]:
+    assert row["platform"] == "discord", row
+    return {name: int(value) if name in _SNOWFLAKE_COLUMNS and value is not None else value
+            for name, value in row.items()}
+
+
 @dataclass
 class Report:
     """What a run showed: the figures, and every guarantee it found broken."""
@@ -74,7 +84,7 @@ class Checker:
         self.problems = self.report.problems
         with sqlite3.connect(workdir / "veo.sqlite3") as conn:
             conn.row_factory = sqlite3.Row
-            self.rows = [dict(r) for r in conn.execute("SELECT * FROM jobs ORDER BY id")]
+            self.rows = [_discord_ids(dict(r)) for r in conn.execute("SELECT * FROM jobs ORDER BY id")]
         self.by_tag: dict[str, dict[str, Any]] = {}
         bot_id = world.discord.bot_user.id
         self.messages = [m for ch in world.channels for m in world.discord.messages(ch.id) if m.author.id == bot_id]

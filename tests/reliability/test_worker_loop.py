@@ -74,7 +74,8 @@ async def test_a_job_whose_step_keeps_raising_is_retried_calmly_and_others_go_on
     provider = RaisingProvider()
     try:
         worker = JobWorker(store, provider, RecordingNotifier(), _config(tmp_path))
-        job = await store.insert_job(NewJob(guild_id=1, channel_id=2, user_id=3, prompt="p", model="m",
+        job = await store.insert_job(NewJob(platform="discord", workspace_id="1", channel_id="2", user_id="3",
+                                            prompt="p", model="m",
                                             orientation="16x9"), 0.0)
         await _run_briefly(worker)
         assert 1 <= provider.gets < 20
@@ -100,8 +101,8 @@ async def test_a_task_id_answered_for_two_jobs_fails_the_second_clearly(tmp_path
     try:
         worker = JobWorker(store, ReplayingProvider(), notifier, _config(tmp_path))
         for prompt in ("first", "second"):
-            await store.insert_job(NewJob(guild_id=1, channel_id=2, user_id=3, prompt=prompt, model="m",
-                                          orientation="16x9"), 0.0)
+            await store.insert_job(NewJob(platform="discord", workspace_id="1", channel_id="2", user_id="3",
+                                          prompt=prompt, model="m", orientation="16x9"), 0.0)
             await worker.dispatch()
         first, second = await store.get_job(1), await store.get_job(2)
         assert first is not None and first.status is JobStatus.SUBMITTED and first.task_id == "task_same"

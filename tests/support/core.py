@@ -35,7 +35,7 @@ class Delivery:
 
     job_id: int
     kind: str  # "video", "link" or "failure"
-    message_id: int
+    message_id: str
     video: bytes | None = None
     error: str | None = None
     safety: bool = False
@@ -49,9 +49,9 @@ class RecordingNotifier:
     deliveries: list[Delivery] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     views: list[StatusView] = field(default_factory=list)
-    ids: Any = field(default_factory=lambda: itertools.count(1000))
+    ids: Any = field(default_factory=lambda: map(str, itertools.count(1000)))
 
-    async def show_status(self, job: Job, view: StatusView) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> str | None:
         self.statuses.append((job.id, job.status, job.progress, view.position))
         self.views.append(view)
         return None if job.status_message_id is not None else next(self.ids)
@@ -60,14 +60,14 @@ class RecordingNotifier:
         if self.fail_next:
             raise self.fail_next.pop(0)
 
-    async def deliver_video(self, job: Job, video: Path | None) -> int:
+    async def deliver_video(self, job: Job, video: Path | None) -> str:
         self._maybe_fail()
         data = video.read_bytes() if video is not None else None
         delivery = Delivery(job.id, "video" if data is not None else "link", next(self.ids), data)
         self.deliveries.append(delivery)
         return delivery.message_id
 
-    async def deliver_failure(self, job: Job) -> int:
+    async def deliver_failure(self, job: Job) -> str:
         self._maybe_fail()
         delivery = Delivery(job.id, "failure", next(self.ids), error=job.error, safety=job.safety_rejection)
         self.deliveries.append(delivery)
@@ -89,7 +89,7 @@ class Core:
     api: FakeCometAPI
 
     def request(self, user: int = 1, guild: int = 10, prompt: str = "a red fox in snow", **kw: Any) -> NewJob:
-        return NewJob(guild_id=guild, channel_id=100, user_id=user, prompt=prompt,
+        return NewJob(platform="discord", workspace_id=str(guild), channel_id="100", user_id=str(user), prompt=prompt,
                       model=kw.pop("model", "veo3.1-fast"), orientation=kw.pop("orientation", "16x9"), **kw)
 
     async def job(self, job_id: int) -> Job:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.comet.types import RetryPolicy
 from bot.config import load_settings
+from bot.jobs.records import Workspace
 from cogs.app import VeoApp
 from tests.fakes.comet.api import FakeCometAPI
 from tests.fakes.discord.models import (
@@ -95,6 +96,11 @@ class World:
     def attach(self, filename: str, content_type: str | None, data: bytes, size: int | None = None) -> Any:
         """Register a slash-command attachment on the fake CDN."""
         return self.discord.add_attachment(self.channel.id, filename, content_type, data, size)
+
+
+def guild_workspace(guild_id: int) -> Workspace:
+    """A fake Discord guild as the job core names workspaces."""
+    return Workspace("discord", str(guild_id))
 
 
 @asynccontextmanager

@@ -30,9 +30,10 @@ def test_edit_budget_reaches_the_status_messages() -> None:
     core = CoreConfig.from_settings(s)
     assert (core.progress_edits_per_second, core.progress_edit_burst) == (0.5, 3)
     status = StatusMessages(None, None, core)  # type: ignore[arg-type]
-    assert (status.budget.rate, status.budget.burst) == (0.5, 3)
-    assert status.budget.take(0.0) and status.budget.take(0.0) and status.budget.take(0.0)
-    assert not status.budget.take(0.0)  # the burst of three is spent
+    assert (status.budget("discord").rate, status.budget("discord").burst) == (0.5, 3)
+    budget = status.budget("discord")
+    assert budget.take(0.0) and budget.take(0.0) and budget.take(0.0)
+    assert not budget.take(0.0)  # the burst of three is spent
 
 
 RATE = "a number of edits per second greater than 0"

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from bot.jobs.config import CoreConfig
-from bot.jobs.policy import GuildSettings
+from bot.jobs.policy import WorkspaceSettings
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus, Limits
 from bot.jobs.status_messages import EditBudget, StatusMessages, phase
@@ -44,11 +44,12 @@ NOW = 1_790_000_000.0
 
 
 def _running(progress: int, shown: str) -> Job:
-    return Job(id=7, guild_id=1, channel_id=2, user_id=3, prompt="p", model="veo3.1-fast", orientation="16x9",
+    return Job(id=7, platform="discord", workspace_id="1", channel_id="2", user_id="3", prompt="p", model="veo3.1-fast",
+               orientation="16x9",
                image_count=0, input_dir=None, locale=None, status=JobStatus.RUNNING, progress=progress,
                task_id="task_1", error=None, safety_rejection=False, video_url=None, attempts=0, polls=3,
                next_poll_at=None, created_at=NOW - 300, submitted_at=NOW - 290, completed_at=None,
-               finished_at=None, status_message_id=99, status_rendered=shown, status_edited_at=NOW - 120,
+               finished_at=None, status_message_id="99", status_rendered=shown, status_edited_at=NOW - 120,
                delivery_attempts=0, delivered_at=None, delivered_message_id=None)
 
 
@@ -65,7 +66,7 @@ class RowOnlyStore:
     def __getattr__(self, name: str) -> Any:
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.other_queries += 1
-            return GuildSettings(guild_id=1) if name == "guild_settings" else 0
+            return WorkspaceSettings("discord", "1") if name == "workspace_settings" else 0
 
         return counted
 
@@ -74,7 +75,7 @@ class CountingNotifier:
     def __init__(self) -> None:
         self.shown = 0
 
-    async def show_status(self, job: Job, view: StatusView) -> int | None:
+    async def show_status(self, job: Job, view: StatusView) -> str | None:
         self.shown += 1
         return None
 
@@ -84,13 +85,13 @@ async def test_with_the_budget_spent_a_progress_change_costs_one_read_and_no_edi
     notifier = CountingNotifier()
     status = StatusMessages(store, notifier, CoreConfig(limits=Limits(1, 1, 1), progress_edits_per_second=1.0),  # type: ignore[arg-type]
                             clock=lambda: NOW)
-    while status.budget.take(NOW):
+    while status.budget("discord").take(NOW):
         pass
     await status.refresh(7)
     assert store.other_queries == 0 and notifier.shown == 0
-    assert not status.may_edit("running", JobStatus.RUNNING, NOW - 120, NOW)
+    assert not status.may_edit("discord", "running", JobStatus.RUNNING, NOW - 120, NOW)
     # News is not budgeted: the job finishing is shown at once.
-    store.job = dataclasses.replace(store.job, status=JobStatus.DELIVERED, delivered_message_id=5)
+    store.job = dataclasses.replace(store.job, status=JobStatus.DELIVERED, delivered_message_id="5")
     await status.refresh(7)
     assert notifier.shown == 1 and store.other_queries > 0
 

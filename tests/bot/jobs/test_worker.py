@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.jobs.config import CoreConfig
 from bot.jobs.ports import DeliveryFailed
 from bot.jobs.provider import ImageInput
-from bot.jobs.records import JobStatus, Limits
+from bot.jobs.records import JobStatus, Limits, Workspace
 from bot.jobs.worker import INTERRUPTED_SUBMISSION, TIMED_OUT, JobWorker
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript, make_mp4_bytes
@@ -23,7 +23,7 @@ async def test_text_job_goes_from_queued_to_delivered(tmp_path: Path, clock: Fak
     async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
         api.script_next_task(TaskScript(polls_until_done=2, video=video))
         job = await core.service.create_job(core.request(prompt="a fox"))
-        assert job.status is JobStatus.SUBMITTED and job.task_id and job.status_message_id == 1000
+        assert job.status is JobStatus.SUBMITTED and job.task_id and job.status_message_id == "1000"
         create = api.create_requests()[0]
         assert create.fields["prompt"] == "a fox" and create.fields["model"] == "veo3.1-fast"
         assert create.fields["size"] == "16x9" and create.files == []
@@ -232,7 +232,7 @@ async def test_cancelled_job_is_never_delivered(tmp_path: Path, clock: FakeClock
     async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
         api.script_next_task(TaskScript(polls_until_done=0))
         job = await core.service.create_job(core.request(user=5))
-        cancelled = await core.service.cancel(str(job.id), 10, 5, is_moderator=False)
+        cancelled = await core.service.cancel(str(job.id), Workspace("discord", "10"), "5", is_moderator=False)
         assert cancelled.status is JobStatus.CANCELLED
         await core.tick(15)
         await core.tick(100)
@@ -273,7 +273,7 @@ async def test_progress_edits_share_a_bot_wide_budget(tmp_path: Path, clock: Fak
         assert 10 <= len(edits) <= 21
         assert {s for (_, s, _, _) in edits} == {JobStatus.RUNNING}
         # News is never held back by the budget: a cancel is shown at once.
-        await core.service.cancel(str(jobs[3].id), jobs[3].guild_id, jobs[3].user_id, is_moderator=False)
+        await core.service.cancel(str(jobs[3].id), jobs[3].workspace, jobs[3].user_id, is_moderator=False)
         assert core.notifier.statuses[-1][:2] == (jobs[3].id, JobStatus.CANCELLED)
 
 
@@ -284,7 +284,7 @@ async def test_a_slow_submission_does_not_hold_back_the_status_message(tmp_path:
         seen = [(s, p) for (i, s, p, _) in core.notifier.statuses if i == job.id]
         # Posted while it was still being sent, then edited once the provider accepted it; one message.
         assert [s for s, _ in seen] == [JobStatus.SUBMITTING, JobStatus.SUBMITTED]
-        assert job.status is JobStatus.SUBMITTED and job.status_message_id == 1000
+        assert job.status is JobStatus.SUBMITTED and job.status_message_id == "1000"
 
 
 async def test_too_large_video_is_delivered_as_a_link(tmp_path: Path, clock: FakeClock) -> None:

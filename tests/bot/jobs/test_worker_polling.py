@@ -20,7 +20,7 @@ async def finished_before(store: SqliteJobStore, clock: FakeClock, count: int = 
     """Jobs of the mix that finished before now, as a bot that has run for a while has them."""
     rng = random.Random(5)
     start = clock.now - 86_400
-    ids = [(await store.insert_job(NewJob(99, 99, 1, "earlier", "veo3.1-fast", "16x9"), start)).id
+    ids = [(await store.insert_job(NewJob("discord", "99", "99", "1", "earlier", "veo3.1-fast", "16x9"), start)).id
            for _ in range(count)]
     await store.claim_submittable(Limits(count, count, count), start, start + 60, count)
     for i, job_id in enumerate(ids):

@@ -100,7 +100,7 @@ async def test_metrics_are_prometheus_text(store: SqliteJobStore, clock: FakeClo
 async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
     store: SqliteJobStore, clock: FakeClock
 ) -> None:
-    await store.insert_job(NewJob(1, 2, 3, "p", "veo3.1-fast", "16x9"), 1.0)
+    await store.insert_job(NewJob("discord", "1", "2", "3", "p", "veo3.1-fast", "16x9"), 1.0)
     async with _server(store, clock) as (_, facts, metrics, base):
         metrics.watch_store(store)
         metrics.watch_poll_loop(lambda: facts.last_tick)

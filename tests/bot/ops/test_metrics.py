@@ -204,7 +204,7 @@ def test_a_front_end_registers_its_own_metrics_next_to_the_core_ones() -> None:
 
 async def test_job_gauges_come_from_the_store(store: SqliteJobStore) -> None:
     for _ in range(2):
-        await store.insert_job(NewJob(1, 2, 3, "p", "veo3.1-fast", "16x9"), 1.0)
+        await store.insert_job(NewJob("discord", "1", "2", "3", "p", "veo3.1-fast", "16x9"), 1.0)
     metrics = BotMetrics()
     metrics.watch_store(store)
     lines = (await metrics.registry.render()).splitlines()

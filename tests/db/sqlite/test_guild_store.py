@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bot.jobs.policy import Defaults, GuildSettings, Policy, Refusal, day_start
-from bot.jobs.records import JobStatus, Limits, NewJob
+from bot.jobs.policy import Defaults, Policy, Refusal, WorkspaceSettings, day_start
+from bot.jobs.records import JobStatus, Limits, NewJob, Workspace
 from db.sqlite.store import SqliteJobStore
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
@@ -15,26 +15,35 @@ DEFAULTS = Defaults(max_active_per_user=2, max_active_per_guild=10, max_active_t
 
 
 def new_job(user: int = 1, guild: int = 10, model: str = "a") -> NewJob:
-    return NewJob(guild_id=guild, channel_id=100, user_id=user, prompt="p", model=model, orientation="16x9")
+    return NewJob(platform="discord", workspace_id=str(guild), channel_id="100", user_id=str(user),
+                  prompt="p", model=model, orientation="16x9")
+
+
+def ws(number: int) -> Workspace:
+    return Workspace("discord", str(number))
+
+
+def settings_of(number: int, **changes: object) -> WorkspaceSettings:
+    return WorkspaceSettings("discord", str(number), **changes)  # type: ignore[arg-type]
 
 
 def policy(**changes: object) -> Policy:
-    return Policy.effective(DEFAULTS, GuildSettings(guild_id=10, **changes))  # type: ignore[arg-type]
+    return Policy.effective(DEFAULTS, settings_of(10, **changes))
 
 
 async def test_settings_round_trip_with_audit(store: SqliteJobStore) -> None:
-    assert await store.guild_settings(10) == GuildSettings(guild_id=10)
-    settings = GuildSettings(guild_id=10, max_active_per_user=1, daily_quota_per_user=0, cooldown_seconds=2.5,
-                             allowed_channels=(5, 6), allowed_roles=(7,), allowed_models=("b",), paused=True,
+    assert await store.workspace_settings(ws(10)) == settings_of(10)
+    settings = settings_of(10, max_active_per_user=1, daily_quota_per_user=0, cooldown_seconds=2.5,
+                             allowed_channels=("5", "6"), allowed_roles=("7",), allowed_models=("b",), paused=True,
                              pause_reason="budget")
-    await store.save_guild_settings(settings, actor_id=99, action="set", details="several", now=T0)
-    saved = await store.guild_settings(10)
-    assert saved == dataclasses.replace(settings, updated_at=T0, updated_by=99)
-    assert (saved.allowed_channels, saved.allowed_roles, saved.allowed_models) == ((5, 6), (7,), ("b",))
-    assert saved.paused and saved.pause_reason == "budget" and saved.updated_by == 99
-    [entry] = await store.audit_entries(10, 10)
-    assert (entry.actor_id, entry.action, entry.details, entry.at) == (99, "set", "several", T0)
-    assert await store.guild_settings(11) == GuildSettings(guild_id=11)  # other guilds untouched
+    await store.save_workspace_settings(settings, actor_id="99", action="set", details="several", now=T0)
+    saved = await store.workspace_settings(ws(10))
+    assert saved == dataclasses.replace(settings, updated_at=T0, updated_by="99")
+    assert (saved.allowed_channels, saved.allowed_roles, saved.allowed_models) == (("5", "6"), ("7",), ("b",))
+    assert saved.paused and saved.pause_reason == "budget" and saved.updated_by == "99"
+    [entry] = await store.audit_entries(ws(10), 10)
+    assert (entry.actor_id, entry.action, entry.details, entry.at) == ("99", "set", "several", T0)
+    assert await store.workspace_settings(ws(11)) == settings_of(11)  # other guilds untouched
 
 
 async def test_effective_policy_applies_overrides() -> None:
@@ -102,14 +111,14 @@ async def test_claim_uses_guild_caps_and_skips_paused_guilds(store: SqliteJobSto
     for user in (1, 1, 1, 2):
         await store.insert_job(new_job(user=user, guild=10), T0)
     paused_job = await store.insert_job(new_job(user=3, guild=20), T0)
-    await store.save_guild_settings(GuildSettings(guild_id=10, max_active_per_user=3, max_active_per_guild=3),
-                                    actor_id=1, action="set", details="", now=T0)
-    await store.save_guild_settings(GuildSettings(guild_id=20, paused=True), actor_id=1, action="pause",
+    await store.save_workspace_settings(settings_of(10, max_active_per_user=3, max_active_per_guild=3),
+                                    actor_id="1", action="set", details="", now=T0)
+    await store.save_workspace_settings(settings_of(20, paused=True), actor_id="1", action="pause",
                                     details="", now=T0)
     claimed = await store.claim_submittable(Limits(per_user=1, per_guild=10, total=20), T0, T0, 20)
-    assert [j.user_id for j in claimed] == [1, 1, 1]  # guild 10 allows 3 per user and 3 in all
+    assert [j.user_id for j in claimed] == ["1", "1", "1"]  # guild 10 allows 3 per user and 3 in all
     assert (await store.get_job(paused_job.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
-    await store.save_guild_settings(GuildSettings(guild_id=20), actor_id=1, action="resume", details="", now=T0)
+    await store.save_workspace_settings(settings_of(20), actor_id="1", action="resume", details="", now=T0)
     assert [j.id for j in await store.claim_submittable(Limits(1, 10, 20), T0, T0, 20)] == [paused_job.id]
 
 
@@ -123,6 +132,6 @@ async def test_usage_counts_likely_billed_jobs(store: SqliteJobStore) -> None:
     await store.mark_completed(ids[0], None, T0 + 60)  # type: ignore[arg-type]
     await store.mark_failed(ids[1], JobStatus.FAILED, "x", T0 + 60)  # type: ignore[arg-type]
     await store.cancel(ids[2], T0 + 60)  # type: ignore[arg-type]
-    rows = {(r.user_id, r.model): (r.jobs, r.billed_jobs) for r in await store.usage(10, T0 - 1)}
-    assert rows == {(1, "a"): (1, 1), (1, "b"): (1, 0), (2, "a"): (1, 1)}
-    assert await store.usage(10, T0 + 1) == []
+    rows = {(r.user_id, r.model): (r.jobs, r.billed_jobs) for r in await store.usage(ws(10), T0 - 1)}
+    assert rows == {("1", "a"): (1, 1), ("1", "b"): (1, 0), ("2", "a"): (1, 1)}
+    assert await store.usage(ws(10), T0 + 1) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.jobs.ports import StoreInUse
-from bot.jobs.records import Job, JobStatus, Limits, NewJob
+from bot.jobs.records import Job, JobStatus, Limits, NewJob, Workspace
 from db.sqlite.connection import migration_scripts, open_database
 from db.sqlite.store import SqliteJobStore
 
@@ -18,7 +18,8 @@ T0 = 1_790_000_000.0
 
 
 def new_job(user: int = 1, guild: int = 10, channel: int = 100, prompt: str = "a cat") -> NewJob:
-    return NewJob(guild_id=guild, channel_id=channel, user_id=user, prompt=prompt, model="veo3.1-fast",
+    return NewJob(platform="discord", workspace_id=str(guild), channel_id=str(channel), user_id=str(user),
+                  prompt=prompt, model="veo3.1-fast",
                   orientation="16x9")
 
 
@@ -39,7 +40,7 @@ async def test_migrations_from_empty_then_rerun_is_a_no_op(tmp_path: Path) -> No
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'jobs_%'")}
-    assert {"jobs_due", "jobs_in_flight_user", "jobs_in_flight_guild", "jobs_queue"} <= indexes
+    assert {"jobs_due", "jobs_in_flight_user", "jobs_in_flight_workspace", "jobs_queue"} <= indexes
     conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
     conn.close()
     conn = open_database(path)  # a second start applies nothing and keeps the data
@@ -169,11 +170,11 @@ async def test_delivery_is_recorded_once(store: SqliteJobStore) -> None:
     assert first is not None and first.delivery_attempts == 1 and first.next_poll_at == T0 + 80
     second = await store.begin_delivery(job.id, T0 + 110)
     assert second is not None and second.delivery_attempts == 2
-    assert await store.mark_delivered(job.id, 555, T0 + 60)
-    assert not await store.mark_delivered(job.id, 556, T0 + 61)
+    assert await store.mark_delivered(job.id, "555", T0 + 60)
+    assert not await store.mark_delivered(job.id, "556", T0 + 61)
     delivered = await store.get_job(job.id)
     assert delivered is not None and delivered.status is JobStatus.DELIVERED
-    assert delivered.delivered_message_id == 555 and delivered.next_poll_at is None
+    assert delivered.delivered_message_id == "555" and delivered.next_poll_at is None
     assert await store.begin_delivery(job.id, T0 + 200) is None
 
 
@@ -182,7 +183,7 @@ async def test_failure_notice_keeps_the_failed_status(store: SqliteJobStore) -> 
     assert await store.mark_failed(job.id, JobStatus.FAILED, "blocked by safety", T0 + 9, safety_rejection=True)
     failed = await store.get_job(job.id)
     assert failed is not None and failed.safety_rejection and failed.needs_notice
-    assert await store.mark_delivered(job.id, 77, T0 + 10)
+    assert await store.mark_delivered(job.id, "77", T0 + 10)
     notified = await store.get_job(job.id)
     assert notified is not None and notified.status is JobStatus.FAILED and not notified.needs_notice
 
@@ -212,12 +213,12 @@ async def test_queue_position_lists_and_failures(store: SqliteJobStore) -> None:
     other_guild = await store.insert_job(new_job(user=3, guild=99), T0 + 2)
     assert await store.queue_position(a) == 1 and await store.queue_position(b) == 2
     assert await store.queue_position(other_guild) == 1
-    assert [j.id for j in await store.in_flight(10)] == [a.id, b.id]
-    assert [j.id for j in await store.user_jobs(10, 1, 5)] == [a.id]
+    assert [j.id for j in await store.in_flight(Workspace("discord", "10"))] == [a.id, b.id]
+    assert [j.id for j in await store.user_jobs(Workspace("discord", "10"), "1", 5)] == [a.id]
     await store.claim_submittable(Limits(9, 9, 9), T0, T0, 9)
     await store.mark_failed(a.id, JobStatus.FAILED, "nope", T0 + 100)
-    assert [j.id for j in await store.failures_since(10, T0)] == [a.id]
-    assert await store.failures_since(10, T0 + 101) == []
+    assert [j.id for j in await store.failures_since(Workspace("discord", "10"), T0)] == [a.id]
+    assert await store.failures_since(Workspace("discord", "10"), T0 + 101) == []
     failed = await store.get_job(a.id)
     assert failed is not None and await store.queue_position(failed) == 0
     assert await store.queue_position(b) == 1
@@ -225,10 +226,10 @@ async def test_queue_position_lists_and_failures(store: SqliteJobStore) -> None:
 
 async def test_status_message_and_rendering(store: SqliteJobStore) -> None:
     job = await store.insert_job(new_job(), T0)
-    assert await store.set_status_shown(job.id, "queued|0|0", T0 + 1, message_id=4242)
+    assert await store.set_status_shown(job.id, "queued|0|0", T0 + 1, message_id="4242")
     assert await store.set_status_shown(job.id, "queued|0|1", T0 + 3)  # an edit keeps the message id
     fresh = await store.get_job(job.id)
-    assert fresh is not None and fresh.status_message_id == 4242
+    assert fresh is not None and fresh.status_message_id == "4242"
     assert (fresh.status_rendered, fresh.status_edited_at) == ("queued|0|1", T0 + 3)
 
 
@@ -246,12 +247,12 @@ async def test_hot_queries_use_indexes(tmp_path: Path) -> None:
         "due": ("SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at"
                 " LIMIT ?", (T0, 10)),
         "per_user": ("SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN ('queued', 'submitting',"
-                     " 'submitted', 'running')", (1,)),
-        "queue": ("SELECT id, user_id, guild_id FROM jobs WHERE status = 'queued' ORDER BY id", ()),
+                     " 'submitted', 'running')", ("1",)),
+        "queue": ("SELECT id, user_id, workspace_id, platform FROM jobs WHERE status = 'queued' ORDER BY id", ()),
         "anything_queued": ("SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued')", ()),
         "at_provider": ("SELECT COUNT(*) FROM jobs WHERE status IN ('running', 'submitted', 'submitting')", ()),
-        "position": ("SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND id < ? AND status IN ('queued', 'running',"
-                     " 'submitted', 'submitting')", (1, 100)),
+        "position": ("SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ? AND id < ? AND status IN"
+                     " ('queued', 'running', 'submitted', 'submitting')", ("1", "discord", 100)),
     }
     for name, (sql, params) in queries.items():
         plans[name] = " ".join(str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
@@ -272,10 +273,10 @@ async def test_recent_durations_status_shown_and_rows_written(store: SqliteJobSt
     # The newest finished jobs, oldest first; the one still running is not among them.
     assert await store.recent_durations(10) == [("veo3.1-fast", T0, 80.0), ("veo3.1-fast", T0 + 2, 100.0)]
     assert await store.recent_durations(1) == [("veo3.1-fast", T0 + 2, 100.0)]
-    assert await store.set_status_shown(jobs[1].id, "running|40|1", T0 + 5, message_id=777)
+    assert await store.set_status_shown(jobs[1].id, "running|40|1", T0 + 5, message_id="777")
     assert await store.set_status_shown(jobs[1].id, "running|60|1", T0 + 9)  # keeps the message id
     shown = await store.get_job(jobs[1].id)
-    assert shown is not None and shown.status_message_id == 777
+    assert shown is not None and shown.status_message_id == "777"
     assert shown.status_rendered == "running|60|1" and shown.status_edited_at == T0 + 9
     assert store.rows_written() - before == 3 + 3 + 3 + 2 + 2
 

@@ -17,7 +17,8 @@ T0 = 1_790_000_000.0
 
 
 def new_job(user: int = 1) -> NewJob:
-    return NewJob(guild_id=10, channel_id=100, user_id=user, prompt="p", model="m", orientation="16x9")
+    return NewJob(platform="discord", workspace_id="10", channel_id="100", user_id=str(user),
+                  prompt="p", model="m", orientation="16x9")
 
 
 def _set(key: str, value: str):  # type: ignore[no-untyped-def]
