@@ -1,4 +1,4 @@
-"""The ``veo-bot`` command line: parse arguments, load settings, start the chosen front-end."""
+"""The ``veo-bot`` command line: parse arguments, load settings, start the chosen face."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from bot.ops.logs import configure_logging
 # Bad settings, or a refusal at start (the mock extra missing, the database in use): nothing was started.
 EXIT_SETTINGS = 2
 
-# The chat front-end is loaded by name so that the runtime and job core stay free of any one platform.
-FRONTEND_MODULE = "cogs.runner"
+# Each chat face is loaded by name, as settings choose it (VEO_FRONTENDS), so that the runtime and the job core
+# stay free of any one platform.
+FACE_MODULES = {"discord": "cogs.runner"}
 
 
 class Frontend(Protocol):
@@ -31,7 +32,7 @@ class Frontend(Protocol):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="veo-bot", description="A Discord bot that turns /veo prompts into videos (CometAPI / Google Veo)."
+        prog="veo-bot", description="A chat bot that turns /veo prompts into videos (CometAPI / Google Veo)."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="start the bot in the foreground (stops on SIGINT / SIGTERM)")
@@ -73,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in [*Settings.model_fields, "frontends"]:
             print(f"{name} = {getattr(settings, name)!r}")
         return 0
-    frontend: Frontend = importlib.import_module(FRONTEND_MODULE)
+    [face] = settings.frontends  # one face per process until a second face exists
+    frontend: Frontend = importlib.import_module(FACE_MODULES[face])
     try:
         if args.command == "sync":
             return event_loop.run(frontend.sync_commands(settings))
