@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import aiohttp
 
 from bot.jobs.provider import DownloadFailed, VideoTooLarge
+from bot.part_files import new_part_file
 
 CHUNK_SIZE = 64 * 1024
 # Chunks are gathered up to this size before one write in a worker thread, to keep thread hops few.
@@ -29,12 +29,9 @@ async def stream_to_file(resp: aiohttp.ClientResponse, dest: Path, *, max_bytes:
     if declared is not None and declared > max_bytes:
         raise VideoTooLarge(detail=f"{label}: Content-Length {declared} > cap {max_bytes}")
     try:
-        fd, tmp_name = await asyncio.to_thread(
-            tempfile.mkstemp, dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"
-        )
+        fd, tmp = await asyncio.to_thread(new_part_file, dest)
     except OSError as exc:
         raise DownloadFailed(detail=f"{label}: cannot create a file in {dest.parent}: {exc.strerror}") from exc
-    tmp = Path(tmp_name)
     file = os.fdopen(fd, "wb")
     try:
         total = 0

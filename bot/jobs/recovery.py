@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.jobs.ports import JobStore
 from bot.jobs.videos import VideoStore
+from bot.part_files import is_part_file
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
         return 0
     removed = 0
     for path in list(videos.root.iterdir()):
-        if path.name.startswith(".") and path.name.endswith(".part"):
+        if is_part_file(path):
             leftover = True
         elif not videos.keeps_videos and videos.resolve(path.name) is not None:
             job = await store.get_job(int(path.name.split("-", 1)[0]))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.jobs.provider import DownloadFailed, ImageInput, TaskNotFound, TaskState, TaskStatus
+from bot.part_files import written_whole
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +99,6 @@ class MockVideoProvider:
 
 
 def _copy_atomically(source: Path, dest: Path) -> int:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp_name)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with written_whole(dest) as part:
+        shutil.copyfile(source, part)
     return dest.stat().st_size

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import av
 from PIL import Image, ImageDraw, ImageFont
+
+from bot.part_files import written_whole
 
 FPS = 12
 SIZES = {"16x9": (320, 180), "9x16": (180, 320)}
@@ -49,13 +49,10 @@ def render_mp4(
     background = _background((width, height), first_frame)
     lines = _text_lines(prompt, model, width)
     frames = max(1, round(seconds * FPS))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with written_whole(dest) as part:
         # faststart: the index (moov) before the media (mdat), so a player can start before the whole file
         # has arrived; FFmpeg moves it there when the file is closed.
-        with av.open(tmp_name, mode="w", format="mp4", options={"movflags": "faststart"}) as container:
+        with av.open(str(part), mode="w", format="mp4", options={"movflags": "faststart"}) as container:
             stream = container.add_stream("libx264", rate=FPS)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = {"preset": "ultrafast", "crf": "30"}
@@ -64,10 +61,6 @@ def render_mp4(
                 pixels = av.VideoFrame.from_bytes(frame.convert("RGBA").tobytes(), width, height, format="rgba")
                 container.mux(stream.encode(pixels))
             container.mux(stream.encode(None))
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return dest.stat().st_size
 
 
