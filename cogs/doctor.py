@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.mock.provider import mock_available
 from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
 from cogs.app import bot_intents, configure_discord_endpoints
-from db.sqlite.store import SqliteJobStore
+from db import open_store
 
 # What the bot needs in a channel to post status messages and videos, and to check its own earlier posts.
 REQUIRED_PERMISSIONS = discord.Permissions(
@@ -144,7 +144,7 @@ async def run_doctor(
     # discord.py's own INFO lines (login, gateway) would interleave with the report.
     logging.getLogger("discord").setLevel(logging.WARNING)
     findings = check_settings(settings, mock_ready=mock_available())
-    findings.append(await check_database(settings.database_path, SqliteJobStore.open))
+    findings.append(await check_database(settings.database_path, lambda _path: open_store(settings.database_url)))
     async with aiohttp.ClientSession() as session:
         findings.append(await check_cometapi(settings, session))
     discord_findings, application_id = await check_discord(settings, intents=intents, gateway_wait=gateway_wait)
