@@ -15,8 +15,8 @@ from bot.jobs.errors import msg
 from bot.jobs.ports import DeliveryFailed, StatusView
 from bot.jobs.records import Job, JobStatus
 from cogs.ids import snowflake
-from cogs.render import failure_text, result_text, status_embed
-from cogs.views.results import result_buttons
+from cogs.render import failure_head, failure_text, result_head, result_text, status_embed
+from cogs.views.results import result_buttons, result_custom_ids
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class DiscordNotifier:
 
     async def deliver_video(self, job: Job, video: Path | None) -> str:
         """Post the video as a file when it fits the guild's limit, else a link; exactly once."""
-        existing = await self._already_posted(job)
+        existing = await self._already_posted(job, result_head(job))
         if existing is not None:
             return existing
         if video is not None and video.stat().st_size <= self.upload_limit(snowflake(job.workspace_id)):
@@ -120,7 +120,7 @@ class DiscordNotifier:
 
     async def deliver_failure(self, job: Job) -> str:
         """Tell the requester, in the channel, that the job failed and why; exactly once."""
-        existing = await self._already_posted(job)
+        existing = await self._already_posted(job, failure_head(job))
         if existing is not None:
             return existing
         return await self._post(job, failure_text(job), None)
@@ -177,12 +177,16 @@ class DiscordNotifier:
             if video is not None:
                 file.close()
 
-    async def _already_posted(self, job: Job) -> str | None:
-        """After an interrupted attempt, find a result message that did get through."""
+    async def _already_posted(self, job: Job, head: str) -> str | None:
+        """After an interrupted attempt, find a result message that did get through.
+
+        The bot's message replies to the job's status message (when it has one) and names the job: by a button's
+        custom id (``veo:regen:N``, ``veo:delete:N``), or, for a message without buttons, by beginning with
+        ``head``, the text this job's message begins with in the requester's language.
+        """
         if job.delivery_attempts <= 1:
             return None
         assert self.client.user is not None
-        marker = f"job #{job.id}"
         after_time = datetime.datetime.fromtimestamp(job.created_at, tz=datetime.UTC)
         after = discord.Object(snowflake(job.status_message_id) if job.status_message_id is not None
                                else discord.utils.time_snowflake(after_time))
@@ -193,7 +197,7 @@ class DiscordNotifier:
                     and message.reference is not None
                     and str(message.reference.message_id) == job.status_message_id
                 )
-                if message.author.id == self.client.user.id and marker in message.content and (
+                if message.author.id == self.client.user.id and _names_job(message, job, head) and (
                     replies_to_status or job.status_message_id is None
                 ):
                     log.info("job=%s result message %s was already posted", job.id, message.id)
@@ -202,3 +206,13 @@ class DiscordNotifier:
             # Without Read Message History the nonce alone guards against a duplicate.
             log.warning("job=%s could not read channel history (%s)", job.id, _reason(exc))
         return None
+
+
+def _names_job(message: discord.Message, job: Job, head: str) -> bool:
+    """Whether a message is this job's result or failure notice, in whichever language it is written."""
+    ids = result_custom_ids(job.id)
+    for component in message.components:
+        children = component.children if isinstance(component, discord.ActionRow) else [component]
+        if any(getattr(child, "custom_id", None) in ids for child in children):
+            return True
+    return message.content.startswith(head)

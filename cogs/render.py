@@ -156,8 +156,7 @@ def failure_reason(job: Job, locale: Locale = None) -> str:
 def result_text(job: Job, *, link: str | None, note: str | None = None) -> str:
     """The message that carries the finished video (or a link to it), in the requester's language."""
     loc = job.locale
-    lines = [tr("<@{user}> your video is ready (job #{job}): {prompt}", loc, user=job.user_id, job=job.id,
-                prompt=excerpt(job.prompt, 120))]
+    lines = [result_head(job)]
     if link:
         lines.append(tr("The file is too large to upload here; download it: {link}", loc, link=link))
     if note:
@@ -169,12 +168,20 @@ def result_text(job: Job, *, link: str | None, note: str | None = None) -> str:
 
 def failure_text(job: Job) -> str:
     """The message that tells the requester their job failed, and why, in their language."""
-    loc = job.locale
+    return clip(f"{failure_head(job)} {failure_reason(job, job.locale)}", CONTENT)
+
+
+def result_head(job: Job) -> str:
+    """How the result message begins: the requester, the job and its prompt, in the requester's language."""
+    return tr("<@{user}> your video is ready (job #{job}): {prompt}", job.locale, user=job.user_id, job=job.id,
+              prompt=excerpt(job.prompt, 120))
+
+
+def failure_head(job: Job) -> str:
+    """How the failure message begins: the requester, the job and what happened, in the requester's language."""
     if job.status is JobStatus.TIMED_OUT:
-        head = tr("<@{user}> your video job #{job} timed out.", loc, user=job.user_id, job=job.id)
-    else:
-        head = tr("<@{user}> your video job #{job} failed.", loc, user=job.user_id, job=job.id)
-    return clip(f"{head} {failure_reason(job, loc)}", CONTENT)
+        return tr("<@{user}> your video job #{job} timed out.", job.locale, user=job.user_id, job=job.id)
+    return tr("<@{user}> your video job #{job} failed.", job.locale, user=job.user_id, job=job.id)
 
 
 def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = False, locale: Locale = None) -> str:

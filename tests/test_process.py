@@ -8,8 +8,12 @@ import signal
 import sys
 from pathlib import Path
 
+from cogs.render import MOCK_NOTE
 from tests.fakes.comet.api import TaskScript, make_mp4_bytes
-from tests.support.e2e import world
+from tests.support.e2e import discord_world, world
+from tests.support.mp4 import top_level_boxes
+
+SETTING_PREFIXES = ("VEO_", "DISCORD_", "COMETAPI_", "DATABASE_")
 
 
 async def test_process_serves_veo_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
@@ -71,3 +75,42 @@ async def test_a_second_process_on_the_same_database_is_refused_with_one_line(tm
             first.send_signal(signal.SIGTERM)
             output, _ = await asyncio.wait_for(first.communicate(), timeout=20)
         assert first.returncode == 0, output.decode()
+
+
+async def test_mock_provider_without_a_cometapi_key_delivers_a_real_mp4(tmp_path: Path) -> None:
+    """``VEO_PROVIDER=mock`` with no CometAPI at all: no key, no base URL, no fake video service running."""
+    async with discord_world(tmp_path) as w:
+        role = w.discord.add_role(w.guild.id, "everyone-on-call", mentionable=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
+        env.update(w.env(VEO_PROVIDER="mock", VEO_POLL_INTERVAL="0.1"))
+        assert not [k for k in env if k.startswith("COMETAPI_")]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
+            await w.discord.wait_until(lambda: w.discord.sync_count(w.guild.id) >= 1, timeout=10)
+            interaction = await w.veo(prompt=f"a paper boat on a stream @everyone <@&{role.id}> <@{w.moderator.id}>")
+            await interaction.wait_acked(timeout=5)
+            await interaction.wait_for_response(predicate=lambda m: "Job #1" in m.content, timeout=10)
+            [result] = await w.discord.wait_until(lambda: w.results() or None, timeout=30)
+            await w.discord.wait_until(lambda: "Delivered" in str(w.status_messages()[0].embeds), timeout=10)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(proc.communicate(), timeout=20)
+        text = output.decode()
+        assert proc.returncode == 0, text
+        assert "VEO_PROVIDER=mock" in text and "job=1 delivered" in text and "job worker stopped" in text
+        assert w.discord.token not in text
+        [attachment] = result.attachments
+        assert attachment.filename.endswith(".mp4")
+        video = attachment.data
+        boxes = top_level_boxes(video)
+        assert boxes[0] == "ftyp" and "moov" in boxes and "mdat" in boxes, boxes
+        assert boxes.index("moov") < boxes.index("mdat"), boxes  # the mock writes faststart
+        assert MOCK_NOTE in result.content
+        assert result.referenced_message_id == w.status_messages()[0].id
+        assert result.pinged_user_ids == {w.member.id}
+        assert not result.pinged_role_ids and not result.pinged_everyone
+        assert len(w.results()) == 1

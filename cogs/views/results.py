@@ -19,6 +19,9 @@ from cogs.render import Locale, message_link
 
 log = logging.getLogger(__name__)
 
+REGENERATE_ID = "veo:regen:{job}"
+DELETE_ID = "veo:delete:{job}"
+
 
 async def _answer_error(interaction: discord.Interaction, error: Exception) -> None:
     message = user_message(error, interaction.locale)
@@ -33,7 +36,8 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
 
     def __init__(self, job_id: int, locale: Locale = None) -> None:
         super().__init__(discord.ui.Button(label=clip(tr("Regenerate", locale), BUTTON_LABEL), emoji="🔁",
-                                           style=discord.ButtonStyle.secondary, custom_id=f"veo:regen:{job_id}"))
+                                           style=discord.ButtonStyle.secondary,
+                                           custom_id=REGENERATE_ID.format(job=job_id)))
         self.job_id = job_id
 
     @classmethod
@@ -83,7 +87,7 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
     def __init__(self, job_id: int, locale: Locale = None) -> None:
         super().__init__(discord.ui.Button(label=clip(tr("Delete", locale), BUTTON_LABEL), emoji="🗑️",
                                            style=discord.ButtonStyle.danger,
-                                           custom_id=f"veo:delete:{job_id}"))
+                                           custom_id=DELETE_ID.format(job=job_id)))
         self.job_id = job_id
 
     @classmethod
@@ -123,3 +127,9 @@ def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool, local
     if can_delete:
         view.add_item(DeleteButton(job_id, locale))
     return view
+
+
+def result_custom_ids(job_id: int) -> frozenset[str]:
+    """The custom ids of the buttons that may sit under a job's result or failure message: they name the job
+    whatever language the message is written in."""
+    return frozenset({REGENERATE_ID.format(job=job_id), DELETE_ID.format(job=job_id)})

@@ -53,7 +53,10 @@ async def test_delete_is_for_the_requester_or_a_moderator(tmp_path: Path) -> Non
         click = await w.discord.invoke_component(result, "veo:delete:1", user=w.moderator,  # type: ignore[arg-type]
                                                  permissions=MODERATOR_PERMISSIONS)
         await w.discord.wait_until(lambda: result.deleted, timeout=5)  # type: ignore[attr-defined]
-        [entry] = await app.store.audit_entries(guild_workspace(w.guild.id), 5)
+        # The button records the deletion in the audit log once the message is gone: wait for that too.
+        [entry] = await w.discord.wait_until(
+            lambda: app.store.audit_entries(guild_workspace(w.guild.id), 5), timeout=5
+        )
         assert entry.action == "delete result" and entry.actor_id == str(w.moderator.id)
 
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bot.jobs.records import JobStatus
 from tests.fakes.comet.api import TaskScript, make_mp4_bytes
 from tests.fakes.discord.models import READ_MESSAGE_HISTORY
-from tests.support.e2e import World, running_bot, world
+from tests.support.e2e import MEMBER_PERMISSIONS, World, running_bot, world
 
 MESSAGES = r"/channels/\d+/messages$"
 
 
-async def _submit(w: World, prompt: str = "a paper boat on a stream") -> None:
-    interaction = await w.veo(prompt=prompt)
-    await interaction.wait_for_response(predicate=lambda m: "Job #" in m.content)
+async def _submit(w: World, prompt: str = "a paper boat on a stream", locale: str = "en-US") -> None:
+    interaction = await w.discord.invoke_command(
+        "veo", channel_id=w.channel.id, user=w.member, options={"prompt": prompt}, permissions=MEMBER_PERMISSIONS,
+        locale=locale,
+    )
+    # "Job #1", "작업 #1", "Công việc #1": the private answer names the job in the member's language.
+    await interaction.wait_for_response(predicate=lambda m: "#" in m.content)
 
 
 async def test_video_over_the_guild_limit_is_posted_as_a_link(tmp_path: Path) -> None:
@@ -142,11 +148,32 @@ async def test_crash_mid_upload_long_after_the_nonce_window_still_gives_one_mess
         assert job.delivery_attempts >= 2
 
 
-async def _submit_after_status(w: World) -> None:
+@pytest.mark.parametrize("locale", ["ko", "vi"])
+@pytest.mark.parametrize("outcome", ["video", "failure"])
+async def test_crash_mid_upload_after_the_nonce_window_gives_one_message_in_every_language(
+    tmp_path: Path, locale: str, outcome: str
+) -> None:
+    # The requester's language writes "작업 #1" or "công việc #1", never "job #1": the bot must still know
+    # its own message. A safety failure carries no button, so the text is all that names the job there.
+    script = TaskScript(polls_until_done=2) if outcome == "video" else TaskScript.safety_failure(polls_until_done=2)
+    async with world(tmp_path, nonce_window=0.0) as w, running_bot(w) as app:
+        w.api.default_script = script
+        w.discord.inject_drop("POST", MESSAGES, after_processing=True, times=1)
+        await _submit_after_status(w, locale=locale)
+        job = await w.discord.wait_until(lambda: _delivered(app), timeout=15)
+        assert job.delivery_attempts >= 2 and w.discord.nonce_hits == []
+        [result] = w.results()
+        assert job.delivered_message_id == str(result.id) and "job #1" not in result.content
+        assert {"ko": "작업", "vi": "công việc"}[locale] in result.content and "#1" in result.content
+        assert bool(result.attachments) == (outcome == "video")
+        assert bool(result.components) == (outcome == "video")
+
+
+async def _submit_after_status(w: World, locale: str = "en-US") -> None:
     """Submit; the first channel POST is the status message, so let it through before faults apply."""
     faults = list(w.discord.rest.faults)
     w.discord.clear_faults()
-    await _submit(w)
+    await _submit(w, locale=locale)
     w.discord.rest.faults.extend(faults)
 
 

@@ -1,4 +1,5 @@
-"""The real bot (discord.py + job core + SQLite) against the fake Discord and the fake CometAPI."""
+"""The real bot (discord.py + job core + SQLite) against the fake Discord and the fake CometAPI (or the fake
+Discord alone)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,10 @@ FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, retry_afte
 
 
 @dataclass
-class World:
-    """One fake Discord (a guild, a channel, a member, a moderator) and one fake CometAPI."""
+class DiscordWorld:
+    """One fake Discord: a guild, a channel, a member and a moderator."""
 
     discord: FakeDiscord
-    api: FakeCometAPI
     guild: FakeGuild
     channel: FakeChannel
     member: FakeUser
@@ -54,18 +54,15 @@ class World:
     tmp_path: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        """Settings that point the bot at the fakes."""
+        """Settings that point the bot at the fake Discord (and at no video service)."""
         return {
             "DISCORD_TOKEN": self.discord.token,
-            "COMETAPI_KEY": self.api.api_key,
-            "COMETAPI_BASE_URL": self.api.base_url,
             "DISCORD_API_BASE_URL": self.discord.api_base,
             "DISCORD_GATEWAY_URL": self.discord.gateway_url,
             "DATABASE_URL": f"sqlite:///{self.tmp_path / 'veo.sqlite3'}",
             "VEO_DATA_DIR": str(self.tmp_path / "data"),
             "VEO_POLL_INTERVAL": "0.05",
             "DISCORD_GUILD_IDS": str(self.guild.id),
-            "VEO_ALLOW_HTTP_DOWNLOADS": "true",
             **extra,
         }
 
@@ -98,22 +95,52 @@ class World:
         return self.discord.add_attachment(self.channel.id, filename, content_type, data, size)
 
 
+@dataclass
+class World(DiscordWorld):
+    """A ``DiscordWorld`` plus one fake CometAPI."""
+
+    api: FakeCometAPI
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Settings that point the bot at both fakes."""
+        return super().env(**{
+            "COMETAPI_KEY": self.api.api_key,
+            "COMETAPI_BASE_URL": self.api.base_url,
+            "VEO_ALLOW_HTTP_DOWNLOADS": "true",
+            **extra,
+        })
+
+
 def guild_workspace(guild_id: int) -> Workspace:
     """A fake Discord guild as the job core names workspaces."""
     return Workspace("discord", str(guild_id))
+
+
+def _populate(discord_fake: FakeDiscord) -> tuple[FakeGuild, FakeChannel, FakeUser, FakeUser]:
+    """One guild, one channel, a member and a moderator."""
+    guild = discord_fake.add_guild("Test Server")
+    channel = discord_fake.add_channel(guild.id, "videos", bot_permissions=BOT_DEFAULT_PERMISSIONS)
+    member = discord_fake.add_user("member")
+    discord_fake.add_member(guild.id, member, permissions=MEMBER_PERMISSIONS)
+    moderator = discord_fake.add_user("moderator")
+    discord_fake.add_member(guild.id, moderator, permissions=MODERATOR_PERMISSIONS)
+    return guild, channel, member, moderator
+
+
+@asynccontextmanager
+async def discord_world(tmp_path: Path, **discord_options: Any) -> AsyncIterator[DiscordWorld]:
+    """Start the fake Discord alone (no fake CometAPI) with one guild, one channel, a member and a moderator."""
+    async with FakeDiscord(**discord_options) as discord_fake:
+        guild, channel, member, moderator = _populate(discord_fake)
+        yield DiscordWorld(discord_fake, guild, channel, member, moderator, tmp_path)
 
 
 @asynccontextmanager
 async def world(tmp_path: Path, **discord_options: Any) -> AsyncIterator[World]:
     """Start both fakes with one guild, one channel, a member and a moderator."""
     async with FakeDiscord(**discord_options) as discord_fake, FakeCometAPI() as api:
-        guild = discord_fake.add_guild("Test Server")
-        channel = discord_fake.add_channel(guild.id, "videos", bot_permissions=BOT_DEFAULT_PERMISSIONS)
-        member = discord_fake.add_user("member")
-        discord_fake.add_member(guild.id, member, permissions=MEMBER_PERMISSIONS)
-        moderator = discord_fake.add_user("moderator")
-        discord_fake.add_member(guild.id, moderator, permissions=MODERATOR_PERMISSIONS)
-        yield World(discord_fake, api, guild, channel, member, moderator, tmp_path)
+        guild, channel, member, moderator = _populate(discord_fake)
+        yield World(discord_fake, guild, channel, member, moderator, tmp_path, api=api)
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from PIL import Image
 
 from bot.jobs.provider import DownloadFailed, ImageInput, TaskNotFound, TaskState
 from bot.mock.provider import MockVideoProvider, is_mock_task
+from tests.support.mp4 import top_level_boxes
 
 
 def _decode(path: Path) -> tuple[str, int, int, int, float]:
@@ -21,28 +22,12 @@ def _decode(path: Path) -> tuple[str, int, int, int, float]:
         return stream.codec_context.name, stream.width, stream.height, frames, float(stream.duration * stream.time_base)
 
 
-def _top_level_boxes(data: bytes) -> list[str]:
-    """The types of an MP4's top-level boxes, in file order (ISO/IEC 14496-12 box headers)."""
-    boxes, offset = [], 0
-    while offset + 8 <= len(data):
-        size, kind = int.from_bytes(data[offset:offset + 4], "big"), data[offset + 4:offset + 8].decode("latin-1")
-        if size == 1:  # a 64-bit size follows the type
-            size = int.from_bytes(data[offset + 8:offset + 16], "big")
-        elif size == 0:  # the box runs to the end of the file
-            size = len(data) - offset
-        assert size >= 8, f"bad box size {size} at {offset}"
-        boxes.append(kind)
-        offset += size
-    assert offset == len(data), "the boxes do not end with the file"
-    return boxes
-
-
 def test_the_index_comes_before_the_media_so_playback_starts_early(tmp_path: Path) -> None:
     from bot.mock.video import render_mp4
 
     dest = tmp_path / "v.mp4"
     render_mp4(dest, prompt="a red fox in the snow", model="veo3.1-fast", orientation="16x9", seconds=1.0)
-    boxes = _top_level_boxes(dest.read_bytes())
+    boxes = top_level_boxes(dest.read_bytes())
     assert boxes[0] == "ftyp" and "moov" in boxes and "mdat" in boxes, boxes
     assert boxes.index("moov") < boxes.index("mdat"), boxes  # faststart
 
