@@ -1,0 +1,42 @@
+"""Claims: the oldest queued jobs that fit under the caps move to submitting, race-free."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.jobs.ports import JobStore
+from bot.jobs.records import JobStatus, Limits
+from tests.db.contract.helpers import T0, new_job
+
+
+async def test_claim_respects_user_guild_and_total_caps_in_fifo_order(store: JobStore) -> None:
+    a1 = await store.insert_job(new_job(user=1, guild=10), T0)
+    a2 = await store.insert_job(new_job(user=1, guild=10), T0)
+    a3 = await store.insert_job(new_job(user=1, guild=10), T0)
+    b1 = await store.insert_job(new_job(user=2, guild=10), T0)
+    c1 = await store.insert_job(new_job(user=3, guild=20), T0)
+    claimed = await store.claim_submittable(Limits(per_user=2, per_guild=3, total=4), T0, T0 + 120, 10)
+    # user 1 is capped at 2, guild 10 at 3 (a1, a2, b1), total 4 leaves room for c1
+    assert [j.id for j in claimed] == [a1.id, a2.id, b1.id, c1.id]
+    assert all(j.status is JobStatus.SUBMITTING and j.next_poll_at == T0 + 120 for j in claimed)
+    assert (await store.get_job(a3.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    assert await store.claim_submittable(Limits(2, 3, 4), T0, T0 + 120, 10) == []
+    assert await store.cancel(a1.id, T0 + 5)
+    again = await store.claim_submittable(Limits(2, 3, 4), T0, T0 + 120, 10)
+    assert [j.id for j in again] == [a3.id]
+
+
+async def test_claim_is_race_free_under_concurrency(store: JobStore) -> None:
+    for _ in range(20):
+        await store.insert_job(new_job(user=1), T0)
+    results = await asyncio.gather(
+        *(store.claim_submittable(Limits(per_user=2, per_guild=10, total=20), T0, T0 + 1, 5) for _ in range(10))
+    )
+    claimed = [j.id for batch in results for j in batch]
+    assert len(claimed) == 2 and len(set(claimed)) == 2
+
+
+async def test_claim_batch_limit(store: JobStore) -> None:
+    for user in range(5):
+        await store.insert_job(new_job(user=user), T0)
+    assert len(await store.claim_submittable(Limits(9, 9, 9), T0, T0, batch=3)) == 3
