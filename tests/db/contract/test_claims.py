@@ -6,7 +6,7 @@ import asyncio
 
 from bot.jobs.ports import JobStore
 from bot.jobs.records import JobStatus, Limits
-from tests.db.contract.helpers import T0, new_job
+from tests.db.contract.helpers import T0, new_job, settings_of
 
 
 async def test_claim_respects_user_guild_and_total_caps_in_fifo_order(store: JobStore) -> None:
@@ -40,3 +40,18 @@ async def test_claim_batch_limit(store: JobStore) -> None:
     for user in range(5):
         await store.insert_job(new_job(user=user), T0)
     assert len(await store.claim_submittable(Limits(9, 9, 9), T0, T0, batch=3)) == 3
+
+
+async def test_claim_uses_guild_caps_and_skips_paused_guilds(store: JobStore) -> None:
+    for user in (1, 1, 1, 2):
+        await store.insert_job(new_job(user=user, guild=10), T0)
+    paused_job = await store.insert_job(new_job(user=3, guild=20), T0)
+    await store.save_workspace_settings(settings_of(10, max_active_per_user=3, max_active_per_guild=3),
+                                        actor_id="1", action="set", details="", now=T0)
+    await store.save_workspace_settings(settings_of(20, paused=True), actor_id="1", action="pause",
+                                        details="", now=T0)
+    claimed = await store.claim_submittable(Limits(per_user=1, per_guild=10, total=20), T0, T0, 20)
+    assert [j.user_id for j in claimed] == ["1", "1", "1"]  # guild 10 allows 3 per user and 3 in all
+    assert (await store.get_job(paused_job.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    await store.save_workspace_settings(settings_of(20), actor_id="1", action="resume", details="", now=T0)
+    assert [j.id for j in await store.claim_submittable(Limits(1, 10, 20), T0, T0, 20)] == [paused_job.id]
