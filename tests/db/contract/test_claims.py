@@ -55,3 +55,23 @@ async def test_claim_uses_guild_caps_and_skips_paused_guilds(store: JobStore) ->
     assert (await store.get_job(paused_job.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
     await store.save_workspace_settings(settings_of(20), actor_id="1", action="resume", details="", now=T0)
     assert [j.id for j in await store.claim_submittable(Limits(1, 10, 20), T0, T0, 20)] == [paused_job.id]
+
+
+async def test_concurrent_claims_and_cancels_through_the_store_stay_consistent(store: JobStore) -> None:
+    jobs = [await store.insert_job(new_job(user=i % 3), T0 + i) for i in range(30)]
+    claims = [store.claim_submittable(Limits(per_user=4, per_guild=10, total=10), T0 + 40, T0 + 100, 5)
+              for _ in range(6)]
+    cancels = [store.cancel(job.id, T0 + 41) for job in jobs[::2]]
+    results = await asyncio.gather(*claims, *cancels)
+    claimed = [job.id for batch in results[:6] for job in batch]  # type: ignore[union-attr]
+    assert len(claimed) == len(set(claimed)) <= 10
+    by_user: dict[str, int] = {}
+    for job in jobs:
+        fresh = await store.get_job(job.id)
+        assert fresh is not None
+        if fresh.id in claimed:
+            # A claim and a cancel of the same job: whichever ran first, the row says so consistently.
+            assert fresh.status in (JobStatus.SUBMITTING, JobStatus.CANCELLED)
+            if fresh.status is JobStatus.SUBMITTING:
+                by_user[fresh.user_id] = by_user.get(fresh.user_id, 0) + 1
+    assert all(count <= 4 for count in by_user.values())
