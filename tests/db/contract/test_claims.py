@@ -75,3 +75,34 @@ async def test_concurrent_claims_and_cancels_through_the_store_stay_consistent(s
             if fresh.status is JobStatus.SUBMITTING:
                 by_user[fresh.user_id] = by_user.get(fresh.user_id, 0) + 1
     assert all(count <= 4 for count in by_user.values())
+
+
+async def test_the_total_cap_counts_every_job_at_the_provider_and_only_those(store: JobStore) -> None:
+    assert await store.claim_submittable(Limits(9, 9, 9), T0, T0 + 60, 9) == []  # nothing queued
+    first = await store.insert_job(new_job(user=1, guild=10), T0)
+    second = await store.insert_job(new_job(user=2, guild=20), T0)
+    third = await store.insert_job(new_job(user=3, guild=30), T0)
+    fourth = await store.insert_job(new_job(user=4, guild=40), T0)
+    total_two = Limits(per_user=9, per_guild=9, total=2)
+    assert [j.id for j in await store.claim_submittable(total_two, T0, T0 + 60, 9)] == [first.id, second.id]
+    assert await store.mark_submitted(first.id, "t1", T0 + 1, T0 + 10)
+    assert await store.record_progress(first.id, JobStatus.RUNNING, 5, T0 + 10)
+    assert await store.claim_submittable(total_two, T0, T0 + 60, 9) == []  # submitting and running both count
+    assert await store.mark_completed(first.id, None, T0 + 20)  # done at the provider: its slot is free
+    assert [j.id for j in await store.claim_submittable(total_two, T0, T0 + 60, 9)] == [third.id]
+    assert await store.mark_failed(second.id, JobStatus.FAILED, "x", T0 + 21)
+    assert [j.id for j in await store.claim_submittable(total_two, T0, T0 + 60, 9)] == [fourth.id]
+
+
+async def test_concurrent_claims_keep_every_workspace_under_its_cap(store: JobStore) -> None:
+    for n in range(40):
+        await store.insert_job(new_job(user=n, guild=n % 4), T0 + n)
+    limits = Limits(per_user=9, per_guild=2, total=10)
+    results = await asyncio.gather(*(store.claim_submittable(limits, T0, T0 + 60, 2) for _ in range(12)))
+    claimed = [job for batch in results for job in batch]
+    assert len(claimed) == len({job.id for job in claimed}) == 8  # two in each of four workspaces
+    per_workspace: dict[str, int] = {}
+    for job in claimed:
+        per_workspace[job.workspace_id] = per_workspace.get(job.workspace_id, 0) + 1
+    assert per_workspace == {"0": 2, "1": 2, "2": 2, "3": 2}
+    assert sorted(job.id for job in await store.submitting_jobs()) == sorted(job.id for job in claimed)
