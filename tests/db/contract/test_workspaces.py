@@ -15,7 +15,6 @@ from bot.jobs.records import JobStatus, Limits, NewJob, Workspace
 from tests.db.contract.helpers import ROOMY, T0, new_job, policy, settings_of
 
 DISCORD, SLACK = Workspace("discord", "10"), Workspace("slack", "10")
-NO_LIMITS = {"daily_quota_per_user": 0, "daily_quota_per_guild": 0, "max_queued": 0}
 
 
 def job_in(workspace: Workspace, user: str = "1", model: str = "veo3.1-fast") -> NewJob:
@@ -62,10 +61,11 @@ async def test_quotas_queue_length_and_cooldown_are_per_platform(store: JobStore
     slack_queue = policy("10", "slack", max_queued=4, daily_quota_per_user=0, daily_quota_per_guild=0)
     assert (await store.admit_job(job_in(SLACK, "4"), slack_queue, T0)).job_id is not None  # 3 of its own, not 6
     assert (await store.admit_job(job_in(SLACK, "5"), slack_queue, T0)).refusal is Refusal.QUEUE_FULL
-    cool = policy(cooldown_seconds=60, **NO_LIMITS)
+    cool = policy(cooldown_seconds=60, daily_quota_per_user=0, daily_quota_per_guild=0, max_queued=0)
     assert (await store.admit_job(job_in(DISCORD, "c"), cool, T0 + 100)).job_id is not None
     assert (await store.admit_job(job_in(DISCORD, "c"), cool, T0 + 110)).refusal is Refusal.COOLDOWN
-    slack_cool = policy("10", "slack", cooldown_seconds=60, **NO_LIMITS)
+    slack_cool = policy("10", "slack", cooldown_seconds=60, daily_quota_per_user=0, daily_quota_per_guild=0,
+                        max_queued=0)
     assert (await store.admit_job(job_in(SLACK, "c"), slack_cool, T0 + 110)).job_id is not None
 
 
