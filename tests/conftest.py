@@ -47,6 +47,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteJobStore]:
+    """The SQLite store itself, for tests of the core and of SQLite's internals (``rows_written``, ...).
+
+    The contract suite (``tests/db/contract/``) has its own ``store``, per backend, typed as the protocol.
+    """
     s = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
     try:
         yield s
