@@ -1,16 +1,17 @@
-"""The store's thread: units are atomic, writes that wait commit together, a failing unit fails alone."""
+"""The store's group commit (on aiosqlite): units are atomic, writes that wait commit together, one fails alone."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from bot.models import JobStatus, Limits, NewJob
 from db.connection import open_database
-from db.sqlite_thread import SqliteThread, StoreClosed
+from db.group_commit import GroupCommit, StoreClosed
 from db.store import SqliteJobStore
 
 T0 = 1_790_000_000.0
@@ -33,17 +34,17 @@ def _half_then_fail(conn: sqlite3.Connection) -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
-    thread = SqliteThread(lambda: open_database(tmp_path / "veo.sqlite3"))
-    await thread.start()
-    yield thread
-    await thread.close()
+    db = GroupCommit(lambda: open_database(tmp_path / "veo.sqlite3"))
+    await db.start()
+    yield db
+    await db.close()
 
 
-async def _meta(db: SqliteThread) -> dict[str, str]:
+async def _meta(db: GroupCommit) -> dict[str, str]:
     return await db.read(lambda conn: {k: v for k, v in conn.execute("SELECT key, value FROM meta")})
 
 
-async def test_writes_that_wait_together_commit_together_and_all_land(db: SqliteThread) -> None:
+async def test_writes_that_wait_together_commit_together_and_all_land(db: GroupCommit) -> None:
     await asyncio.gather(*(db.write(_set(f"k{i}", str(i))) for i in range(200)))
     assert await _meta(db) == {f"k{i}": str(i) for i in range(200)}
     assert db.units_written == 200
@@ -51,7 +52,7 @@ async def test_writes_that_wait_together_commit_together_and_all_land(db: Sqlite
     assert db.commits <= 50
 
 
-async def test_a_failing_unit_rolls_back_alone_and_its_caller_sees_the_error(db: SqliteThread) -> None:
+async def test_a_failing_unit_rolls_back_alone_and_its_caller_sees_the_error(db: GroupCommit) -> None:
     results = await asyncio.gather(
         db.write(_set("before", "1")), db.write(_half_then_fail), db.write(_set("after", "2")),
         return_exceptions=True,
@@ -61,7 +62,7 @@ async def test_a_failing_unit_rolls_back_alone_and_its_caller_sees_the_error(db:
     assert await _meta(db) == {"before": "1", "after": "2"}
 
 
-async def test_a_unit_that_breaks_the_transaction_costs_the_others_nothing(db: SqliteThread) -> None:
+async def test_a_unit_that_breaks_the_transaction_costs_the_others_nothing(db: GroupCommit) -> None:
     def rogue(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES ('rogue', 'x')")
         conn.execute("ROLLBACK")  # ends the shared transaction under everybody's feet
@@ -75,7 +76,7 @@ async def test_a_unit_that_breaks_the_transaction_costs_the_others_nothing(db: S
     assert (await _meta(db))["c"] == "3"
 
 
-async def test_a_cancelled_caller_does_not_stop_its_unit_nor_break_the_store(db: SqliteThread) -> None:
+async def test_a_cancelled_caller_does_not_stop_its_unit_nor_break_the_store(db: GroupCommit) -> None:
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -92,7 +93,7 @@ async def test_a_cancelled_caller_does_not_stop_its_unit_nor_break_the_store(db:
     assert await _meta(db) == {"slow": "done", "next": "ok"}
 
 
-async def test_reads_never_see_a_write_that_is_not_committed(db: SqliteThread) -> None:
+async def test_reads_never_see_a_write_that_is_not_committed(db: GroupCommit) -> None:
     await db.write(_set("k", "old"))
     gate = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -113,7 +114,7 @@ def _value(conn: sqlite3.Connection, key: str) -> str:
 
 
 async def test_close_finishes_what_is_queued_then_refuses_more(tmp_path: Path) -> None:
-    db = SqliteThread(lambda: open_database(tmp_path / "veo.sqlite3"))
+    db = GroupCommit(lambda: open_database(tmp_path / "veo.sqlite3"))
     await db.start()
     pending = [asyncio.ensure_future(db.write(_set(f"k{i}", "v"))) for i in range(20)]
     await asyncio.sleep(0)  # the writes are queued
@@ -130,10 +131,19 @@ async def test_close_finishes_what_is_queued_then_refuses_more(tmp_path: Path) -
 
 async def test_a_database_that_cannot_be_opened_fails_start(tmp_path: Path) -> None:
     (tmp_path / "veo.sqlite3").mkdir()  # a directory where the file should be
-    db = SqliteThread(lambda: open_database(tmp_path / "veo.sqlite3"))
+    threads = threading.active_count()
+    db = GroupCommit(lambda: open_database(tmp_path / "veo.sqlite3"))
     with pytest.raises(sqlite3.Error):
         await db.start()
     await asyncio.wait_for(db.close(), 5)  # nothing to wait for, and no hang
+    with pytest.raises(StoreClosed):
+        await db.read(lambda conn: None)
+    # aiosqlite's thread is gone too (it is not a daemon: left running, it would keep the process alive).
+    for _ in range(500):
+        if threading.active_count() <= threads:
+            break
+        await asyncio.sleep(0.01)
+    assert threading.active_count() <= threads
 
 
 async def test_concurrent_claims_and_cancels_through_the_store_stay_consistent(store: SqliteJobStore) -> None:
