@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -144,6 +146,31 @@ async def test_a_database_that_cannot_be_opened_fails_start(tmp_path: Path) -> N
             break
         await asyncio.sleep(0.01)
     assert threading.active_count() <= threads
+
+
+UNCLOSED = """
+import asyncio, sys
+from pathlib import Path
+from db.store import SqliteJobStore
+
+async def main() -> None:
+    store = await SqliteJobStore.open(Path(sys.argv[1]))
+    await store.set_meta("left", "open")
+    raise RuntimeError("start-up failed after the store was opened")
+
+asyncio.run(main())
+"""
+
+
+def test_a_store_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", UNCLOSED, str(tmp_path / "veo.sqlite3")],  # noqa: S603
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "start-up failed after the store was opened" in done.stderr
+    conn = open_database(tmp_path / "veo.sqlite3")
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'left'").fetchone()[0] == "open"
+    finally:
+        conn.close()
 
 
 async def test_concurrent_claims_and_cancels_through_the_store_stay_consistent(store: SqliteJobStore) -> None:
