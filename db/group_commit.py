@@ -94,7 +94,6 @@ class GroupCommit:
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self._connect = connect
-        self._conn: aiosqlite.Connection | None = None
         self._sqlite: sqlite3.Connection | None = None  # the connection aiosqlite's thread opened
         self._open_error: Exception | None = None
         self._queue: deque[_Unit] = deque()
@@ -117,7 +116,7 @@ class GroupCommit:
             error, self._open_error = self._open_error, None
             await conn.close()  # stops aiosqlite's thread, and waits for it
             raise error
-        self._conn, self._loop = conn, loop
+        self._loop = loop
         self._pump = loop.create_task(self._pump_units(conn), name="veo-store")
 
     def _open(self) -> sqlite3.Connection:
@@ -166,20 +165,19 @@ class GroupCommit:
         if self._closed:
             return
         self._closed = True
-        pump, conn = self._pump, self._conn
-        if pump is None or conn is None:  # never started, or opening failed: nothing to wait for
+        pump = self._pump
+        if pump is None:  # never started, or opening failed: nothing to wait for
             return
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
-        try:
-            await asyncio.shield(pump)  # a cancelled close() leaves the queued units to finish
-        finally:
-            await conn.close()
+        # The pump runs what is queued, then closes the connection: a cancelled close() stops neither.
+        await asyncio.shield(pump)
 
     # -- on the event loop ----------------------------------------------------------------------------
 
     async def _pump_units(self, conn: aiosqlite.Connection) -> None:
-        """Hand the queued units to the connection's thread, a batch at a time, until closed and drained.
+        """Hand the queued units to the connection's thread, a batch at a time; once closed and drained,
+        close the connection (and so aiosqlite's thread).
 
         A batch's results come back in one wake-up of the event loop; the units queued meanwhile are the
         next batch.
@@ -190,7 +188,7 @@ class GroupCommit:
             while True:
                 if not queue:
                     if self._closed:
-                        return
+                        break
                     self._wake = self._loop.create_future()
                     await self._wake
                     continue
@@ -207,6 +205,7 @@ class GroupCommit:
             _settle([(unit.future, None, StoreClosed("the job store is closed")) for unit in queue])
             queue.clear()
             raise
+        await conn.close()
 
     # -- on the connection's thread -------------------------------------------------------------------
 

@@ -131,6 +131,36 @@ async def test_close_finishes_what_is_queued_then_refuses_more(tmp_path: Path) -
         conn.close()
 
 
+async def test_a_cancelled_close_still_finishes_what_is_queued(tmp_path: Path) -> None:
+    db = GroupCommit(lambda: open_database(tmp_path / "veo.sqlite3"))
+    await db.start()
+    started, release = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+
+    def held(conn: sqlite3.Connection) -> None:
+        loop.call_soon_threadsafe(started.set)
+        release.wait(5)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('held', 'v')")
+
+    first = asyncio.ensure_future(db.write(held))
+    await started.wait()  # a batch is on the connection's thread; the next writes queue behind it
+    pending = [asyncio.ensure_future(db.write(_set(f"k{i}", "v"))) for i in range(19)]
+    closing = asyncio.ensure_future(db.close())
+    await asyncio.sleep(0)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    release.set()
+    await asyncio.gather(first, *pending)
+    with pytest.raises(StoreClosed):
+        await db.read(lambda conn: None)
+    conn = open_database(tmp_path / "veo.sqlite3")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 20
+    finally:
+        conn.close()
+
+
 async def test_a_database_that_cannot_be_opened_fails_start(tmp_path: Path) -> None:
     (tmp_path / "veo.sqlite3").mkdir()  # a directory where the file should be
     threads = threading.active_count()
