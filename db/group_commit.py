@@ -1,13 +1,14 @@
 """``GroupCommit``: the store's one SQLite connection, an ``aiosqlite.Connection``, with group commit on top.
 
 Each store call is one *unit*: a function of the (sqlite3) connection, run on aiosqlite's thread in one
-hand-over, not a round trip per statement. Units wait in a queue on the event loop; one batch of them at
-a time is handed to the connection's thread. Reads run as they come, outside any transaction. Writes that
-arrive while a batch is on the thread (most often: while its commit waits for the disk) go into the next
-batch, and so into one transaction together, each inside its own savepoint so that a unit that fails
-rolls back alone; that transaction is committed with one fsync. A writer resumes only once the commit
-that holds its unit is on disk: the same durability as one transaction per write, for a fraction of the
-fsyncs.
+hand-over, not a round trip per statement. Units wait in a queue; when the thread is idle, the event loop
+hands it a *drain*, which runs what is queued a batch at a time until the queue is empty, going straight
+on from one batch to the next. Reads run as they come, outside any transaction. Writes that arrive while
+a batch runs (most often: while its commit waits for the disk) go into the next batch, and so into one
+transaction together, each inside its own savepoint so that a unit that fails rolls back alone; that
+transaction is committed with one fsync. A writer resumes only once the commit that holds its unit is on
+disk: the same durability as one transaction per write, for a fraction of the fsyncs. The results of a
+batch go back to the event loop in one wake-up.
 
 A unit is atomic: nothing else runs on the connection while it does, and its writes commit or roll back
 together. A caller that is cancelled while its unit waits or runs does not stop it: the unit finishes (or
@@ -49,6 +50,14 @@ class _Unit:
 
 
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, outcomes: list[_Outcome]) -> None:
+    """From the connection's thread: settle the futures on the event loop, in one wake-up."""
+    try:
+        loop.call_soon_threadsafe(_settle, outcomes)
+    except RuntimeError:  # the event loop is gone: nobody is waiting any more
+        log.debug("store results dropped: event loop closed")
 
 
 # -- the two places the store reaches into aiosqlite ----------------------------------------------------
@@ -96,7 +105,10 @@ class GroupCommit:
         self._connect = connect
         self._sqlite: sqlite3.Connection | None = None  # the connection aiosqlite's thread opened
         self._open_error: Exception | None = None
+        # The queue is shared with the connection's thread: both hold the lock to use it, or the flag.
+        self._lock = threading.Lock()
         self._queue: deque[_Unit] = deque()
+        self._draining = False  # a drain is on (or handed to) the connection's thread
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pump: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
@@ -154,60 +166,73 @@ class GroupCommit:
         if self._loop is None:
             raise StoreClosed("the job store is not open")
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._queue.append(_Unit(work, write, future))
+        with self._lock:
+            self._queue.append(_Unit(work, write, future))
+            draining = self._draining
         wake = self._wake
-        if wake is not None and not wake.done():
+        if not draining and wake is not None and not wake.done():
             wake.set_result(None)
         return future
 
     async def close(self) -> None:
-        """Finish the units already queued, then close the connection (and so aiosqlite's thread)."""
-        if self._closed:
-            return
-        self._closed = True
-        pump = self._pump
-        if pump is None:  # never started, or opening failed: nothing to wait for
-            return
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
-        # The pump runs what is queued, then closes the connection: a cancelled close() stops neither.
-        await asyncio.shield(pump)
+        """Finish the units already queued, then close the connection (and so aiosqlite's thread); returns
+        once that is done, whichever call to close() started it."""
+        if not self._closed:
+            self._closed = True
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
+        if self._pump is not None:  # None: never started, or opening failed; nothing to wait for
+            # The pump runs what is queued, then closes the connection: a cancelled close() stops neither.
+            await asyncio.shield(self._pump)
 
     # -- on the event loop ----------------------------------------------------------------------------
 
     async def _pump_units(self, conn: aiosqlite.Connection) -> None:
-        """Hand the queued units to the connection's thread, a batch at a time; once closed and drained,
-        close the connection (and so aiosqlite's thread).
-
-        A batch's results come back in one wake-up of the event loop; the units queued meanwhile are the
-        next batch.
-        """
+        """Hand a drain to the connection's thread whenever units wait and none is there; once closed and
+        drained, close the connection (and so aiosqlite's thread)."""
         assert self._loop is not None
-        queue = self._queue
+        lock, queue = self._lock, self._queue
         try:
             while True:
-                if not queue:
+                with lock:
+                    self._draining = bool(queue)
+                if not self._draining:
                     if self._closed:
                         break
                     self._wake = self._loop.create_future()
                     await self._wake
                     continue
-                units = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
                 try:
-                    outcomes = await _on_connection_thread(conn, partial(self._run, units))
-                except Exception as exc:  # aiosqlite could not run the batch (its connection is gone)
+                    outcomes = await _on_connection_thread(conn, partial(self._drain, self._loop))
+                except Exception as exc:  # aiosqlite could not run the drain (its connection is gone)
+                    with lock:
+                        units, self._draining = list(queue), False
+                        queue.clear()
                     outcomes = [(unit.future, None, exc) for unit in units]
                 _settle(outcomes)
         except asyncio.CancelledError:
-            # The event loop is being torn down without close(). The batch on the thread, if any, still
-            # runs; what is still queued never will.
+            # The event loop is being torn down without close(). A drain on the thread, if any, still runs
+            # what is queued (its results go nowhere); nothing more is taken.
             self._closed = True
-            _settle([(unit.future, None, StoreClosed("the job store is closed")) for unit in queue])
-            queue.clear()
             raise
         await conn.close()
 
     # -- on the connection's thread -------------------------------------------------------------------
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> list[_Outcome]:
+        """Run the queued units a batch (up to MAX_BATCH) at a time until none is left; hand each batch's
+        results to the event loop as it ends, and return the last one's (the event loop settles those when
+        the drain ends)."""
+        lock, queue = self._lock, self._queue
+        while True:
+            with lock:
+                units = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
+            outcomes = self._run(units)
+            with lock:
+                if not queue:
+                    self._draining = False
+                    return outcomes
+            _hand_over(loop, outcomes)
 
     def _run(self, units: list[_Unit]) -> list[_Outcome]:
         conn = self._sqlite

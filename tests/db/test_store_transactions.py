@@ -154,6 +154,7 @@ async def test_a_cancelled_close_still_finishes_what_is_queued(tmp_path: Path) -
     await asyncio.gather(first, *pending)
     with pytest.raises(StoreClosed):
         await db.read(lambda conn: None)
+    await asyncio.wait_for(db.close(), 5)  # another close() waits for the first one's end
     conn = open_database(tmp_path / "veo.sqlite3")
     try:
         assert conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 20
