@@ -1,4 +1,4 @@
-"""``StoreBase``: the job store's connection thread and small query helpers."""
+"""``StoreBase``: the job store's connection (through ``db.sqlite.group_commit``) and small query helpers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from db.sqlite.connection import DatabaseLock, open_database
-from db.sqlite.thread import SqliteThread
+from db.sqlite.group_commit import GroupCommit
 
 T = TypeVar("T")
 
@@ -19,19 +19,19 @@ def marks(values: Sequence[object]) -> str:
 
 
 def scalar(conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()) -> Any:
-    """The first column of the first row, or None (on the store's thread)."""
+    """The first column of the first row, or None (on the connection's thread)."""
     row = conn.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
 class StoreBase:
-    """One long-lived SQLite connection, on its own thread, shared by the store's query groups.
+    """One long-lived SQLite connection, on aiosqlite's thread, shared by the store's query groups.
 
-    Every method is one unit on that thread (``db.sqlite.thread``): a read, or a write whose statements
+    Every method is one unit on that thread (``db.sqlite.group_commit``): a read, or a write whose statements
     commit together, atomically, with the other writes waiting at the time.
     """
 
-    def __init__(self, db: SqliteThread, lock: DatabaseLock | None = None) -> None:
+    def __init__(self, db: GroupCommit, lock: DatabaseLock | None = None) -> None:
         self._db = db
         self._lock = lock
 
@@ -43,7 +43,7 @@ class StoreBase:
         """
         lock = DatabaseLock.acquire(path)
         try:
-            db = SqliteThread(lambda: open_database(path))
+            db = GroupCommit(lambda: open_database(path))
             await db.start()
         except BaseException:
             lock.release()

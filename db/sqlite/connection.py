@@ -104,7 +104,8 @@ def migrate(conn: sqlite3.Connection) -> int:
 def open_database(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the database file with WAL, a busy timeout and foreign keys, migrated.
 
-    The connection is for the store's own thread (``db.sqlite.thread``), which opens it.
+    The connection is for the store's connection thread (aiosqlite's, driven by ``db.sqlite.group_commit``), which
+    opens it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -118,8 +119,8 @@ def open_database(path: Path) -> sqlite3.Connection:
     # FULL: every commit is on disk before the bot acts on it. With NORMAL a process crash loses nothing, but
     # a power loss or kernel crash could roll back commits made since the last checkpoint: a job claimed for
     # submission could come back as queued and be sent (and billed) twice, a delivered one be posted again.
-    # The price is one fsync per commit; the store's thread commits the writes that queue up meanwhile
-    # together (group commit), so under load one fsync serves many writes.
+    # The price is one fsync per commit; the store commits the writes that queue up meanwhile together
+    # (group commit, ``db.sqlite.group_commit``), so under load one fsync serves many writes.
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     try:
