@@ -16,16 +16,26 @@ from tests.support.mp4 import top_level_boxes
 SETTING_PREFIXES = ("VEO_", "DISCORD_", "COMETAPI_", "DATABASE_")
 
 
+def bot_env(settings: dict[str, str]) -> dict[str, str]:
+    """This process's environment without any bot setting of its own, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
+    env.update(settings)
+    return env
+
+
+async def start_bot(cwd: Path, env: dict[str, str], *, merge_stderr: bool = True) -> asyncio.subprocess.Process:
+    """``python -m bot run`` as a child process, its output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+    )
+
+
 async def test_process_serves_veo_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     video = make_mp4_bytes(20_000)
     async with world(tmp_path) as w:
         w.api.default_script = TaskScript(polls_until_done=1, video=video)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VEO_", "DISCORD_", "COMETAPI_"))}
-        env.update(w.env(VEO_POLL_INTERVAL="0.2"))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
+        proc = await start_bot(tmp_path, bot_env(w.env(VEO_POLL_INTERVAL="0.2")))
         try:
             await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
             await w.discord.wait_until(lambda: w.discord.sync_count(w.guild.id) >= 1, timeout=10)
@@ -48,18 +58,11 @@ async def test_process_serves_veo_and_stops_cleanly_on_sigterm(tmp_path: Path) -
 
 async def test_a_second_process_on_the_same_database_is_refused_with_one_line(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VEO_", "DISCORD_", "COMETAPI_"))}
-        env.update(w.env(VEO_POLL_INTERVAL="0.2"))
-        first = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
+        env = bot_env(w.env(VEO_POLL_INTERVAL="0.2"))
+        first = await start_bot(tmp_path, env)
         try:
             await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
-            second = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )
+            second = await start_bot(tmp_path, env, merge_stderr=False)
             out, err = await asyncio.wait_for(second.communicate(), timeout=30)
             assert second.returncode == 2
             assert out == b""
@@ -81,13 +84,9 @@ async def test_mock_provider_without_a_cometapi_key_delivers_a_real_mp4(tmp_path
     """``VEO_PROVIDER=mock`` with no CometAPI at all: no key, no base URL, no fake video service running."""
     async with discord_world(tmp_path) as w:
         role = w.discord.add_role(w.guild.id, "everyone-on-call", mentionable=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
-        env.update(w.env(VEO_PROVIDER="mock", VEO_POLL_INTERVAL="0.1"))
+        env = bot_env(w.env(VEO_PROVIDER="mock", VEO_POLL_INTERVAL="0.1"))
         assert not [k for k in env if k.startswith("COMETAPI_")]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
+        proc = await start_bot(tmp_path, env)
         try:
             await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
             await w.discord.wait_until(lambda: w.discord.sync_count(w.guild.id) >= 1, timeout=10)
