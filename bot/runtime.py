@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +127,6 @@ class Runtime:
     def video_link(self, job: Job) -> str | None:
         """The lasting public URL of a job's stored video, if there is one."""
         return self.videos.public_url(job.id)
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The clock the job core reads."""
-        return self.worker.clock
 
     async def start(self) -> None:
         """Start serving ``/healthz`` and ``/metrics``, and pruning stored videos."""

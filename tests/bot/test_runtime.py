@@ -13,6 +13,7 @@ from bot.jobs.records import Job, JobStatus, NewJob
 from bot.ops.health import HealthProbe
 from bot.runtime import Runtime
 from db import open_store
+from db.sqlite.group_commit import StoreClosed
 from tests.support.core import RecordingNotifier
 
 T0 = 1_790_000_000.0
@@ -81,7 +82,7 @@ async def test_the_runtime_shares_the_nonce_salt_and_closes_its_store(tmp_path: 
     salt = first.nonce_salt
     job = await _job(first, "discord")
     await first.close()
-    with pytest.raises(Exception):  # noqa: B017 - any error: the store is closed
+    with pytest.raises(StoreClosed):
         await first.store.get_job(job.id)
     second = await _runtime(tmp_path)
     try:
