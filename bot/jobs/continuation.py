@@ -50,8 +50,9 @@ class Continuations:
 
     async def source(self, job_id: int, requester: Requester) -> Job:
         """The job to continue from, refused plainly when there is nothing to continue or the member may not
-        make videos here; cheap enough to run before a form is shown."""
-        original, _ = await self._source(job_id, requester)
+        make videos here (rules and daily quotas); cheap enough to run before a form is shown."""
+        original, policy = await self._source(job_id, requester)
+        await self.service.check_quotas(requester.workspace, requester.user_id, policy)
         return original
 
     async def _source(self, job_id: int, requester: Requester) -> tuple[Job, Policy]:

@@ -142,9 +142,17 @@ async def test_limits_and_rules_apply_as_for_veo(tmp_path: Path, clock: FakeCloc
             await core.store.save_workspace_settings(settings, actor_id="9", action="test", details="", now=clock())
 
         await rules(daily_quota_per_user=1)
+        assert (await continuations.source(done, TEAMMATE)).id == done
         await continuations.create(done, TEAMMATE, "once")
         error = await _refused(core, continuations, done)
         assert isinstance(error, LimitReached) and "You have used your 1 videos for today" in error.user_message
+        with pytest.raises(LimitReached):  # already when the member clicks, before any form
+            await continuations.source(done, TEAMMATE)
+        await rules(daily_quota_per_guild=3)  # two used: member 1's job, then member 2's
+        assert (await continuations.source(done, Requester(GUILD, "100", "3", ()))).id == done
+        await rules(daily_quota_per_guild=2)
+        with pytest.raises(LimitReached, match="This server has used its 2 videos"):
+            await continuations.source(done, Requester(GUILD, "100", "3", ()))
         await rules(allowed_channels=("200",))
         assert isinstance(await _refused(core, continuations, done), NotAllowed)
         await rules(allowed_models=("veo3.1-fast",))  # the original was made with veo3.1
