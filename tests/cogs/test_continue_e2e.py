@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.fakes.comet.api import TaskScript
 from tests.fakes.discord.interactions import FakeInteraction
 from tests.fakes.discord.modals import text_inputs
-from tests.fakes.discord.models import FakeUser, MessageRecord
+from tests.fakes.discord.models import ATTACH_FILES, BOT_DEFAULT_PERMISSIONS, FakeUser, MessageRecord
 from tests.support.e2e import MEMBER_PERMISSIONS, World, running_bot, world
 from tests.support.mp4 import RED, close_to, coloured_mp4, picture_colour
 
@@ -107,13 +107,16 @@ async def test_a_pruned_copy_is_refused_plainly(tmp_path: Path) -> None:
         assert len(w.api.create_requests()) == 1 and await app.store.get_job(2) is None
 
 
-async def test_a_blank_prompt_is_refused(tmp_path: Path) -> None:
+async def test_a_blank_prompt_or_a_channel_the_bot_cannot_post_in_is_refused(tmp_path: Path) -> None:
     async with world(tmp_path) as w, running_bot(w) as app:
         result = await _deliver(w, tmp_path)
         click = await _click(w, result, w.member)
         await click.wait_modal()
         submit = await w.discord.invoke_modal_submit(click, {"prompt": " \u200b "}, permissions=MEMBER_PERMISSIONS)
         assert (await _answer(submit)).startswith("The prompt is empty.")
+        submit = await w.discord.invoke_modal_submit(click, {"prompt": "next"}, permissions=MEMBER_PERMISSIONS,
+                                                     app_permissions=BOT_DEFAULT_PERMISSIONS & ~ATTACH_FILES)
+        assert (await _answer(submit)).startswith("I can't post videos in this channel: I'm missing Attach Files.")
         assert len(w.api.create_requests()) == 1 and await app.store.get_job(2) is None
 
 
