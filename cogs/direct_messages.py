@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import aiohttp
 import discord
 
@@ -13,8 +11,6 @@ from bot.jobs.records import Job, JobStatus
 from cogs.ids import snowflake
 from cogs.limits import CONTENT, clip
 from cogs.render import excerpt, message_link
-
-log = logging.getLogger(__name__)
 
 # Discord's 403 when the member does not take direct messages from the bot (closed, no server in common,
 # blocked); a deleted account is 404 Unknown User, an id that names no user 400.
@@ -45,7 +41,9 @@ async def send_ready_dm(client: discord.Client, job: Job, *, nonce: str) -> str:
         message = await channel.send(ready_dm_text(job), nonce=nonce,
                                      allowed_mentions=discord.AllowedMentions.none())
     except discord.HTTPException as exc:
-        # 4xx will answer the same next time; 5xx (after discord.py's own retries) may pass.
+        if exc.code == CANNOT_MESSAGE_USER:
+            raise DeliveryFailed("the member does not take direct messages from the bot", permanent=True) from exc
+        # Other 4xx will answer the same next time; 5xx (after discord.py's own retries) may pass.
         raise DeliveryFailed(f"Discord answered {exc.status} (code {exc.code})", permanent=exc.status < 500) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise DeliveryFailed(type(exc).__name__, permanent=False) from exc
