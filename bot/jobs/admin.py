@@ -151,9 +151,10 @@ class WorkspaceAdmin:
                 raise InvalidInput("No channel has threads for its jobs.")
             updated = with_changes(current, thread_channels=None)
             return await self._save(updated, actor_id, "threads off", "every channel")
-        if enabled == (channel_id in channels):
-            raise InvalidInput("Threads are already on in that channel." if enabled
-                               else "Threads are not on in that channel.")
+        if enabled and channel_id in channels:
+            raise InvalidInput("Threads are already on in that channel.")
+        if not enabled and channel_id not in channels:
+            raise InvalidInput("Threads are not on in that channel.")
         if enabled:
             new_value: tuple[str, ...] | None = (*channels, channel_id)
         else:

@@ -38,9 +38,13 @@ def queued_reply(job: Job, view: StatusView, locale: Locale = None, *, dropped_m
     link = message_link(job, job.status_message_id)
     where = tr("Follow it here: {link}", locale, link=link) if link else tr(
         "Its status will appear in this channel.", locale)
+    if job.in_thread:
+        then = tr("I'll post the video in the job's thread, under its status message, and mention you when it's "
+                  "ready.", locale)
+    else:
+        then = tr("I'll post the video in this channel and mention you when it's ready.", locale)
     lines = [tr("Job #{job}: {state}.", locale, job=job.id, state=state_line(job, view.position, locale))
-             + f" {where}",
-             tr("I'll post the video in this channel and mention you when it's ready.", locale)]
+             + f" {where}", then]
     if job.dm_when_ready:
         lines[-1] += " " + tr("You'll get a direct message too.", locale)
     if dropped_model is not None:
