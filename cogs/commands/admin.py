@@ -10,7 +10,6 @@ from discord.ext import commands
 
 from bot.i18n import tr
 from bot.jobs.admin import PERIODS, SETTING_LABELS, UsageLine, UsageReport, WorkspaceAdmin
-from bot.jobs.errors import InvalidInput
 from bot.jobs.policy import OVERRIDABLE, AuditEntry, Policy, WorkspaceSettings
 from cogs.ids import member_id, workspace_of
 from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, EMBED_DESCRIPTION, FIELD_VALUE, clip, fit_embed
@@ -210,8 +209,6 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
                       channel: discord.TextChannel | None = None) -> None:
         """Turn a channel's job threads on or off."""
         assert interaction.guild_id is not None
-        if channel is not None and channel.guild.id != interaction.guild_id:
-            raise InvalidInput("Choose a channel of this server.")
         await self.admin.set_threads(workspace_of(interaction), member_id(interaction),
                                      str(channel.id) if channel else None, enabled)
         warning = missing_thread_permissions(channel, interaction.locale) if channel and enabled else None
