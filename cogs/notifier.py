@@ -101,6 +101,10 @@ class DiscordNotifier:
             except discord.NotFound as exc:
                 if exc.code != UNKNOWN_MESSAGE:
                     raise
+                if job.in_thread:
+                    # The job's thread has the status message's id: a new one would start a second thread.
+                    log.info("job=%s status message was deleted; its thread carries on", job.id)
+                    return None
                 log.info("job=%s status message was deleted; posting a new one", job.id)
         message = await channel.send(embed=embed, nonce=self.nonce(job, "s"), allowed_mentions=none)
         if job.in_thread:

@@ -16,7 +16,7 @@ from bot.jobs.records import Job, NewJob
 from bot.jobs.requests import clean_prompt
 from bot.jobs.service import JobService
 from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
-from cogs.ids import member_id, role_ids, workspace_of
+from cogs.ids import member_id, role_ids, rules_channel_id, workspace_of
 from cogs.limits import CONTENT, clip
 from cogs.model_choices import model_choices
 from cogs.render import Locale, message_link, state_line, status_embed
@@ -88,7 +88,8 @@ class VeoCog(commands.Cog):
             raise InvalidInput("Use /veo in a server channel.")
         text = clean_prompt(prompt, s.max_prompt_chars)
         workspace = workspace_of(interaction)
-        policy = await self.service.check_request(workspace, str(interaction.channel_id), role_ids(interaction), None)
+        policy = await self.service.check_request(workspace, rules_channel_id(interaction), role_ids(interaction),
+                                                  None)
         # The options given, else the member's /veo-prefer preferences, else the server's defaults.
         choices = await self.service.request_choices(workspace, member_id(interaction), policy, model=model,
                                                      orientation=orientation.value if orientation else None)

@@ -227,3 +227,35 @@ async def test_a_deleted_status_message_keeps_its_thread_for_the_result(tmp_path
         job = await w.discord.wait_until(lambda: _delivered(app), timeout=15)
         [result] = _bot_messages(w, thread.id)
         assert job.delivered_message_id == str(result.id) and w.results() == []
+        # No second status message, so no second thread: the job's thread still has the deleted message's id.
+        assert w.status_messages() == [] and w.discord.threads(w.channel.id) == [thread]
+        assert job.status_message_id == str(thread.id)
+
+
+async def test_regenerate_in_a_thread_keeps_the_new_take_in_that_thread(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, running_bot(w) as app:
+        w.api.default_script = TaskScript(polls_until_done=0)
+        await _admin(w, channel=w.channel, enabled=True)
+        text = await _admin_channel_list(w)
+        assert f"<#{w.channel.id}>" in text
+        await _veo(w)
+        await w.discord.wait_until(lambda: _delivered(app), timeout=15)
+        [thread] = w.discord.threads(w.channel.id)
+        [result] = _bot_messages(w, thread.id)
+        # The thread's parent is the one allowed channel: its rules apply in the thread.
+        click = await w.discord.invoke_component(result, f"veo:regen:{1}", user=w.member,
+                                                 permissions=MEMBER_PERMISSIONS)
+        answer = await click.wait_for_response(predicate=lambda m: bool(m.content))
+        assert "Queued job #2" in answer.content
+        second = await w.discord.wait_until(lambda: _delivered(app, 2), timeout=15)
+        assert second.channel_id == str(thread.id) and not second.in_thread
+        assert len(w.discord.threads(w.channel.id)) == 1 and w.results() == []
+        assert str(second.delivered_message_id) in {str(m.id) for m in _bot_messages(w, thread.id)}
+
+
+async def _admin_channel_list(w: World) -> str:
+    interaction = await w.discord.invoke_command("veo-admin channel", channel_id=w.channel.id, user=w.moderator,
+                                                 options={"action": "add", "channel": w.channel},
+                                                 permissions=ADMIN_PERMISSIONS)
+    reply = await interaction.wait_for_response(predicate=lambda m: bool(m.embeds))
+    return str(reply.embeds)
