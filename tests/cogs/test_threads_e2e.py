@@ -214,6 +214,33 @@ async def test_an_archived_thread_reopens_and_a_locked_one_sends_the_result_to_t
         assert "second" in in_channel.content and in_channel.referenced_message_id == locked.id
 
 
+@pytest.mark.parametrize("restart_refused", [False, True])
+async def test_a_deleted_thread_is_started_again_or_the_result_goes_to_the_channel(
+    tmp_path: Path, restart_refused: bool
+) -> None:
+    async with world(tmp_path) as w, running_bot(w) as app:
+        w.api.default_script = TaskScript(polls_until_done=10_000)
+        await _admin(w, channel=w.channel, enabled=True)
+        await _veo(w)
+        [thread] = await w.discord.wait_until(lambda: w.discord.threads(w.channel.id) or None, timeout=10)
+        w.discord.delete_thread(thread)
+        if restart_refused:
+            # Should Discord refuse a new thread from the same message, the thread's id stays unknown.
+            w.discord.inject("POST", r"/messages/\d+/threads$", status=400, code=160004, times=10)
+        for task in list(w.api.tasks.values()):
+            task.script = TaskScript(polls_until_done=0)
+        job = await w.discord.wait_until(lambda: _delivered(app), timeout=15)
+        [status] = w.status_messages()
+        if restart_refused:
+            [result] = w.results()
+            assert result.referenced_message_id == status.id and w.discord.threads(w.channel.id) == []
+        else:
+            [again] = w.discord.threads(w.channel.id)
+            [result] = _bot_messages(w, again.id)
+            assert again.id == status.id and w.results() == []
+        assert job.delivered_message_id == str(result.id)
+
+
 async def test_a_deleted_status_message_keeps_its_thread_for_the_result(tmp_path: Path) -> None:
     async with world(tmp_path) as w, running_bot(w) as app:
         w.api.default_script = TaskScript(polls_until_done=10_000)

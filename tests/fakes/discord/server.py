@@ -202,6 +202,14 @@ class FakeDiscord:
         """Archive, lock or reopen a thread, as a moderator (or inactivity) would."""
         threads.set_archived(self.state, thread, archived=archived, locked=locked)
 
+    def delete_thread(self, thread: FakeChannel) -> None:
+        """A moderator deletes a thread: its id is unknown from then on (10003)."""
+        del self.state.channels[thread.id]
+        del self.state.guild(thread.guild_id).channels[thread.id]
+        data = {"id": str(thread.id), "guild_id": str(thread.guild_id), "parent_id": str(thread.parent_id),
+                "type": thread.type}
+        self.state.dispatch("THREAD_DELETE", data, thread.guild_id, 0, False)
+
     def threads(self, parent_id: int) -> list[FakeChannel]:
         """The threads started in a channel, oldest first."""
         return [c for c in self.state.channels.values() if c.is_thread and c.parent_id == parent_id]
