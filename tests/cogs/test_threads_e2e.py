@@ -18,6 +18,7 @@ from tests.fakes.discord.models import (
     MessageRecord,
 )
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, guild_workspace, running_bot, world
+from tests.support.mp4 import coloured_mp4
 
 ADMIN_PERMISSIONS = MODERATOR_PERMISSIONS | (1 << 5)
 THREAD_MESSAGES = r"/channels/\d+/messages$"
@@ -286,3 +287,23 @@ async def _admin_channel_list(w: World) -> str:
                                                  permissions=ADMIN_PERMISSIONS)
     reply = await interaction.wait_for_response(predicate=lambda m: bool(m.embeds))
     return str(reply.embeds)
+
+
+async def test_continue_in_a_thread_follows_the_parent_channels_rules(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, running_bot(w) as app:
+        w.api.default_script = TaskScript(polls_until_done=0, video=coloured_mp4(tmp_path / "clip.mp4").read_bytes())
+        await _admin(w, channel=w.channel, enabled=True)
+        await _admin_channel_list(w)  # /veo works in this channel only, and in its threads
+        await _veo(w)
+        await w.discord.wait_until(lambda: _delivered(app), timeout=15)
+        [thread] = w.discord.threads(w.channel.id)
+        [result] = _bot_messages(w, thread.id)
+        click = await w.discord.invoke_component(result, "veo:continue:1", user=w.member,
+                                                 permissions=MEMBER_PERMISSIONS)
+        await click.wait_modal()
+        submit = await w.discord.invoke_modal_submit(click, {"prompt": "the boat reaches the sea"},
+                                                     permissions=MEMBER_PERMISSIONS)
+        answer = await submit.wait_for_response(predicate=lambda m: bool(m.content))
+        assert "Queued job #2" in answer.content
+        second = await w.discord.wait_until(lambda: _delivered(app, 2), timeout=15)
+        assert second.channel_id == str(thread.id) and len(_bot_messages(w, thread.id)) == 3  # status and result
