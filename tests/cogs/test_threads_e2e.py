@@ -307,3 +307,18 @@ async def test_continue_in_a_thread_follows_the_parent_channels_rules(tmp_path: 
         assert "Queued job #2" in answer.content
         second = await w.discord.wait_until(lambda: _delivered(app, 2), timeout=15)
         assert second.channel_id == str(thread.id) and len(_bot_messages(w, thread.id)) == 3  # status and result
+
+
+async def test_the_direct_message_links_to_the_result_in_the_thread(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, running_bot(w) as app:
+        w.api.default_script = TaskScript(polls_until_done=0)
+        await _admin(w, channel=w.channel, enabled=True)
+        prefer = await w.discord.invoke_command("veo-prefer", channel_id=w.channel.id, user=w.member,
+                                                options={"dm": True}, permissions=MEMBER_PERMISSIONS)
+        await prefer.wait_for_response(predicate=lambda m: m.content.startswith("Saved."))
+        await _veo(w)
+        await w.discord.wait_until(lambda: _delivered(app), timeout=15)
+        [thread] = w.discord.threads(w.channel.id)
+        [result] = _bot_messages(w, thread.id)
+        [dm] = await w.discord.wait_until(lambda: w.discord.dm_messages(w.member) or None, timeout=10)
+        assert f"https://discord.com/channels/{w.guild.id}/{thread.id}/{result.id}" in dm.content
