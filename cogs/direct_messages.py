@@ -10,7 +10,7 @@ from bot.jobs.ports import DeliveryFailed
 from bot.jobs.records import Job, JobStatus
 from cogs.ids import snowflake
 from cogs.limits import CONTENT, clip
-from cogs.render import excerpt, message_link
+from cogs.render import excerpt, result_link
 
 # Discord's 403 when the member does not take direct messages from the bot (closed, no server in common,
 # blocked); a deleted account is 404 Unknown User, an id that names no user 400.
@@ -20,7 +20,7 @@ CANNOT_MESSAGE_USER = 50007
 def ready_dm_text(job: Job) -> str:
     """The direct message: what happened to the job, the link to its result message, and the prompt."""
     loc = job.locale
-    link = message_link(job, job.delivered_message_id) or ""
+    link = result_link(job) or ""
     if job.status is JobStatus.TIMED_OUT:
         head = tr("⌛ Your video job #{job} timed out: {link}", loc, job=job.id, link=link)
     elif job.status is JobStatus.FAILED:

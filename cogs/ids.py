@@ -22,6 +22,14 @@ def member_id(interaction: discord.Interaction) -> str:
     return str(interaction.user.id)
 
 
+def rules_channel_id(interaction: discord.Interaction) -> str:
+    """The channel whose rules apply to an interaction: a thread's parent channel, else its own channel."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread) and channel.parent_id is not None:
+        return str(channel.parent_id)
+    return str(interaction.channel_id)
+
+
 def role_ids(interaction: discord.Interaction) -> list[str]:
     """The member's roles, as text ids (for the server's allowed roles)."""
     return [str(role.id) for role in getattr(interaction.user, "roles", [])]

@@ -17,6 +17,7 @@ from bot.jobs.records import Job, JobStatus
 from cogs.direct_messages import send_ready_dm
 from cogs.ids import snowflake
 from cogs.render import failure_head, failure_text, result_head, result_text, status_embed
+from cogs.threads import JobThreads
 from cogs.views.results import result_buttons, result_custom_ids
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class DiscordNotifier:
         self.video_link = video_link
         # Whether a result offers Continue (its video is kept on disk to take the last frame from).
         self.can_continue = can_continue
+        self.threads = JobThreads(client)
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(snowflake(job.channel_id), guild_id=snowflake(job.workspace_id),
@@ -99,9 +101,22 @@ class DiscordNotifier:
             except discord.NotFound as exc:
                 if exc.code != UNKNOWN_MESSAGE:
                     raise
+                if job.in_thread:
+                    # The job's thread has the status message's id: a new one would start a second thread.
+                    log.info("job=%s status message was deleted; its thread carries on", job.id)
+                    return None
                 log.info("job=%s status message was deleted; posting a new one", job.id)
         message = await channel.send(embed=embed, nonce=self.nonce(job, "s"), allowed_mentions=none)
+        if job.in_thread:
+            await self._start_thread(job, str(message.id))
         return str(message.id)
+
+    async def _start_thread(self, job: Job, status_message_id: str) -> None:
+        # The status message stands whatever happens here; delivery starts the thread if it is still missing.
+        try:
+            await self.threads.start(job, status_message_id)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("job=%s could not start its thread yet (%s)", job.id, _reason(exc))
 
     # -- results ----------------------------------------------------------------------------------
 
@@ -135,6 +150,29 @@ class DiscordNotifier:
         return await send_ready_dm(self.client, job, nonce=self.nonce(job, "d"))
 
     async def _post(self, job: Job, content: str, video: Path | None) -> str:
+        mentions = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
+        )
+        try:
+            thread = await self.threads.result_thread(job)
+            if thread is not None:
+                # In the job's own thread; the mention adds the requester to it.
+                return str((await self._send(job, content, video, mentions, None, thread)).id)
+        except discord.HTTPException as exc:
+            if not self.threads.closed(job, exc):
+                raise self._failure(exc, video) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _as_delivery_failure(exc) from exc
+        return await self._post_in_channel(job, content, video, mentions)
+
+    def _failure(self, exc: discord.HTTPException, video: Path | None) -> Exception:
+        if video is not None and (exc.status == 413 or exc.code == TOO_LARGE_CODE):
+            return _FileTooLarge()
+        return _as_delivery_failure(exc)
+
+    async def _post_in_channel(
+        self, job: Job, content: str, video: Path | None, mentions: discord.AllowedMentions
+    ) -> str:
         reference: discord.MessageReference | None = None
         if job.status_message_id is not None:
             reference = discord.MessageReference(
@@ -142,9 +180,6 @@ class DiscordNotifier:
                 guild_id=snowflake(job.workspace_id),
                 fail_if_not_exists=False,
             )
-        mentions = discord.AllowedMentions(
-            everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
-        )
         try:
             try:
                 message = await self._send(job, content, video, mentions, reference)
@@ -155,9 +190,7 @@ class DiscordNotifier:
                 log.info("job=%s cannot reply to the status message; posting without the reply", job.id)
                 message = await self._send(job, content, video, mentions, None)
         except discord.HTTPException as exc:
-            if video is not None and (exc.status == 413 or exc.code == TOO_LARGE_CODE):
-                raise _FileTooLarge from exc
-            raise _as_delivery_failure(exc) from exc
+            raise self._failure(exc, video) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise _as_delivery_failure(exc) from exc
         return str(message.id)
@@ -169,6 +202,7 @@ class DiscordNotifier:
         video: Path | None,
         mentions: discord.AllowedMentions,
         reference: discord.MessageReference | None,
+        destination: discord.PartialMessageable | None = None,
     ) -> discord.Message:
         extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
         buttons = result_buttons(
@@ -180,7 +214,7 @@ class DiscordNotifier:
         )
         file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
         try:
-            return await self._channel(job).send(
+            return await (destination or self._channel(job)).send(
                 content, file=file, nonce=self.nonce(job, "r"), allowed_mentions=mentions, view=buttons, **extra
             )
         finally:
@@ -190,28 +224,41 @@ class DiscordNotifier:
     async def _already_posted(self, job: Job, head: str) -> str | None:
         """After an interrupted attempt, find a result message that did get through.
 
-        The bot's message replies to the job's status message (when it has one) and names the job: by a button's
-        custom id (``veo:regen:N``, ``veo:delete:N``...), or, for a message without buttons, by beginning with
-        ``head``, the text this job's message begins with in the requester's language.
+        The bot's message names the job: by a button's custom id (``veo:regen:N``, ``veo:delete:N``...), or, for a
+        message without buttons, by beginning with ``head``, the text this job's message begins with in the
+        requester's language. It is in the job's thread (when it has one), or in the channel, replying to the
+        job's status message (when it has one).
         """
         if job.delivery_attempts <= 1:
             return None
-        assert self.client.user is not None
         after_time = datetime.datetime.fromtimestamp(job.created_at, tz=datetime.UTC)
         after = discord.Object(snowflake(job.status_message_id) if job.status_message_id is not None
                                else discord.utils.time_snowflake(after_time))
+        if job.in_thread and job.status_message_id is not None:
+            found = await self._scan(job, head, self.threads.thread(job), after, in_thread=True)
+            if found is not None:
+                return found
+        return await self._scan(job, head, self._channel(job), after, in_thread=False)
+
+    async def _scan(
+        self, job: Job, head: str, place: discord.PartialMessageable, after: discord.Object, *, in_thread: bool
+    ) -> str | None:
+        assert self.client.user is not None
         try:
-            async for message in self._channel(job).history(limit=HISTORY_SCAN_LIMIT, after=after):
+            async for message in place.history(limit=HISTORY_SCAN_LIMIT, after=after):
                 replies_to_status = (
                     job.status_message_id is not None
                     and message.reference is not None
                     and str(message.reference.message_id) == job.status_message_id
                 )
                 if message.author.id == self.client.user.id and _names_job(message, job, head) and (
-                    replies_to_status or job.status_message_id is None
+                    in_thread or replies_to_status or job.status_message_id is None
                 ):
                     log.info("job=%s result message %s was already posted", job.id, message.id)
                     return str(message.id)
+        except discord.NotFound as exc:
+            if not in_thread:
+                log.warning("job=%s could not read channel history (%s)", job.id, _reason(exc))
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             # Without Read Message History the nonce alone guards against a duplicate.
             log.warning("job=%s could not read channel history (%s)", job.id, _reason(exc))

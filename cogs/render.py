@@ -87,6 +87,14 @@ def message_link(job: Job, message_id: str | None) -> str | None:
     return f"https://discord.com/channels/{job.workspace_id}/{job.channel_id}/{message_id}"
 
 
+def result_link(job: Job) -> str | None:
+    """A jump link to the job's result: in the job's thread (whose id is its status message's) when it has one."""
+    if job.delivered_message_id is None:
+        return None
+    where = job.status_message_id if job.in_thread and job.status_message_id is not None else job.channel_id
+    return f"https://discord.com/channels/{job.workspace_id}/{where}/{job.delivered_message_id}"
+
+
 def state_line(job: Job, position: int = 0, locale: Locale = None) -> str:
     """The job's state in one line: label, and progress or queue position where they mean something."""
     label = tr(STATE_LABELS[job.status], locale)
@@ -132,7 +140,7 @@ def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale
     if job.status in (JobStatus.FAILED, JobStatus.TIMED_OUT) and job.error:
         embed.add_field(name=tr("Why", loc), value=clip(failure_reason(job, loc), FIELD_VALUE), inline=False)
     if job.delivered_message_id is not None and job.status is JobStatus.DELIVERED:
-        link = message_link(job, job.delivered_message_id)
+        link = result_link(job)
         embed.add_field(name=tr("Result", loc), value=tr("[Jump to the video]({link})", loc, link=link),
                         inline=False)
     elapsed = (now if now is not None else time.time()) - job.created_at
@@ -191,7 +199,7 @@ def job_line(job: Job, *, now: float, position: int = 0, show_owner: bool = Fals
     if show_owner:
         parts.append(f"<@{job.user_id}>")
     parts.append(f"“{excerpt(job.prompt, 40)}”")
-    link = message_link(job, job.delivered_message_id)
+    link = result_link(job)
     if link:
         parts.append(tr("[result]({link})", locale, link=link))
     return " · ".join(parts)

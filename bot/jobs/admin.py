@@ -135,6 +135,33 @@ class WorkspaceAdmin:
         updated = with_changes(current, **{name: new_value})
         return await self._save(updated, actor_id, f"{name} {action}", f"{name}: {item if item is not None else ''}")
 
+    async def set_threads(
+        self, workspace: Workspace, actor_id: str, channel_id: str | None, enabled: bool
+    ) -> WorkspaceSettings:
+        """Give each job made in a channel a thread of its own, or stop; with no channel, stop everywhere.
+
+        Jobs keep what was in force when they were made.
+        """
+        current = await self.store.workspace_settings(workspace)
+        channels = list(current.thread_channels or ())
+        if channel_id is None:
+            if enabled:
+                raise InvalidInput("Say which channel.")
+            if not channels:
+                raise InvalidInput("No channel has threads for its jobs.")
+            updated = with_changes(current, thread_channels=None)
+            return await self._save(updated, actor_id, "threads off", "every channel")
+        if enabled and channel_id in channels:
+            raise InvalidInput("Threads are already on in that channel.")
+        if not enabled and channel_id not in channels:
+            raise InvalidInput("Threads are not on in that channel.")
+        if enabled:
+            new_value: tuple[str, ...] | None = (*channels, channel_id)
+        else:
+            new_value = tuple(c for c in channels if c != channel_id) or None
+        updated = with_changes(current, thread_channels=new_value)
+        return await self._save(updated, actor_id, "threads on" if enabled else "threads off", f"<#{channel_id}>")
+
     async def pause(self, workspace: Workspace, actor_id: str, reason: str | None) -> WorkspaceSettings:
         """Stop starting new jobs in the workspace; its queue is kept and its jobs say why they wait."""
         current = await self.store.workspace_settings(workspace)

@@ -30,6 +30,7 @@ class Requester:
     user_id: str
     role_ids: Collection[str]
     locale: str | None = None
+    rules_channel_id: str | None = None  # the channel whose rules apply (a thread's parent), when not channel_id
 
 
 class Continuations:
@@ -62,7 +63,8 @@ class Continuations:
         if original.status not in VIDEO_STATUSES:
             raise NotAllowed("Job #{job} has no finished video to continue from.", params={"job": original.id})
         self._check_stored(original)
-        policy = await self.service.check_request(requester.workspace, requester.channel_id, requester.role_ids,
+        rules_channel = requester.rules_channel_id or requester.channel_id
+        policy = await self.service.check_request(requester.workspace, rules_channel, requester.role_ids,
                                                   original.model)
         return original, policy
 

@@ -28,16 +28,19 @@ class WorkspaceSettings:
     allowed_channels: tuple[str, ...] | None = None
     allowed_roles: tuple[str, ...] | None = None
     allowed_models: tuple[str, ...] | None = None
+    thread_channels: tuple[str, ...] | None = None  # each job made here gets a thread of its own
     paused: bool = False
     pause_reason: str | None = None
     updated_at: float | None = None
     updated_by: str | None = None
 
 
-# The overrides an admin may set or reset by name.
+# The overrides of the bot's defaults an admin may set or reset by name. Thread channels are no limit and have
+# no default: they are turned on and off per channel (``WorkspaceAdmin.set_threads``).
 OVERRIDABLE = tuple(
     f.name for f in fields(WorkspaceSettings)
-    if f.name not in ("platform", "workspace_id", "paused", "pause_reason", "updated_at", "updated_by")
+    if f.name not in ("platform", "workspace_id", "thread_channels", "paused", "pause_reason", "updated_at",
+                      "updated_by")
 )
 
 
@@ -74,6 +77,7 @@ class Policy:
     paused: bool
     pause_reason: str | None
     default_model: str = ""  # what /veo uses when neither the request nor the member's preferences name one
+    thread_channels: tuple[str, ...] = ()
 
     @classmethod
     def effective(cls, defaults: Defaults, overrides: WorkspaceSettings) -> Policy:
@@ -102,6 +106,7 @@ class Policy:
             paused=overrides.paused,
             pause_reason=overrides.pause_reason,
             default_model=default_model,
+            thread_channels=overrides.thread_channels or (),
         )
 
     def limits(self, total: int) -> Limits:

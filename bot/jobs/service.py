@@ -77,10 +77,13 @@ class JobService:
         """Admit a request under the guild's limits (images first, then the row), post its status message,
         and submit it if a slot is free; raise ``LimitReached`` when a limit refuses it."""
         policy = policy or await self.policy(new.workspace)
+        # Whether the job gets a thread is decided now, once: a later change of the channel's setting leaves it be.
+        in_thread = new.in_thread or new.channel_id in policy.thread_channels
         input_dir = save_inputs(self.worker.config.data_dir, images)
         try:
             admission = await self.store.admit_job(
-                dataclasses.replace(new, image_count=len(images), input_dir=input_dir), policy, self.clock()
+                dataclasses.replace(new, image_count=len(images), input_dir=input_dir, in_thread=in_thread),
+                policy, self.clock(),
             )
         except BaseException:
             remove_inputs(input_dir)

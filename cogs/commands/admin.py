@@ -54,8 +54,22 @@ def settings_embed(overrides: WorkspaceSettings, policy: Policy, locale: Locale 
     else:
         state = tr("▶️ Running", loc)
     embed.add_field(name=tr("New jobs", loc), value=clip(state, FIELD_VALUE), inline=False)
-    embed.set_footer(text="/veo-admin limit, reset, channel, role, model, pause, resume, audit, usage")
+    threads = ", ".join(f"<#{c}>" for c in policy.thread_channels)
+    embed.add_field(name=tr("A thread for each job", loc),
+                    value=clip(threads, LIST_SHOWN) if threads else tr("in no channel", loc), inline=False)
+    embed.set_footer(text="/veo-admin limit, reset, channel, role, model, threads, pause, resume, audit, usage")
     return fit_embed(embed)
+
+
+def missing_thread_permissions(channel: discord.TextChannel, locale: Locale = None) -> str | None:
+    """A warning when the bot can't start threads or post in them in ``channel`` (results then go into it)."""
+    have = channel.permissions_for(channel.guild.me)
+    missing = [name for name, ok in (("Create Public Threads", have.create_public_threads),
+                                     ("Send Messages in Threads", have.send_messages_in_threads)) if not ok]
+    if not missing:
+        return None
+    return tr("⚠️ I lack {permissions} in {channel}: until a server admin allows it, the videos are posted in the "
+              "channel itself, without threads.", locale, permissions=", ".join(missing), channel=channel.mention)
 
 
 def audit_embed(entries: list[AuditEntry], locale: Locale = None) -> discord.Embed:
@@ -187,6 +201,19 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         models = self.admin.worker.config.workspace_defaults.models
         found = [m for m in models if needle in m.lower()]
         return [app_commands.Choice(name=clip(m, CHOICE_NAME), value=m) for m in found][:CHOICES]
+
+    @app_commands.command(name="threads", description="Give each video job in a channel a thread of its own.")
+    @app_commands.describe(enabled="On: each job's status message starts a thread, where its video is posted",
+                           channel="The channel (leave it empty, with enabled off, to turn threads off everywhere)")
+    async def threads(self, interaction: discord.Interaction, enabled: bool,
+                      channel: discord.TextChannel | None = None) -> None:
+        """Turn a channel's job threads on or off."""
+        assert interaction.guild_id is not None
+        await self.admin.set_threads(workspace_of(interaction), member_id(interaction),
+                                     str(channel.id) if channel else None, enabled)
+        warning = missing_thread_permissions(channel, interaction.locale) if channel and enabled else None
+        overrides, policy = await self.admin.settings(workspace_of(interaction))
+        await self._reply(interaction, warning, embed=settings_embed(overrides, policy, interaction.locale))
 
     @app_commands.command(name="pause", description="Stop starting new video jobs here (the queue is kept).")
     @app_commands.describe(reason="Shown to members whose jobs wait")

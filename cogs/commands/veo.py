@@ -16,7 +16,7 @@ from bot.jobs.records import Job, NewJob
 from bot.jobs.requests import clean_prompt
 from bot.jobs.service import JobService
 from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
-from cogs.ids import member_id, role_ids, workspace_of
+from cogs.ids import member_id, role_ids, rules_channel_id, workspace_of
 from cogs.limits import CONTENT, clip
 from cogs.model_choices import model_choices
 from cogs.render import Locale, message_link, state_line, status_embed
@@ -38,9 +38,13 @@ def queued_reply(job: Job, view: StatusView, locale: Locale = None, *, dropped_m
     link = message_link(job, job.status_message_id)
     where = tr("Follow it here: {link}", locale, link=link) if link else tr(
         "Its status will appear in this channel.", locale)
+    if job.in_thread:
+        then = tr("I'll post the video in the job's thread, under its status message, and mention you when it's "
+                  "ready.", locale)
+    else:
+        then = tr("I'll post the video in this channel and mention you when it's ready.", locale)
     lines = [tr("Job #{job}: {state}.", locale, job=job.id, state=state_line(job, view.position, locale))
-             + f" {where}",
-             tr("I'll post the video in this channel and mention you when it's ready.", locale)]
+             + f" {where}", then]
     if job.dm_when_ready:
         lines[-1] += " " + tr("You'll get a direct message too.", locale)
     if dropped_model is not None:
@@ -84,7 +88,8 @@ class VeoCog(commands.Cog):
             raise InvalidInput("Use /veo in a server channel.")
         text = clean_prompt(prompt, s.max_prompt_chars)
         workspace = workspace_of(interaction)
-        policy = await self.service.check_request(workspace, str(interaction.channel_id), role_ids(interaction), None)
+        policy = await self.service.check_request(workspace, rules_channel_id(interaction), role_ids(interaction),
+                                                  None)
         # The options given, else the member's /veo-prefer preferences, else the server's defaults.
         choices = await self.service.request_choices(workspace, member_id(interaction), policy, model=model,
                                                      orientation=orientation.value if orientation else None)

@@ -18,7 +18,7 @@ from bot.jobs.records import Job
 from cogs.attachments import check_bot_can_post
 from cogs.context import continuations
 from cogs.errors import answer_error
-from cogs.ids import member_id, role_ids, workspace_of
+from cogs.ids import member_id, role_ids, rules_channel_id, workspace_of
 from cogs.limits import (
     BUTTON_LABEL,
     CONTENT,
@@ -42,7 +42,8 @@ PROMPT_FIELD = "prompt"
 def _requester(interaction: discord.Interaction) -> Requester:
     assert interaction.channel_id is not None
     return Requester(workspace=workspace_of(interaction), channel_id=str(interaction.channel_id),
-                     user_id=member_id(interaction), role_ids=role_ids(interaction), locale=str(interaction.locale))
+                     user_id=member_id(interaction), role_ids=role_ids(interaction), locale=str(interaction.locale),
+                     rules_channel_id=rules_channel_id(interaction))
 
 
 class ContinueButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:continue:(?P<job>[0-9]{1,18})"):

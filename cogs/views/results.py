@@ -13,7 +13,7 @@ from bot.jobs.errors import NotAllowed, NotFound
 from bot.jobs.records import NewJob
 from cogs.context import job_service
 from cogs.errors import answer_error
-from cogs.ids import member_id, role_ids, workspace_of
+from cogs.ids import member_id, role_ids, rules_channel_id, workspace_of
 from cogs.limits import BUTTON_LABEL, CONTENT, clip
 from cogs.render import Locale, message_link
 from cogs.views.continuation import CONTINUE_ID, ContinueButton
@@ -57,7 +57,7 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         if original.image_count:
             raise NotAllowed("This video started from images, which are not kept after a job is sent. "
                              "Run /veo again with the images attached.")
-        policy = await service.check_request(workspace, str(interaction.channel_id), role_ids(interaction),
+        policy = await service.check_request(workspace, rules_channel_id(interaction), role_ids(interaction),
                                              original.model)
         # The same video again: the original's model and orientation; the clicker's own choice of a DM.
         clicker = await service.preferences(workspace, member_id(interaction))

@@ -10,8 +10,8 @@ from bot.jobs.policy import OVERRIDABLE, AuditEntry, UsageRow, WorkspaceSettings
 from bot.jobs.records import Workspace
 from db.sqlite.base import StoreBase, scalar
 
-_LIST_COLUMNS = ("allowed_channels", "allowed_roles", "allowed_models")
-_COLUMNS = (*OVERRIDABLE, "paused", "pause_reason", "updated_at", "updated_by")
+_LIST_COLUMNS = ("allowed_channels", "allowed_roles", "allowed_models", "thread_channels")
+_COLUMNS = (*OVERRIDABLE, "thread_channels", "paused", "pause_reason", "updated_at", "updated_by")
 
 
 def _encode(name: str, value: Any) -> Any:

@@ -168,3 +168,17 @@ async def test_ids_from_many_workspaces_at_once_stay_apart(store: JobStore) -> N
     assert len(admitted) == 2 * len(workspaces)
     for w in workspaces:
         assert len(await store.in_flight(w)) == 2
+
+
+async def test_thread_channels_are_stored_as_a_list_per_workspace(store: JobStore) -> None:
+    assert (await store.workspace_settings(DISCORD)).thread_channels is None
+    await store.save_workspace_settings(settings_of("10", thread_channels=(SNOWFLAKE, "010")), actor_id="1",
+                                        action="threads on", details="<#010>", now=T0)
+    saved = await store.workspace_settings(DISCORD)
+    assert saved.thread_channels == (SNOWFLAKE, "010") and saved.allowed_channels is None
+    assert (await store.workspace_settings(SLACK)).thread_channels is None
+    [entry] = await store.audit_entries(DISCORD, 5)
+    assert (entry.action, entry.details) == ("threads on", "<#010>")
+    await store.save_workspace_settings(settings_of("10", thread_channels=None), actor_id="1",
+                                        action="threads off", details="every channel", now=T0 + 1)
+    assert await store.workspace_settings(DISCORD) == settings_of("10", updated_at=T0 + 1, updated_by="1")

@@ -187,7 +187,8 @@ class InteractionFactory:
                 del data["user"]
                 resolved.setdefault("members", {})[key] = data
         elif isinstance(value, FakeChannel):
-            resolved.setdefault("channels", {})[key] = {**value.payload(), "permissions": str(value.bot_permissions)}
+            permissions = self.state.bot_permissions_in(value)
+            resolved.setdefault("channels", {})[key] = {**value.payload(), "permissions": str(permissions)}
         elif isinstance(value, FakeRole):
             resolved.setdefault("roles", {})[key] = value.payload()
 
@@ -220,7 +221,7 @@ class InteractionFactory:
             target_message_id=None if message is None else message.id,
         )
         user_permissions = guild.member_permissions(member) if permissions is None else permissions
-        bot_permissions = channel.bot_permissions if app_permissions is None else app_permissions
+        bot_permissions = self.state.bot_permissions_in(channel) if app_permissions is None else app_permissions
         payload: dict[str, Any] = {
             "id": str(interaction.id),
             "application_id": str(self.state.application_id),

@@ -6,6 +6,7 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.discord import threads
 from tests.fakes.discord.limits import check_message
 from tests.fakes.discord.mentions import resolve_pings, validate_allowed_mentions
 from tests.fakes.discord.models import (
@@ -89,10 +90,12 @@ class MessageStore:
         if channel.recipient is not None:
             self._check_dm_allowed(channel.recipient)
             return
-        perms = channel.bot_permissions
+        perms = self.state.bot_permissions_in(channel)
         if not perms & VIEW_CHANNEL:
             raise FakeHTTPError(403, 50001, "Missing Access")
-        if not perms & SEND_MESSAGES:
+        if channel.is_thread:
+            threads.check_post(self.state, channel, perms)
+        elif not perms & SEND_MESSAGES:
             raise FakeHTTPError(403, 50013, "Missing Permissions")
         if files and not perms & ATTACH_FILES:
             raise FakeHTTPError(403, 50013, "Missing Permissions")
@@ -140,9 +143,10 @@ class MessageStore:
     ) -> list[MessageRecord]:
         """GET /channels/{id}/messages: newest first, like Discord, whatever the anchor."""
         channel = self.state.channel(channel_id)
-        if not channel.bot_permissions & VIEW_CHANNEL:
+        perms = self.state.bot_permissions_in(channel)
+        if not perms & VIEW_CHANNEL:
             raise FakeHTTPError(403, 50001, "Missing Access")
-        if not channel.bot_permissions & READ_MESSAGE_HISTORY:
+        if not perms & READ_MESSAGE_HISTORY:
             return []
         if not 1 <= limit <= 100:
             raise form_error("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
@@ -205,6 +209,8 @@ class MessageStore:
         self.by_id[message.id] = message
         self.by_channel.setdefault(channel.id, []).append(message)
         channel.last_message_id = message.id
+        if channel.is_thread:
+            threads.after_post(channel, message)
         if not message.ephemeral:
             self._dispatch("MESSAGE_CREATE", message)
         return message

@@ -24,9 +24,25 @@ READ_MESSAGE_HISTORY = 1 << 16
 MENTION_EVERYONE = 1 << 17
 USE_EXTERNAL_EMOJIS = 1 << 18
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
 ALL_PERMISSIONS = (1 << 51) - 1
-BOT_DEFAULT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+# What @everyone gets in a new server (threads included), and what the bot gets with a usual invite.
+BOT_DEFAULT_PERMISSIONS = (VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+                           | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS)
 EVERYONE_DEFAULT_PERMISSIONS = BOT_DEFAULT_PERMISSIONS | ADD_REACTIONS | USE_EXTERNAL_EMOJIS | USE_APPLICATION_COMMANDS
+
+# Channel types.
+GUILD_TEXT = 0
+GUILD_VOICE = 2
+GUILD_ANNOUNCEMENT = 5
+ANNOUNCEMENT_THREAD = 10
+PUBLIC_THREAD = 11
+GUILD_FORUM = 15
+THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, 12})
+# Thread lengths of inactivity before Discord archives a thread, in minutes: the only values it accepts.
+AUTO_ARCHIVE_DURATIONS = frozenset({60, 1440, 4320, 10080})
 
 # Gateway intents that decide which dispatches a session receives.
 INTENT_GUILDS = 1 << 0
@@ -232,19 +248,32 @@ class FakeMember:
 
 @dataclass(slots=True)
 class FakeChannel:
-    """A guild text channel (`bot_permissions` is what the bot may do there), or the bot's DM channel with one
-    user (type 1, no guild, `recipient`)."""
+    """A guild channel or thread (`bot_permissions` is what the bot may do there; in a thread, in its parent),
+    or the bot's DM channel with one user (type 1, no guild, `recipient`).
+
+    `overwrites` are the permission overwrites the gateway shows (for the bot's cache to agree with
+    `bot_permissions`, see `FakeDiscord.set_bot_permissions`).
+    """
 
     id: int
     guild_id: int | None
     name: str
     position: int = 0
-    type: int = 0
+    type: int = GUILD_TEXT
     bot_permissions: int = BOT_DEFAULT_PERMISSIONS
     nsfw: bool = False
     topic: str | None = None
     last_message_id: int | None = None
     recipient: FakeUser | None = None
+    overwrites: list[dict[str, Any]] = field(default_factory=list)
+    # Threads only.
+    parent_id: int | None = None
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440
+    member_ids: set[int] = field(default_factory=set)
+    message_count: int = 0
 
     @property
     def mention(self) -> str:
@@ -256,8 +285,13 @@ class FakeChannel:
         """Whether this is a DM channel."""
         return self.type == CHANNEL_DM
 
+    @property
+    def is_thread(self) -> bool:
+        """Whether it is a thread (its messages live apart from its parent channel's)."""
+        return self.type in THREAD_TYPES
+
     def payload(self) -> dict[str, Any]:
-        """The channel object."""
+        """The channel object (a thread's has its metadata and no overwrites of its own)."""
         if self.recipient is not None:
             return {
                 "id": str(self.id),
@@ -266,20 +300,41 @@ class FakeChannel:
                 "flags": 0,
                 "recipients": [self.recipient.payload()],
             }
-        return {
+        data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(self.guild_id),
             "name": self.name,
             "position": self.position,
-            "permission_overwrites": [],
+            "permission_overwrites": list(self.overwrites),
             "nsfw": self.nsfw,
             "topic": self.topic,
             "rate_limit_per_user": 0,
-            "parent_id": None,
+            "parent_id": None if self.parent_id is None else str(self.parent_id),
             "last_message_id": None if self.last_message_id is None else str(self.last_message_id),
             "flags": 0,
         }
+        if self.type == GUILD_VOICE:
+            data.update({"bitrate": 64000, "user_limit": 0, "rtc_region": None})
+        elif self.type == GUILD_FORUM:
+            data.update({"available_tags": [], "default_reaction_emoji": None, "default_sort_order": None,
+                         "default_forum_layout": 0, "default_thread_rate_limit_per_user": 0})
+        if self.is_thread:
+            del data["permission_overwrites"], data["position"], data["topic"]
+            data.update({
+                "owner_id": str(self.owner_id),
+                "message_count": self.message_count,
+                "total_message_sent": self.message_count,
+                "member_count": min(len(self.member_ids), 50),
+                "thread_metadata": {
+                    "archived": self.archived,
+                    "auto_archive_duration": self.auto_archive_duration,
+                    "archive_timestamp": iso_now(),
+                    "locked": self.locked,
+                    "create_timestamp": iso_now(),
+                },
+            })
+        return data
 
 
 @dataclass(slots=True)

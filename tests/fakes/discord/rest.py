@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from aiohttp import BodyPartReader, hdrs, web
 
+from tests.fakes.discord import threads
 from tests.fakes.discord.gateway import GatewayServer
 from tests.fakes.discord.interactions import InteractionService
 from tests.fakes.discord.messages import MessageStore, UploadedFile
@@ -144,6 +145,7 @@ class RestApi:
         add("POST", API + "/channels/{channel_id}/messages", self._post_message)
         for method in ("GET", "PATCH", "DELETE"):
             add(method, API + "/channels/{channel_id}/messages/{message_id}", self._channel_message)
+        add("POST", API + "/channels/{channel_id}/messages/{message_id}/threads", self._start_thread)
         add("GET", "/cdn/attachments/{channel_id}/{attachment_id}/{filename}", self._cdn)
         add("GET", "/gateway", self.gateway.handle)
         return app
@@ -357,6 +359,11 @@ class RestApi:
         else:
             message = self.messages.visible(channel_id, message_id)
         return json_response(self.messages.payload(message))
+
+    async def _start_thread(self, request: web.Request) -> web.Response:
+        thread = threads.start_from_message(self.state, self.messages, snowflake(request, "channel_id"),
+                                            snowflake(request, "message_id"), self._body(request).json)
+        return json_response(thread.payload(), 201)
 
     async def _cdn(self, request: web.Request) -> web.Response:
         attachment = self.state.cdn.get(snowflake(request, "attachment_id"))

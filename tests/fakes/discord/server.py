@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.fakes.discord import threads
 from tests.fakes.discord.gateway import GatewayServer
 from tests.fakes.discord.interactions import FakeInteraction, InteractionService
 from tests.fakes.discord.invoke import InteractionFactory
 from tests.fakes.discord.messages import MessageStore
 from tests.fakes.discord.models import (
     BOT_DEFAULT_PERMISSIONS,
+    GUILD_TEXT,
     Clock,
     CommandPut,
     FakeAttachment,
@@ -186,9 +188,31 @@ class FakeDiscord:
         *,
         bot_permissions: int = BOT_DEFAULT_PERMISSIONS,
         nsfw: bool = False,
+        channel_type: int = GUILD_TEXT,
     ) -> FakeChannel:
-        """Create a text channel; `bot_permissions` is enforced on the channel message routes."""
-        return self.state.add_channel(guild_id, name, bot_permissions=bot_permissions, nsfw=nsfw)
+        """Create a channel (text by default); `bot_permissions` is enforced on the channel message routes."""
+        return self.state.add_channel(guild_id, name, bot_permissions=bot_permissions, nsfw=nsfw,
+                                      channel_type=channel_type)
+
+    def set_bot_permissions(self, channel: FakeChannel, permissions: int) -> None:
+        """Change what the bot may do in a channel: enforced on REST, and seen by the bot's cache."""
+        self.state.set_bot_permissions(channel, permissions)
+
+    def set_thread_state(self, thread: FakeChannel, *, archived: bool, locked: bool = False) -> None:
+        """Archive, lock or reopen a thread, as a moderator (or inactivity) would."""
+        threads.set_archived(self.state, thread, archived=archived, locked=locked)
+
+    def delete_thread(self, thread: FakeChannel) -> None:
+        """A moderator deletes a thread: its id is unknown from then on (10003)."""
+        del self.state.channels[thread.id]
+        del self.state.guild(thread.guild_id).channels[thread.id]
+        data = {"id": str(thread.id), "guild_id": str(thread.guild_id), "parent_id": str(thread.parent_id),
+                "type": thread.type}
+        self.state.dispatch("THREAD_DELETE", data, thread.guild_id, 0, False)
+
+    def threads(self, parent_id: int) -> list[FakeChannel]:
+        """The threads started in a channel, oldest first."""
+        return [c for c in self.state.channels.values() if c.is_thread and c.parent_id == parent_id]
 
     def add_role(self, guild_id: int, name: str, *, permissions: int = 0, mentionable: bool = False) -> FakeRole:
         """Create a role."""

@@ -11,8 +11,10 @@ from urllib.parse import quote
 
 from tests.fakes.discord.limits import check_commands
 from tests.fakes.discord.models import (
+    ALL_PERMISSIONS,
     CHANNEL_DM,
     EVERYONE_DEFAULT_PERMISSIONS,
+    GUILD_TEXT,
     INTENT_GUILD_MEMBERS,
     LIMITED_INTENT_FLAGS,
     Clock,
@@ -80,10 +82,13 @@ class DiscordState:
         self.dispatch("GUILD_CREATE", self.guild_create_payload(guild, 0), guild.id, 0, False)
         return guild
 
-    def add_channel(self, guild_id: int, name: str, *, bot_permissions: int, nsfw: bool) -> FakeChannel:
-        """Create a text channel."""
+    def add_channel(
+        self, guild_id: int, name: str, *, bot_permissions: int, nsfw: bool, channel_type: int = GUILD_TEXT
+    ) -> FakeChannel:
+        """Create a channel (text unless `channel_type` says otherwise)."""
         guild = self.guild(guild_id)
-        channel = FakeChannel(self.snowflakes.next(), guild.id, name, len(guild.channels), 0, bot_permissions, nsfw)
+        channel = FakeChannel(self.snowflakes.next(), guild.id, name, len(guild.channels), channel_type,
+                              bot_permissions, nsfw)
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         self.dispatch("CHANNEL_CREATE", channel.payload(), guild.id, 0, False)
@@ -114,6 +119,22 @@ class DiscordState:
     def shares_guild_with_bot(self, user: FakeUser) -> bool:
         """Whether the user is a member of a guild the bot is in (needed for the bot to DM them)."""
         return any(user.id in guild.members for guild in self.guilds.values())
+
+    def set_bot_permissions(self, channel: FakeChannel, permissions: int) -> None:
+        """What the bot may do in a channel, enforced on REST and shown to its cache as a member overwrite."""
+        channel.bot_permissions = permissions
+        others = [o for o in channel.overwrites if o["id"] != str(self.bot_user.id)]
+        mine = {"id": str(self.bot_user.id), "type": 1, "allow": str(permissions),
+                "deny": str(ALL_PERMISSIONS & ~permissions)}
+        channel.overwrites = [*others, mine]
+        self.dispatch("CHANNEL_UPDATE", channel.payload(), channel.guild_id, 0, False)
+
+    def bot_permissions_in(self, channel: FakeChannel) -> int:
+        """What the bot may do in a channel; in a thread, what it may do in the thread's parent."""
+        if channel.is_thread and channel.parent_id is not None:
+            parent = self.channels.get(channel.parent_id)
+            return parent.bot_permissions if parent is not None else 0
+        return channel.bot_permissions
 
     def add_role(self, guild_id: int, name: str, *, permissions: int, mentionable: bool) -> FakeRole:
         """Create a role."""
@@ -308,8 +329,8 @@ class DiscordState:
             "unavailable": False,
             "member_count": len(guild.members),
             "members": [m.payload() for m in members],
-            "channels": [c.payload() for c in guild.channels.values()],
-            "threads": [],
+            "channels": [c.payload() for c in guild.channels.values() if not c.is_thread],
+            "threads": [c.payload() for c in guild.channels.values() if c.is_thread and not c.archived],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
