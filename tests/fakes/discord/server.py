@@ -210,6 +210,10 @@ class FakeDiscord:
         """Make a user a member; `permissions` (if given) replaces the role-derived guild permissions."""
         return self.state.add_member(guild_id, user, permissions=permissions, roles=roles, nick=nick)
 
+    def remove_member(self, guild_id: int, user: FakeUser) -> None:
+        """The user leaves the guild (their account stays)."""
+        self.state.guild(guild_id).members.pop(user.id, None)
+
     def add_attachment(
         self,
         channel_id: int,
