@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import textwrap
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 NO_VIDEO_COLOUR = "#BBBBBB"
 COST_COLOUR = "#000000"
 MEMBER_COLOUR = "#0072B2"
+# Characters on one line of the summary above the legend.
+SUMMARY_WIDTH = 64
 # X labels shown at most (the rest are skipped, evenly), so that they never overlap on a phone.
 MAX_X_LABELS = 8
 PERIOD_NAMES = {
@@ -66,7 +69,7 @@ def _settings(locale: Locale | None) -> dict[Any, Any]:
     }
 
 
-def _bars(ax: Axes, chart: UsageChart, locale: Locale | None) -> None:
+def _bars(ax: Axes, chart: UsageChart, locale: Locale | None, summary: str) -> None:
     positions = list(range(len(chart.starts)))
     bottom = [0] * len(positions)
     for number, (model, series) in enumerate(zip(chart.models, chart.videos, strict=True)):
@@ -96,7 +99,7 @@ def _bars(ax: Axes, chart: UsageChart, locale: Locale | None) -> None:
     handles, labels = ax.get_legend_handles_labels()
     cost_handles, cost_labels = cost_axis.get_legend_handles_labels()
     ax.legend(handles + cost_handles, labels + cost_labels, loc="lower left", bbox_to_anchor=(0.0, 1.01),
-              ncols=2, frameon=False, borderaxespad=0.2)
+              ncols=2, frameon=False, borderaxespad=0.2, title=summary, alignment="left", title_fontsize=17)
 
 
 def _members(ax: Axes, chart: UsageChart, locale: Locale | None) -> None:
@@ -108,14 +111,14 @@ def _members(ax: Axes, chart: UsageChart, locale: Locale | None) -> None:
     positions = list(range(len(members)))
     videos = [m.videos for m in members]
     # Names above their bars rather than as tick labels: long names then take no width from the charts.
-    ax.barh(positions, videos, height=0.42, color=MEMBER_COLOUR)
+    ax.barh(positions, videos, height=0.4, color=MEMBER_COLOUR)
     ax.set_yticks([])
     ax.set_ylim(len(members) - 0.5, -0.85)  # the top member first, with room for its name
     widest = max(1, *videos)
     ax.set_xlim(0, widest * 1.45)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for position, member in zip(positions, members, strict=True):
-        ax.text(0, position - 0.27, fonts.drawable(member.name) or member.key, va="bottom", fontsize=17)
+        ax.text(0, position - 0.25, fonts.drawable(member.name) or member.key, va="bottom", fontsize=16)
         ax.text(member.videos + widest * 0.02, position,
                 tr("{videos} videos · ~${cost}", locale, videos=member.videos, cost=f"{member.cost:.2f}"),
                 va="center", fontsize=16)
@@ -128,14 +131,12 @@ def draw(chart: UsageChart, locale: Locale | None = None) -> Figure:
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     period = tr(PERIOD_NAMES.get(chart.period, chart.period), locale)
-    figure.suptitle(
-        tr("Video usage: {period}", locale, period=period) + "\n"
-        + tr("{videos} videos from {jobs} jobs · ~${cost} estimated · dates in UTC", locale,
-             videos=chart.total_videos, jobs=chart.total_jobs, cost=f"{chart.total_cost:.2f}"),
-        fontsize=22, linespacing=1.5,
-    )
-    grid = figure.add_gridspec(2, 1, height_ratios=(3, 2), hspace=0.08)
-    _bars(figure.add_subplot(grid[0]), chart, locale)
+    figure.suptitle(tr("Video usage: {period}", locale, period=period), fontsize=24)
+    summary = tr("{videos} videos from {jobs} jobs · ~${cost} estimated · dates in UTC", locale,
+                 videos=chart.total_videos, jobs=chart.total_jobs, cost=f"{chart.total_cost:.2f}")
+    # More members need more room below.
+    grid = figure.add_gridspec(2, 1, height_ratios=(3, 2 if len(chart.members) <= 5 else 2.6), hspace=0.08)
+    _bars(figure.add_subplot(grid[0]), chart, locale, textwrap.fill(summary, SUMMARY_WIDTH))
     _members(figure.add_subplot(grid[1]), chart, locale)
     return figure
 
