@@ -7,9 +7,11 @@ check it cheaply. Days are UTC calendar days, as the daily quotas count them.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 from bot.jobs.admin import UsageReport
 
@@ -146,4 +148,30 @@ def build_usage_chart(report: UsageReport, names: Mapping[str, str], *, top: int
         total_videos=report.total.billed_jobs,
         total_jobs=report.total.jobs,
         total_cost=report.total.cost,
+    )
+
+
+def chart_to_json(chart: UsageChart) -> str:
+    """The chart as JSON, to hand it to the process that draws it."""
+    data = asdict(chart)
+    data["starts"] = [day.isoformat() for day in chart.starts]
+    return json.dumps(data, ensure_ascii=False)
+
+
+def chart_from_json(text: str) -> UsageChart:
+    """A chart from ``chart_to_json``'s text."""
+    data: dict[str, Any] = json.loads(text)
+    return UsageChart(
+        period=str(data["period"]),
+        bucket=Bucket(data["bucket"]),
+        starts=tuple(datetime.date.fromisoformat(day) for day in data["starts"]),
+        models=tuple(str(m) for m in data["models"]),
+        videos=tuple(tuple(int(v) for v in row) for row in data["videos"]),
+        no_video=tuple(int(v) for v in data["no_video"]),
+        cost=tuple(float(c) for c in data["cost"]),
+        members=tuple(MemberBar(str(m["key"]), str(m["name"]), int(m["videos"]), int(m["jobs"]), float(m["cost"]))
+                      for m in data["members"]),
+        total_videos=int(data["total_videos"]),
+        total_jobs=int(data["total_jobs"]),
+        total_cost=float(data["total_cost"]),
     )

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.i18n import tr
 from bot.jobs.admin import SETTING_LABELS, UsageLine, UsageReport, WorkspaceAdmin
 from bot.jobs.policy import OVERRIDABLE, AuditEntry, Policy, WorkspaceSettings
-from bot.reports.render import usage_png
+from bot.reports.render import ChartDrawer
 from bot.reports.usage_series import TOP_MEMBERS, build_usage_chart
 from cogs.ids import member_id, workspace_of
 from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, EMBED_DESCRIPTION, FIELD_VALUE, clip, fit_embed
@@ -109,6 +109,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
 
     def __init__(self, admin: WorkspaceAdmin) -> None:
         self.admin = admin
+        self.charts = ChartDrawer()
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -239,7 +240,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         names = await display_names(interaction.client, interaction.guild,
                                     [line.key for line in report.by_user[:TOP_MEMBERS]])
         try:
-            png = await usage_png(build_usage_chart(report, names), loc)
+            png = await self.charts.usage_png(build_usage_chart(report, names), loc)
         except Exception:
             # The figures are in the embed: a chart that fails must not take them away.
             log.exception("guild=%s usage chart not drawn", interaction.guild_id)

@@ -1,23 +1,27 @@
-"""The usage chart as drawn: the bars and line hold the chart's data, the PNG's size, Hangul, and no blocking."""
+"""The usage chart as drawn: the bars and line hold the chart's data, the PNG's size, Hangul, and the child
+process that draws it for the bot (the loop never blocks, matplotlib never loads in the bot)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
 import io
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from PIL import Image
 
 from bot.reports import fonts
-from bot.reports.render import usage_png
+from bot.reports.render import ChartDrawer, ChartNotDrawn
 from bot.reports.usage_chart import HEIGHT_PX, WIDTH_PX, draw, drawing, render_png
-from bot.reports.usage_series import UsageChart, build_usage_chart
+from bot.reports.usage_series import Bucket, UsageChart, build_usage_chart, chart_from_json, chart_to_json
 from tests.bot.reports.seeded import seeded_report
 from tests.fakes.comet.api import FakeCometAPI
 
@@ -101,7 +105,8 @@ async def test_dollar_signs_in_user_text_are_not_formulas(tmp_path: Path, api: F
         assert figure.axes[2].texts[0].get_text() == "$x^2$ money$"
 
 
-async def test_drawing_happens_off_the_event_loop(tmp_path: Path, api: FakeCometAPI) -> None:
+async def test_the_chart_is_drawn_by_a_child_process_while_the_loop_runs(tmp_path: Path, api: FakeCometAPI
+                                                                         ) -> None:
     chart = await _chart(tmp_path, api)
     ticks = 0
     done = asyncio.Event()
@@ -113,14 +118,40 @@ async def test_drawing_happens_off_the_event_loop(tmp_path: Path, api: FakeComet
             await asyncio.sleep(0)
 
     counting = asyncio.create_task(ticker())
-    png = await usage_png(chart, "vi")
+    png = await ChartDrawer().usage_png(chart, "vi")
     done.set()
     await counting
-    assert png.startswith(b"\x89PNG") and ticks > 10  # the loop kept running while the chart was drawn
+    assert ticks > 10  # the loop kept running while the chart was drawn
+    # The very chart this process draws, labelled in Vietnamese.
+    assert png == render_png(chart, "vi") != render_png(chart, "en")
 
 
-def test_the_bot_at_rest_does_not_load_matplotlib() -> None:
-    code = "import sys, cogs.app, bot.runtime, db; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,  # noqa: S603
-                         check=True)
-    assert out.stdout.strip() == "False"
+async def test_the_chart_travels_to_the_child_unchanged(tmp_path: Path, api: FakeCometAPI) -> None:
+    chart = await _chart(tmp_path, api)
+    assert chart_from_json(chart_to_json(chart)) == chart
+
+
+async def test_a_failed_or_slow_drawing_raises_chart_not_drawn(tmp_path: Path, api: FakeCometAPI) -> None:
+    chart = await _chart(tmp_path, api)
+    broken = dataclasses.replace(chart, cost=chart.cost[:2])  # fewer costs than bars: matplotlib refuses
+    with pytest.raises(ChartNotDrawn, match="exited with 1: ValueError"):
+        await ChartDrawer().usage_png(broken)
+    with pytest.raises(ChartNotDrawn, match=r"took more than 0\.01 s"):
+        await ChartDrawer(limit=0.01).usage_png(chart)
+
+
+def test_the_bot_does_not_load_matplotlib_at_rest_nor_when_it_draws(tmp_path: Path) -> None:
+    chart = Path(tmp_path / "chart.json")
+    code = (
+        "import asyncio, sys, cogs.app, bot.runtime, db\n"
+        "from bot.reports.render import ChartDrawer\n"
+        "from bot.reports.usage_series import chart_from_json\n"
+        "at_rest = 'matplotlib' in sys.modules\n"
+        "png = asyncio.run(ChartDrawer().usage_png(chart_from_json(open(sys.argv[1]).read()), 'ko'))\n"
+        "print(at_rest, 'matplotlib' in sys.modules, png[:4] == b'\\x89PNG')\n"
+    )
+    chart.write_text(chart_to_json(UsageChart("today", Bucket.DAY, (datetime.date(2026, 9, 21),), ("a",), ((1,),),
+                                              (0,), (0.8,), (), 1, 1, 0.8)), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", code, str(chart)], cwd=ROOT,  # noqa: S603
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True"]
