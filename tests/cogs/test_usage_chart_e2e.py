@@ -88,3 +88,15 @@ async def test_an_unknown_period_is_refused_and_nothing_is_drawn(tmp_path: Path)
         assert "Period must be one of: today, 7d, 30d, all." in reply.content
         assert reply.attachments == [] and reply.embeds == []
         assert not [r for r in w.discord.requests if "/members/" in r.path]
+
+
+async def test_names_that_cannot_be_looked_up_do_not_stop_the_chart(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, running_bot(w, env=PRICES):
+        w.api.default_script = TaskScript(polls_until_done=0)
+        await _make_videos(w, w.member)
+        fault = w.discord.inject("GET", r"/guilds/\d+/members/\d+$", status=403, code=50001, message="Missing Access")
+        _, reply = await _usage(w, period="today")
+        assert fault.hits == 1
+        assert [a.filename for a in reply.attachments] == ["usage.png"] and reply.content == ""
+        # Refused is not "gone": the account is not looked up instead.
+        assert not [r for r in w.discord.requests if r.path == f"/users/{w.member.id}"]
