@@ -52,6 +52,8 @@ class CoreConfig:
     delivery_retry_cap: float = 900.0
     max_delivery_attempts: int = 8
     download_attempts: int = 3
+    # A requester's direct message ("your video is ready") is given up after failing for this long.
+    dm_give_up_after: float = 3600.0
     max_prompt_chars: int = default("max_prompt_chars")
 
     @property
@@ -109,4 +111,5 @@ def defaults_from_settings(settings: Settings) -> Defaults:
         daily_quota_per_guild=settings.daily_quota_per_guild,
         cooldown_seconds=settings.cooldown_seconds,
         models=settings.models,
+        default_model=settings.default_model,
     )

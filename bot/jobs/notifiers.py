@@ -43,3 +43,7 @@ class FaceNotifiers:
     async def deliver_failure(self, job: Job) -> str:
         """Post the job's failure on its platform."""
         return await self._for(job).deliver_failure(job)
+
+    async def send_ready_dm(self, job: Job) -> str:
+        """Tell the job's requester by direct message on its platform that the result is posted."""
+        return await self._for(job).send_ready_dm(job)

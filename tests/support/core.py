@@ -50,6 +50,8 @@ class RecordingNotifier:
     fail_next: list[BaseException] = field(default_factory=list)
     views: list[StatusView] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: map(str, itertools.count(1000)))
+    dms: list[tuple[int, str | None]] = field(default_factory=list)  # (job, result message) per direct message
+    fail_dm: list[BaseException] = field(default_factory=list)
 
     async def show_status(self, job: Job, view: StatusView) -> str | None:
         self.statuses.append((job.id, job.status, job.progress, view.position))
@@ -72,6 +74,12 @@ class RecordingNotifier:
         delivery = Delivery(job.id, "failure", next(self.ids), error=job.error, safety=job.safety_rejection)
         self.deliveries.append(delivery)
         return delivery.message_id
+
+    async def send_ready_dm(self, job: Job) -> str:
+        if self.fail_dm:
+            raise self.fail_dm.pop(0)
+        self.dms.append((job.id, job.delivered_message_id))
+        return next(self.ids)
 
     def for_job(self, job_id: int) -> list[Delivery]:
         return [d for d in self.deliveries if d.job_id == job_id]
