@@ -154,7 +154,8 @@ def failure_reason(job: Job, locale: Locale = None) -> str:
     if job.status is JobStatus.TIMED_OUT:
         return tr("The video service did not finish it in time. Please try again later.", locale)
     # Known reasons are templates and get translated; a provider's own words stay as they are.
-    reason = plain(tr(job.error or "The video service could not make this video.", locale))
+    # A blank reason (a provider's " ") would leave an empty embed field, which Discord refuses.
+    reason = plain(tr(job.error or "", locale)) or plain(tr("The video service could not make this video.", locale))
     if job.safety_rejection:
         return tr("The video service's safety filter refused it: {reason}", locale, reason=reason) + " " + tr(
             SAFETY_HINT, locale)

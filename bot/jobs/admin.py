@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.jobs.errors import InvalidInput, msg
 from bot.jobs.policy import OVERRIDABLE, AuditEntry, Policy, UsageRow, WorkspaceSettings, day_start, with_changes
@@ -44,13 +45,28 @@ class UsageLine:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageDay:
+    """Usage with one model on one UTC day: jobs started, jobs likely billed, seconds and estimated cost."""
+
+    day: datetime.date
+    model: str
+    jobs: int
+    billed_jobs: int
+    seconds: float
+    cost: float
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
-    """Usage per user and per model over a period, with totals."""
+    """Usage per user and per model over a period, with totals, and per day and model from ``since`` to ``until``."""
 
     period: str
     by_user: list[UsageLine]
     by_model: list[UsageLine]
     total: UsageLine
+    days: list[UsageDay] = field(default_factory=list)
+    since: float = 0.0
+    until: float = 0.0
 
 
 class WorkspaceAdmin:
@@ -187,17 +203,27 @@ class WorkspaceAdmin:
         span = PERIODS[period]
         since = day_start(now) if span is None else (now - span if span else 0.0)
         rows = await self.store.usage(workspace, since)
+        days = [UsageDay(r.day, r.model, r.jobs, r.billed_jobs, r.billed_jobs * self.video_seconds,
+                         round(self._cost(r.model, r.billed_jobs), 2))
+                for r in await self.store.usage_by_day(workspace, since)]
         return UsageReport(
             period=period,
             by_user=self._group(rows, lambda r: r.user_id),
             by_model=self._group(rows, lambda r: r.model),
             total=self._line("total", rows),
+            days=days,
+            since=since,
+            until=now,
         )
+
+    def _cost(self, model: str, billed_jobs: int) -> float:
+        # Unknown models are priced at the highest known rate, so that an estimate never runs low.
+        price = self.prices.get(model, max(self.prices.values(), default=0))
+        return billed_jobs * self.video_seconds * price
 
     def _line(self, key: str, rows: list[UsageRow]) -> UsageLine:
         seconds = sum(r.billed_jobs for r in rows) * self.video_seconds
-        cost = sum(r.billed_jobs * self.video_seconds * self.prices.get(r.model, max(self.prices.values(), default=0))
-                   for r in rows)
+        cost = sum(self._cost(r.model, r.billed_jobs) for r in rows)
         return UsageLine(key, sum(r.jobs for r in rows), sum(r.billed_jobs for r in rows), seconds, round(cost, 2))
 
     def _group(self, rows: list[UsageRow], key: Callable[[UsageRow], str]) -> list[UsageLine]:

@@ -166,3 +166,13 @@ class UsageRow:
     model: str
     jobs: int
     billed_jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsageRow:
+    """Jobs started with one model on one UTC day, and how many of them reached the provider."""
+
+    day: datetime.date
+    model: str
+    jobs: int
+    billed_jobs: int

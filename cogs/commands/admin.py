@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Literal
 
 import discord
@@ -9,11 +11,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import tr
-from bot.jobs.admin import PERIODS, SETTING_LABELS, UsageLine, UsageReport, WorkspaceAdmin
+from bot.jobs.admin import SETTING_LABELS, UsageLine, UsageReport, WorkspaceAdmin
 from bot.jobs.policy import OVERRIDABLE, AuditEntry, Policy, WorkspaceSettings
+from bot.reports.render import ChartDrawer
+from bot.reports.usage_series import TOP_MEMBERS, build_usage_chart
 from cogs.ids import member_id, workspace_of
 from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, EMBED_DESCRIPTION, FIELD_VALUE, clip, fit_embed
+from cogs.members import display_names
 from cogs.render import Locale, clip_lines, plain
+
+log = logging.getLogger(__name__)
 
 NUMERIC = [name for name in SETTING_LABELS if not name.startswith("allowed_")]
 NumericSetting = Literal[
@@ -116,6 +123,7 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
 
     def __init__(self, admin: WorkspaceAdmin) -> None:
         self.admin = admin
+        self.charts = ChartDrawer()
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -239,10 +247,29 @@ class AdminCog(commands.GroupCog, group_name="veo-admin", group_description="Ser
         entries = await self.admin.audit(workspace_of(interaction), 20)
         await self._reply(interaction, embed=audit_embed(entries, interaction.locale))
 
-    @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost.")
+    @app_commands.command(name="usage", description="Jobs, generated seconds and estimated cost, with a chart.")
     @app_commands.describe(period="Today, the last 7 or 30 days, or all time")
     async def usage(self, interaction: discord.Interaction, period: Period = "7d") -> None:
-        """Usage per member and per model."""
-        assert interaction.guild_id is not None and period in PERIODS
+        """Usage per member and per model, and a chart of it per day and of the top members."""
+        assert interaction.guild_id is not None
+        # The period is one of Discord's choices; a stale client's other value is refused by ``usage``.
         report = await self.admin.usage(workspace_of(interaction), period)
-        await self._reply(interaction, embed=usage_embed(report, interaction.locale))
+        note, files = await self._usage_chart(interaction, report)
+        await interaction.edit_original_response(content=note, embed=usage_embed(report, interaction.locale),
+                                                 attachments=files)
+
+    async def _usage_chart(self, interaction: discord.Interaction, report: UsageReport
+                           ) -> tuple[str | None, list[discord.File]]:
+        """The chart as ``usage.png``, or a note saying why there is none."""
+        loc = interaction.locale
+        if report.total.jobs == 0:
+            return tr("No videos in this period, so there is no chart.", loc), []
+        names = await display_names(interaction.client, interaction.guild,
+                                    [line.key for line in report.by_user[:TOP_MEMBERS]])
+        try:
+            png = await self.charts.usage_png(build_usage_chart(report, names), loc)
+        except Exception:
+            # The figures are in the embed: a chart that fails must not take them away.
+            log.exception("guild=%s usage chart not drawn", interaction.guild_id)
+            return tr("The chart could not be drawn this time; the figures above are complete.", loc), []
+        return None, [discord.File(io.BytesIO(png), filename="usage.png")]

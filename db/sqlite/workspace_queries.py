@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sqlite3
 from typing import Any
 
-from bot.jobs.policy import OVERRIDABLE, AuditEntry, UsageRow, WorkspaceSettings
+from bot.jobs.policy import OVERRIDABLE, AuditEntry, DailyUsageRow, UsageRow, WorkspaceSettings
 from bot.jobs.records import Workspace
 from db.sqlite.base import StoreBase, scalar
 
 _LIST_COLUMNS = ("allowed_channels", "allowed_roles", "allowed_models", "thread_channels")
 _COLUMNS = (*OVERRIDABLE, "thread_channels", "paused", "pause_reason", "updated_at", "updated_by")
+# Likely billed by the provider: a video was made, or the job was cancelled after the provider accepted it.
+_BILLED = ("SUM(CASE WHEN status IN ('completed', 'delivered') OR (status = 'cancelled' AND task_id IS NOT NULL)"
+           " THEN 1 ELSE 0 END)")
+_EPOCH = datetime.date(1970, 1, 1)
 
 
 def _encode(name: str, value: Any) -> Any:
@@ -126,10 +131,24 @@ class WorkspaceQueries(StoreBase):
         provider accepted it. Failures and refusals are taken as not billed.
         """
         rows = await self._rows(
-            "SELECT user_id, model, COUNT(*) AS jobs, SUM(CASE WHEN status IN ('completed', 'delivered')"
-            " OR (status = 'cancelled' AND task_id IS NOT NULL) THEN 1 ELSE 0 END) AS billed"
+            f"SELECT user_id, model, COUNT(*) AS jobs, {_BILLED} AS billed"
             " FROM jobs WHERE workspace_id = ? AND platform = ? AND created_at >= ? GROUP BY user_id, model"
             " ORDER BY billed DESC, jobs DESC",
             (workspace.id, workspace.platform, since),
         )
         return [UsageRow(user_id=r["user_id"], model=r["model"], jobs=r["jobs"], billed_jobs=r["billed"]) for r in rows]
+
+    async def usage_by_day(self, workspace: Workspace, since: float) -> list[DailyUsageRow]:
+        """Jobs per UTC day and model since ``since`` (by when they were asked for), oldest day first.
+
+        Likely billed jobs are counted as ``usage`` counts them.
+        """
+        # Whole days since the epoch: the UTC calendar day, as the daily quotas count them.
+        rows = await self._rows(
+            f"SELECT CAST(created_at / 86400 AS INTEGER) AS day, model, COUNT(*) AS jobs, {_BILLED} AS billed"
+            " FROM jobs WHERE workspace_id = ? AND platform = ? AND created_at >= ? GROUP BY day, model"
+            " ORDER BY day, model",
+            (workspace.id, workspace.platform, since),
+        )
+        return [DailyUsageRow(day=_EPOCH + datetime.timedelta(days=int(r["day"])), model=r["model"], jobs=r["jobs"],
+                              billed_jobs=r["billed"]) for r in rows]

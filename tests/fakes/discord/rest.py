@@ -139,6 +139,8 @@ class RestApi:
         add("POST", API + "/webhooks/{app_id}/{token}", self._execute_webhook)
         for method in ("GET", "PATCH", "DELETE"):
             add(method, API + "/webhooks/{app_id}/{token}/messages/{message_id}", self._webhook_message)
+        add("GET", API + "/guilds/{guild_id}/members/{user_id}", self._member)
+        add("GET", API + "/users/{user_id}", self._user)
         add("GET", API + "/channels/{channel_id}", self._channel)
         add("POST", API + "/channels/{channel_id}/typing", self._typing)
         add("GET", API + "/channels/{channel_id}/messages", self._history)
@@ -316,6 +318,14 @@ class RestApi:
         else:
             message = self.interactions.find(app_id, token, ref)[1]
         return json_response(self.messages.payload(message))
+
+    async def _member(self, request: web.Request) -> web.Response:
+        # Needs no members intent: only the bot's membership of the guild (it is in every fake guild).
+        member = self.state.member(snowflake(request, "guild_id"), snowflake(request, "user_id"))
+        return json_response(member.payload())
+
+    async def _user(self, request: web.Request) -> web.Response:
+        return json_response(self.state.user(snowflake(request, "user_id")).payload())
 
     async def _channel(self, request: web.Request) -> web.Response:
         return json_response(self.state.channel(snowflake(request, "channel_id")).payload())

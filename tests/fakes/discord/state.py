@@ -200,6 +200,20 @@ class DiscordState:
             raise unknown("Guild", 10004)
         return guild
 
+    def member(self, guild_id: int, user_id: int) -> FakeMember:
+        """A guild's member, or 404 Unknown Member (the guild must exist)."""
+        member = self.guild(guild_id).members.get(user_id)
+        if member is None:
+            raise unknown("Member", 10007)
+        return member
+
+    def user(self, user_id: int) -> FakeUser:
+        """A user, or 404 Unknown User."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise unknown("User", 10013)
+        return user
+
     def channel(self, channel_id: int) -> FakeChannel:
         """The channel, or 404 Unknown Channel."""
         channel = self.channels.get(channel_id)

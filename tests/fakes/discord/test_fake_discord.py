@@ -569,6 +569,43 @@ async def test_interaction_webhook_message_routes(fake: FakeDiscord, world: Worl
     ]
 
 
+async def test_member_and_user_lookups(fake: FakeDiscord, world: World, bot: VeoBot) -> None:
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None
+    nicked = fake.add_user("nick-owner", global_name="Global Name")
+    fake.add_member(world.guild.id, nicked, nick="Server Nick")
+    member = await guild.fetch_member(nicked.id)
+    assert (member.id, member.nick, member.display_name) == (nicked.id, "Server Nick", "Server Nick")
+    assert fake.requests[-1].method == "GET" and fake.requests[-1].path == f"/guilds/{guild.id}/members/{nicked.id}"
+    # A user who left: no longer a member, still a user.
+    fake.remove_member(world.guild.id, nicked)
+    with pytest.raises(discord.NotFound) as left:
+        await guild.fetch_member(nicked.id)
+    assert left.value.code == 10007
+    user = await bot.fetch_user(nicked.id)
+    assert (user.name, user.display_name) == ("nick-owner", "Global Name")
+    with pytest.raises(discord.NotFound) as nobody:
+        await bot.fetch_user(nicked.id + 999)
+    assert nobody.value.code == 10013
+    with pytest.raises(discord.NotFound) as no_guild:
+        await bot.http.get_member(world.guild.id + 999, nicked.id)
+    assert no_guild.value.code == 10004
+
+
+async def test_interaction_edit_with_a_file_stores_it(fake: FakeDiscord, world: World, bot: VeoBot) -> None:
+    # An edit of a deferred answer with a file: multipart, the file becomes the message's attachment.
+    interaction = await fake.invoke_command("veo", channel_id=world.channel.id, user=world.user,
+                                            options={"prompt": "a fox"})
+    await interaction.wait_for_response(predicate=lambda m: m.content.startswith("Working"))
+    seen: discord.Interaction = bot.seen["veo"]["interaction"]
+    chart = PNG * 3
+    await seen.edit_original_response(content="chart", attachments=[discord.File(io.BytesIO(chart), "usage.png")])
+    [part] = fake.requests[-1].files
+    assert (part.field, part.filename, part.size) == ("files[0]", "usage.png", len(chart))
+    original = await interaction.wait_for_response(predicate=lambda m: m.content == "chart")
+    assert original.attachment_bytes == [chart] and original.attachments[0].content_type == "image/png"
+
+
 async def test_direct_messages_follow_discords_rules(fake: FakeDiscord, world: World, bot: VeoBot) -> None:
     dm = await bot.create_dm(discord.Object(world.user.id))
     first = await dm.send("your video is ready", nonce="dm-1")
