@@ -24,16 +24,17 @@ from bot.config import Settings
 from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.config import CoreConfig
 from bot.jobs.notifiers import FaceNotifiers
-from bot.jobs.ports import JobStore, Notifier
+from bot.jobs.ports import Fitter, JobStore, Notifier
 from bot.jobs.provider import VideoProvider
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
 from bot.jobs.videos import DAY, VideoStore, load_name_key
 from bot.jobs.worker import JobWorker
+from bot.media.fitter import VideoFitter
 from bot.mock.provider import MockVideoProvider
 from bot.ops.health import HealthChecks, HealthProbe
 from bot.ops.http_server import HttpServer
-from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
+from bot.ops.instrument import BotMetrics, InstrumentedFitter, InstrumentedNotifier, InstrumentedProvider
 from bot.orientations import parse_orientation_map
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,15 @@ def build_provider(
         max_download_bytes=settings.max_video_bytes,
         allow_plain_http_downloads=settings.allow_http_downloads,
         retry=retry,
+    )
+
+
+def build_fitter(settings: Settings, metrics: BotMetrics) -> Fitter | None:
+    """What re-encodes videos over an upload limit to fit it, measured; None when ``VEO_FIT_VIDEOS`` is off."""
+    if not settings.fit_videos:
+        return None
+    return InstrumentedFitter(
+        VideoFitter(timeout=settings.fit_timeout, concurrency=settings.fit_concurrency), metrics
     )
 
 
@@ -88,7 +98,8 @@ class Runtime:
         self.metrics = BotMetrics()
         self.notifiers = FaceNotifiers()
         self.worker = JobWorker(store, InstrumentedProvider(provider, self.metrics),
-                                InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos)
+                                InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos,
+                                fitter=build_fitter(settings, self.metrics))
         self.service = JobService(store, self.worker)
         self.admin = WorkspaceAdmin(store, self.worker, prices=dict(settings.prices),
                                     video_seconds=settings.video_seconds)

@@ -43,3 +43,7 @@ class FaceNotifiers:
     async def deliver_failure(self, job: Job) -> str:
         """Post the job's failure on its platform."""
         return await self._for(job).deliver_failure(job)
+
+    async def max_upload_bytes(self, job: Job) -> int:
+        """The largest file the job's result may carry on its platform."""
+        return await self._for(job).max_upload_bytes(job)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bot.jobs.policy import Admission, AuditEntry, Policy, UsageRow, WorkspaceSettings
 from bot.jobs.records import Job, JobStatus, Limits, NewJob, Workspace
+from bot.media.fitter import FitResult
 
 
 class JobStore(Protocol):
@@ -109,4 +110,16 @@ class Notifier(Protocol):
 
     async def deliver_failure(self, job: Job) -> str:
         """Post that the job failed or timed out, and why; return the message id."""
+        ...
+
+    async def max_upload_bytes(self, job: Job) -> int:
+        """The largest file the job's result may carry where it is posted (a bigger video is fitted to it)."""
+        ...
+
+
+class Fitter(Protocol):
+    """Re-encodes a finished video to fit an upload limit (``bot.media.fitter.VideoFitter``)."""
+
+    async def fit(self, source: Path, dest: Path, limit: int) -> FitResult:
+        """Write a copy of ``source`` of at most ``limit`` bytes to ``dest``, whole or not at all."""
         ...
