@@ -159,9 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 3 or not args[2].isdigit():
         print("usage: python -m bot.media.fit SOURCE OUT LIMIT_BYTES", file=sys.stderr)
         return 2
-    # An encode takes whole cores for seconds: below the bot (and everything else) in the scheduler's eyes.
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(10)
     outcome: dict[str, object]
     try:
         report = fit_video(Path(args[0]), Path(args[1]), int(args[2]))
@@ -177,5 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def lower_priority() -> None:
+    """Put this process below the bot (and everything else): an encode keeps whole cores busy for seconds."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no nice() on this system
+        os.nice(10)
+
+
 if __name__ == "__main__":
+    lower_priority()
     sys.exit(main())

@@ -121,6 +121,8 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         "veo_deliveries": ("counter", True),
         "veo_poll_loop_last_tick_timestamp_seconds": ("gauge", True),
         "veo_videos_pruned": ("counter", True),
+        "veo_video_fits": ("counter", True),
+        "veo_video_fit_duration_seconds": ("histogram", True),
         "veo_discord_errors": ("counter", True),
         "veo_gateway_connected": ("gauge", True),
         "veo_gateway_disconnects": ("counter", True),
