@@ -155,11 +155,12 @@ class Runtime:
             self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="veo-worker")
 
     async def stop_worker(self) -> None:
-        """Let the worker finish its step and stop; the faces close after it."""
+        """Let the worker finish its step and stop (fits in progress are stopped); the faces close after it."""
         self._stop.set()
         if self._worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker_task
+        await self.worker.delivery.close()
 
     async def close(self) -> None:
         """Stop the worker, pruning and serving, then close the session and the store, in that order."""
@@ -181,6 +182,7 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        await self.worker.delivery.close()  # a dead process's encoders die with it
         with contextlib.suppress(Exception):
             if self.http is not None:
                 await self.http.close()

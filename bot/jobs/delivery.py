@@ -51,7 +51,7 @@ class Delivery:
         self._jitter = jitter
         self._refresh = refresh
         self._wake = wake
-        self.fitting = UploadFitting(fitter, notifier, videos)
+        self.fitting = UploadFitting(fitter, notifier, videos, on_done=self._fitting_done)
 
     def video_path(self, job: Job) -> Path:
         """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
@@ -68,6 +68,11 @@ class Delivery:
                 video = await self._download(started)
                 if video is not None:
                     video = await self.fitting.file_for(started, video)
+                    if video is None:
+                        # Being fitted in the background: posted when that is over. The attempt waits past the
+                        # time limit only when this process dies first.
+                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_wait, None)
+                        return False
                 message_id = await self.notifier.deliver_video(started, video)
             else:
                 message_id = await self.notifier.deliver_failure(started)
@@ -88,6 +93,15 @@ class Delivery:
         await self._refresh(job.id, force=True)
         self._wake()
         return True
+
+    async def _fitting_done(self, job_id: int) -> None:
+        """Post the job's result now that its copy is fitted (or cannot be)."""
+        await self.store.postpone_delivery(job_id, self.clock(), None)
+        self._wake()
+
+    async def close(self) -> None:
+        """Stop the fits in progress (the worker is stopping)."""
+        await self.fitting.close()
 
     async def _download(self, job: Job) -> Path | None:
         path = self.video_path(job)

@@ -141,4 +141,5 @@ async def job_core(
         try:
             yield Core(store, worker, JobService(store, worker, clock=clock), notifier, clock, api)
         finally:
+            await worker.delivery.close()
             await store.close()

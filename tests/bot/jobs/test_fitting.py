@@ -3,6 +3,7 @@ for the link and the retention; what cannot be fitted goes as a link, with a log
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
@@ -48,10 +49,18 @@ def _videos(tmp_path: Path, clock: FakeClock, retention: float = DAY) -> VideoSt
 
 
 async def _finish(core: Core, video: bytes) -> int:
+    """Run a job until its result is posted (or its post failed), a fit in the background included."""
     core.api.script_next_task(TaskScript(polls_until_done=0, video=video))
     job = await core.service.create_job(core.request())
     await core.tick(15)
+    await _after_fitting(core)
     return job.id
+
+
+async def _after_fitting(core: Core) -> None:
+    """Let a fit the last tick started end, then run the tick its end asks for."""
+    await core.worker.delivery.fitting.wait()
+    await core.tick(0)
 
 
 async def test_a_video_over_the_limit_is_posted_fitted_and_the_original_kept(
@@ -237,3 +246,62 @@ async def test_a_fitter_that_cannot_start_leaves_the_link(
         job_id = await _finish(core, oversize)
         assert [d.kind for d in notifier.for_job(job_id)] == ["link"]
     assert "(failed: FileNotFoundError" in caplog.text
+
+
+@dataclass
+class GatedFitter:
+    """A fitter that holds every fit until the test opens the gate, then copies the first ``limit`` bytes."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: list[int] = field(default_factory=list)
+    cancelled: int = 0
+
+    async def fit(self, source: Path, dest: Path, limit: int) -> FitResult:
+        self.calls.append(limit)
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        dest.write_bytes(source.read_bytes()[:limit])
+        return FitResult(FitOutcome.FITTED, size=limit)
+
+
+async def test_other_jobs_go_on_while_a_video_is_fitted(tmp_path: Path, clock: FakeClock) -> None:
+    fitter = GatedFitter()
+    notifier = RecordingNotifier(upload_limit=3000)
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, notifier=notifier, fitter=fitter) as core:
+        api.script_next_task(TaskScript(polls_until_done=0, video=make_mp4_bytes(5000)))
+        big = await core.service.create_job(core.request(user=1))
+        await core.tick(15)
+        assert core.worker.delivery.fitting.running == (big.id,) and notifier.for_job(big.id) == []
+        waiting = await core.job(big.id)
+        assert waiting.next_poll_at is not None and waiting.next_poll_at > clock.now + 300  # no busy retries
+        api.script_next_task(TaskScript(polls_until_done=0, video=make_mp4_bytes(2000)))
+        small = await core.service.create_job(core.request(user=2))
+        await core.tick(15)  # the encode does not hold up this tick
+        assert [d.kind for d in notifier.for_job(small.id)] == ["video"]
+        assert notifier.for_job(big.id) == [] and fitter.calls == [3000]
+        fitter.gate.set()
+        await core.worker.delivery.fitting.wait()
+        assert (await core.job(big.id)).next_poll_at == clock.now  # due at once
+        await core.tick(0)
+        [delivery] = notifier.for_job(big.id)
+        assert delivery.kind == "video" and delivery.video == make_mp4_bytes(5000)[:3000]
+        assert fitter.calls == [3000]
+
+
+async def test_stopping_stops_the_fit_and_a_later_attempt_fits_again(tmp_path: Path, clock: FakeClock) -> None:
+    fitter = GatedFitter()
+    notifier = RecordingNotifier(upload_limit=3000)
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, notifier=notifier, fitter=fitter) as core:
+        api.script_next_task(TaskScript(polls_until_done=0, video=make_mp4_bytes(5000)))
+        job = await core.service.create_job(core.request())
+        await core.tick(15)
+        await core.worker.delivery.close()  # the process stops in the middle of the encode
+        assert fitter.cancelled == 1 and core.worker.delivery.fitting.running == ()
+        assert await core.tick(60) == 0  # not due again yet: the dead fit may still be reported
+        fitter.gate.set()
+        await core.tick(core.worker.config.fit_wait)
+        await _after_fitting(core)
+        assert [d.kind for d in notifier.for_job(job.id)] == ["video"] and fitter.calls == [3000, 3000]
