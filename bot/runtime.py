@@ -23,6 +23,7 @@ from bot.comet.types import RetryPolicy
 from bot.config import Settings
 from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.config import CoreConfig
+from bot.jobs.continuation import Continuations
 from bot.jobs.notifiers import FaceNotifiers
 from bot.jobs.ports import Fitter, JobStore, Notifier
 from bot.jobs.provider import VideoProvider
@@ -101,6 +102,8 @@ class Runtime:
                                 InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos,
                                 fitter=build_fitter(settings, self.metrics))
         self.service = JobService(store, self.worker)
+        self.continuations = Continuations(self.service, self.videos, max_prompt_chars=settings.max_prompt_chars,
+                                           max_image_bytes=settings.max_image_bytes)
         self.admin = WorkspaceAdmin(store, self.worker, prices=dict(settings.prices),
                                     video_seconds=settings.video_seconds)
         self.metrics.watch_store(store)

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.comet.types import RetryPolicy
 from bot.config import Settings
 from bot.jobs.admin import WorkspaceAdmin
+from bot.jobs.continuation import Continuations
 from bot.jobs.ports import JobStore
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
@@ -28,6 +29,7 @@ from cogs.ids import PLATFORM
 from cogs.notifier import DiscordNotifier
 from cogs.sync import sync_commands
 from cogs.translator import VeoTranslator
+from cogs.views.continuation import ContinueButton, form_submitted
 from cogs.views.results import DeleteButton, RegenerateButton
 from db import open_store
 
@@ -69,13 +71,19 @@ class VeoBot(commands.Bot):
         """The job service the persistent views use (``cogs.context``)."""
         return self.app.service
 
+    @property
+    def continuations(self) -> Continuations:
+        """Next clips from a video's last frame, for the Continue button and form (``cogs.context``)."""
+        return self.app.runtime.continuations
+
     async def setup_hook(self) -> None:
         await self.tree.set_translator(VeoTranslator())
         await self.add_cog(VeoCog(self.app.service, self.app.settings))
         await self.add_cog(QueueCog(self.app.service, self.app.admin))
         await self.add_cog(AdminCog(self.app.admin))
         # Result buttons are rebuilt from their custom ids, so they work on messages from before a restart.
-        self.add_dynamic_items(RegenerateButton, DeleteButton)
+        self.add_dynamic_items(RegenerateButton, ContinueButton, DeleteButton)
+        self.add_listener(form_submitted, "on_interaction")
         if self.app.sync_on_start:
             try:
                 await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
@@ -95,7 +103,8 @@ class VeoApp:
         self.discord_health = DiscordHealth(runtime.metrics)
         self.discord_health.attach(self.bot)
         self.notifier = DiscordNotifier(self.bot, nonce_salt=runtime.nonce_salt,
-                                        upload_limit=self.settings.upload_limit_bytes, video_link=runtime.video_link)
+                                        upload_limit=self.settings.upload_limit_bytes, video_link=runtime.video_link,
+                                        can_continue=runtime.continuations.offered)
         runtime.add_face(PLATFORM, self.notifier, HealthProbe("gateway", self.discord_health.problem),
                          edit_rate=self.settings.discord_edit_rate, edit_burst=self.settings.discord_edit_burst)
         self.sync_on_start = True

@@ -62,6 +62,16 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
         log.log(level, "could not answer interaction %s: %s %s", interaction.id, exc.status, exc.code)
 
 
+async def answer_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Answer a button or form whose work failed: the expected error's message, else a logged generic one."""
+    message = user_message(error, interaction.locale)
+    if message is None:
+        log.error("%s failed guild=%s user=%s", interaction.type.name, interaction.guild_id, interaction.user.id,
+                  exc_info=error)
+        message = tr(GENERIC, interaction.locale)
+    await reply_ephemeral(interaction, message)
+
+
 class VeoCommandTree(app_commands.CommandTree[discord.Client]):
     """A command tree whose ``on_error`` is the bot's single error handler."""
 

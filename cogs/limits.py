@@ -31,6 +31,12 @@ SELECT_OPTIONS = 25
 OPTION_LABEL = 100
 OPTION_VALUE = 100
 OPTION_DESCRIPTION = 100
+# Modals: the title, a label over a field, its description, and a text input's placeholder and value.
+MODAL_TITLE = 45
+LABEL_TEXT = 45
+LABEL_DESCRIPTION = 100
+TEXT_INPUT_PLACEHOLDER = 100
+TEXT_INPUT_VALUE = 4000
 # Autocomplete answers.
 CHOICES = 25
 CHOICE_NAME = 100

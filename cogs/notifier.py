@@ -59,12 +59,15 @@ class DiscordNotifier:
         nonce_salt: str,
         upload_limit: int | None = None,
         video_link: Callable[[Job], str | None] | None = None,
+        can_continue: Callable[[Job], bool] | None = None,
     ) -> None:
         self.client = client
         self.nonce_salt = nonce_salt
         self.upload_limit_override = upload_limit
         # The lasting URL of a stored video (VEO_PUBLIC_BASE_URL), preferred to the provider's temporary one.
         self.video_link = video_link
+        # Whether a result offers Continue (its video is kept on disk to take the last frame from).
+        self.can_continue = can_continue
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(snowflake(job.channel_id), guild_id=snowflake(job.workspace_id),
@@ -173,6 +176,7 @@ class DiscordNotifier:
             job.id,
             can_regenerate=not job.image_count and not job.safety_rejection,
             can_delete=job.status is JobStatus.COMPLETED,
+            can_continue=self.can_continue is not None and self.can_continue(job),
             locale=job.locale,
         )
         file = discord.File(video, filename=f"veo-{job.id}.mp4") if video is not None else discord.utils.MISSING
@@ -188,7 +192,7 @@ class DiscordNotifier:
         """After an interrupted attempt, find a result message that did get through.
 
         The bot's message replies to the job's status message (when it has one) and names the job: by a button's
-        custom id (``veo:regen:N``, ``veo:delete:N``), or, for a message without buttons, by beginning with
+        custom id (``veo:regen:N``, ``veo:delete:N``...), or, for a message without buttons, by beginning with
         ``head``, the text this job's message begins with in the requester's language.
         """
         if job.delivery_attempts <= 1:

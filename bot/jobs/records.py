@@ -62,6 +62,8 @@ class NewJob:
     image_count: int = 0
     input_dir: str | None = None
     locale: str | None = None
+    in_thread: bool = False  # the status message and the result go into a thread of their own
+    dm_when_ready: bool = False  # the requester asked for a direct message once the result is posted
 
     @property
     def workspace(self) -> Workspace:
@@ -104,6 +106,9 @@ class Job:
     delivered_at: float | None
     delivered_message_id: str | None
     refunded: bool = False  # does not count against daily quotas
+    in_thread: bool = False  # the status message starts a thread, and the result is posted in it
+    dm_when_ready: bool = False  # the requester is told by direct message once the result is posted
+    dm_sent_at: float | None = None  # when that direct message was sent (or given up)
 
     @property
     def workspace(self) -> Workspace:

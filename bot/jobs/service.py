@@ -112,6 +112,16 @@ class JobService:
         return LimitReached("This server has used its {quota} videos for today. Try again in {minutes} min.",
                             params={"quota": policy.daily_quota_per_guild, "minutes": minutes})
 
+    async def check_quotas(self, workspace: Workspace, user_id: str, policy: Policy) -> None:
+        """Refuse early, before a member is asked for more, when the daily quotas are used up (admission checks
+        them again, atomically)."""
+        since = day_start(self.clock())
+        user_used, workspace_used = await self.store.quota_used(workspace, user_id, since)
+        if policy.daily_quota_per_user and user_used >= policy.daily_quota_per_user:
+            raise self._refusal(Refusal.USER_QUOTA, since + 86400, policy)
+        if policy.daily_quota_per_guild and workspace_used >= policy.daily_quota_per_guild:
+            raise self._refusal(Refusal.GUILD_QUOTA, since + 86400, policy)
+
     async def quota(self, workspace: Workspace, user_id: str) -> tuple[int, int] | None:
         """(videos used today, daily quota) for a member, or None when no quota applies."""
         policy = await self.policy(workspace)

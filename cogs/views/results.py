@@ -1,4 +1,4 @@
-"""Buttons on result messages that keep working after restarts: Regenerate and Delete."""
+"""Buttons on result messages that keep working after restarts: Regenerate, Continue and Delete."""
 
 from __future__ import annotations
 
@@ -12,23 +12,16 @@ from bot.i18n import tr
 from bot.jobs.errors import NotAllowed, NotFound
 from bot.jobs.records import NewJob
 from cogs.context import job_service
-from cogs.errors import GENERIC, reply_ephemeral, user_message
+from cogs.errors import answer_error
 from cogs.ids import member_id, role_ids, workspace_of
 from cogs.limits import BUTTON_LABEL, CONTENT, clip
 from cogs.render import Locale, message_link
+from cogs.views.continuation import CONTINUE_ID, ContinueButton
 
 log = logging.getLogger(__name__)
 
 REGENERATE_ID = "veo:regen:{job}"
 DELETE_ID = "veo:delete:{job}"
-
-
-async def _answer_error(interaction: discord.Interaction, error: Exception) -> None:
-    message = user_message(error, interaction.locale)
-    if message is None:
-        log.error("button failed guild=%s user=%s", interaction.guild_id, interaction.user.id, exc_info=error)
-        message = tr(GENERIC, interaction.locale)
-    await reply_ephemeral(interaction, message)
 
 
 class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"veo:regen:(?P<job>\d+)"):
@@ -52,7 +45,7 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         try:
             await self._regenerate(interaction)
         except Exception as error:
-            await _answer_error(interaction, error)
+            await answer_error(interaction, error)
 
     async def _regenerate(self, interaction: discord.Interaction) -> None:
         service = job_service(interaction)
@@ -101,7 +94,7 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
         try:
             await self._delete(interaction)
         except Exception as error:
-            await _answer_error(interaction, error)
+            await answer_error(interaction, error)
 
     async def _delete(self, interaction: discord.Interaction) -> None:
         service = job_service(interaction)
@@ -119,11 +112,14 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ve
         log.info("job=%s result message deleted by user=%s", self.job_id, interaction.user.id)
 
 
-def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool, locale: Locale = None) -> discord.ui.View:
+def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool, can_continue: bool = False,
+                   locale: Locale = None) -> discord.ui.View:
     """The buttons under a result (or failure) message, labelled in the requester's language."""
     view = discord.ui.View(timeout=None)
     if can_regenerate:
         view.add_item(RegenerateButton(job_id, locale))
+    if can_continue:
+        view.add_item(ContinueButton(job_id, locale))
     if can_delete:
         view.add_item(DeleteButton(job_id, locale))
     return view
@@ -132,4 +128,4 @@ def result_buttons(job_id: int, *, can_regenerate: bool, can_delete: bool, local
 def result_custom_ids(job_id: int) -> frozenset[str]:
     """The custom ids of the buttons that may sit under a job's result or failure message: they name the job
     whatever language the message is written in."""
-    return frozenset({REGENERATE_ID.format(job=job_id), DELETE_ID.format(job=job_id)})
+    return frozenset({REGENERATE_ID.format(job=job_id), CONTINUE_ID.format(job=job_id), DELETE_ID.format(job=job_id)})

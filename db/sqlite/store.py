@@ -25,14 +25,15 @@ _marks = marks
 # time of building one from a dict of the row, which counts on the hot path (a row per poll).
 _JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
 _JOB_COLUMNS = ", ".join(_JOB_FIELDS)
-_STATUS_AT, _SAFETY_AT, _REFUNDED_AT = (_JOB_FIELDS.index(n) for n in ("status", "safety_rejection", "refunded"))
+_STATUS_AT = _JOB_FIELDS.index("status")
+_FLAGS_AT = tuple(_JOB_FIELDS.index(n) for n in ("safety_rejection", "refunded", "in_thread", "dm_when_ready"))
 
 
 def _job(row: Sequence[Any]) -> Job:
     values = list(row)
     values[_STATUS_AT] = JobStatus(values[_STATUS_AT])
-    values[_SAFETY_AT] = bool(values[_SAFETY_AT])
-    values[_REFUNDED_AT] = bool(values[_REFUNDED_AT])
+    for at in _FLAGS_AT:
+        values[at] = bool(values[at])
     return Job(*values)
 
 
@@ -48,9 +49,10 @@ def _job_by_id(conn: sqlite3.Connection, job_id: int) -> Job | None:
 def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
     cur = conn.execute(
         "INSERT INTO jobs (platform, workspace_id, channel_id, user_id, prompt, model, orientation, image_count,"
-        " input_dir, locale, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " input_dir, locale, in_thread, dm_when_ready, status, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.platform, new.workspace_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
-         new.image_count, new.input_dir, new.locale, JobStatus.QUEUED, now),
+         new.image_count, new.input_dir, new.locale, new.in_thread, new.dm_when_ready, JobStatus.QUEUED, now),
     )
     return int(cur.lastrowid or 0)
 

@@ -155,4 +155,4 @@ async def test_commands_are_registered_in_three_languages_and_answer_in_the_user
         await interaction.wait_for_response(predicate=lambda m: "Công việc #1" in m.content)
         [result] = await w.discord.wait_until(lambda: w.results() or None, timeout=10)
         assert "video của bạn đã xong (công việc #1)" in result.content
-        assert [c["label"] for row in result.components for c in row["components"]] == ["Tạo lại", "Xóa"]
+        assert [c["label"] for row in result.components for c in row["components"]] == ["Tạo lại", "Làm tiếp", "Xóa"]

@@ -25,7 +25,7 @@ async def test_regenerate_survives_a_restart_and_counts_for_the_clicker(tmp_path
         w.api.default_script = TaskScript(polls_until_done=0)
         async with running_bot(w):
             result = await _deliver_one(w, model="veo3.1")
-            assert _custom_ids(result) == ["veo:regen:1", "veo:delete:1"]
+            assert _custom_ids(result) == ["veo:regen:1", "veo:continue:1", "veo:delete:1"]
         teammate = w.discord.add_user("teammate")
         w.discord.add_member(w.guild.id, teammate, permissions=MEMBER_PERMISSIONS)
         async with running_bot(w) as app:
@@ -64,7 +64,8 @@ async def test_image_jobs_and_safety_failures(tmp_path: Path) -> None:
     async with world(tmp_path) as w, running_bot(w):
         w.api.default_script = TaskScript(polls_until_done=0)
         result = await _deliver_one(w, image=w.attach("a.png", "image/png", PNG))
-        assert _custom_ids(result) == ["veo:delete:1"]  # no Regenerate: the images are not kept
+        # No Regenerate (the images are not kept), but Continue: it needs only the video.
+        assert _custom_ids(result) == ["veo:continue:1", "veo:delete:1"]
         w.api.script_next_task(TaskScript.safety_failure(polls_until_done=0))
         interaction = await w.veo(prompt="refused")
         await interaction.wait_for_response(predicate=lambda m: "Job #2" in m.content)

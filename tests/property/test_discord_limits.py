@@ -29,10 +29,12 @@ from cogs.commands.veo import queued_reply
 from cogs.limits import clip
 from cogs.notifier import NO_LINK
 from cogs.render import excerpt, failure_text, plain, queue_embed, result_text, status_embed
+from cogs.views.continuation import prompt_form
 from cogs.views.queue_actions import QueueActions
 from cogs.views.results import result_buttons
 from tests.fakes.comet.api import TaskScript
 from tests.fakes.discord.limits import check_message
+from tests.fakes.discord.modals import check_modal, text_inputs
 from tests.fakes.discord.models import FakeHTTPError, FakeUser
 from tests.property.strategies import display_texts, locales, provider_texts
 from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS, World, guild_workspace, running_bot, world
@@ -125,7 +127,7 @@ def test_result_and_failure_messages(
     prompt: str, error: str, link: str | None, locale: str | None, timed_out: bool, safety: bool, mock: bool
 ) -> None:
     job = _job(prompt, status=JobStatus.COMPLETED, locale=locale, task_id="mock-1" if mock else "task_x")
-    buttons = result_buttons(job.id, can_regenerate=True, can_delete=True, locale=locale)
+    buttons = result_buttons(job.id, can_regenerate=True, can_delete=True, can_continue=True, locale=locale)
     accepted(content=result_text(job, link=link), view=buttons)
     accepted(content=result_text(job, link=None, note=NO_LINK), view=buttons)
     failed = dataclasses.replace(job, status=JobStatus.TIMED_OUT if timed_out else JobStatus.FAILED,
@@ -133,6 +135,15 @@ def test_result_and_failure_messages(
     text = failure_text(failed)
     accepted(content=text, view=result_buttons(job.id, can_regenerate=False, can_delete=False, locale=locale))
     assert text.startswith(f"<@{USER}> ") and "#42" in text  # the mention and the job number are never cut
+
+
+@SETTINGS
+@given(job_id=st.integers(1, 10**18 - 1), max_chars=st.integers(1, 20_000), locale=locales)
+def test_continue_form(job_id: int, max_chars: int, locale: str | None) -> None:
+    form = prompt_form(_job(id=job_id, status=JobStatus.DELIVERED), max_chars, locale)
+    check_modal(form.to_dict())
+    [(_, field)] = text_inputs(form.to_dict())
+    assert field["max_length"] == min(max_chars, 4000)
 
 
 @SETTINGS

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from tests.fakes.discord.limits import check_choices
 from tests.fakes.discord.messages import MessageStore, UploadedFile
+from tests.fakes.discord.modals import check_modal
 from tests.fakes.discord.models import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
@@ -21,7 +22,7 @@ from tests.fakes.discord.state import DiscordState, unknown
 
 T = TypeVar("T")
 
-# Interaction type -> callback types Discord accepts for it.
+# Interaction type -> callback types Discord accepts for it (a modal submit cannot open another modal).
 ALLOWED_CALLBACKS: dict[int, frozenset[int]] = {
     1: frozenset({1}),
     2: frozenset({4, 5, 9}),
@@ -145,6 +146,10 @@ class FakeInteraction:
 
         return await self.wait_for(check, timeout=timeout, what="a followup")
 
+    async def wait_modal(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait for the modal the bot opened in answer (callback type 9) and return it."""
+        return await self.wait_for(lambda: self.modal, timeout=timeout, what="a modal")
+
     async def wait_choices(self, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait for the autocomplete result (callback type 8) and return its choices."""
         await self.wait_for(lambda: self.choices is not None, timeout=timeout, what="autocomplete choices")
@@ -252,17 +257,8 @@ class InteractionService:
         if callback_type == 8:
             interaction.choices = check_choices(data)
         elif callback_type == 9:
-            interaction.modal = self._modal(data)
+            interaction.modal = check_modal(data)
         return None
-
-    def _modal(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not 1 <= len(str(data.get("title", ""))) <= 45:
-            raise form_error("data.title", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length.")
-        if not 1 <= len(str(data.get("custom_id", ""))) <= 100:
-            raise form_error("data.custom_id", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
-        if not 1 <= len(data.get("components") or []) <= 5:
-            raise form_error("data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
-        return data
 
     def _metadata(self, interaction: FakeInteraction, *, original_id: int | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.fakes.discord.interactions import FakeInteraction, InteractionService
 from tests.fakes.discord.messages import MessageStore
+from tests.fakes.discord.modals import submission
 from tests.fakes.discord.models import (
     FakeAttachment,
     FakeChannel,
@@ -96,6 +97,27 @@ class InteractionFactory:
         return self._build(
             3, custom_id, guild, channel, member, data, permissions, app_permissions, locale, message=message
         )
+
+    def modal_submit(
+        self,
+        opened: FakeInteraction,
+        values: Mapping[str, str],
+        *,
+        permissions: int | None,
+        app_permissions: int | None,
+        locale: str,
+    ) -> FakeInteraction:
+        """The submission (type 5) of the modal the bot opened in answer to ``opened``, by the same member."""
+        if opened.modal is None:
+            raise ValueError(f"the bot opened no modal in answer to {opened!r}")
+        guild, channel, member = self._where(opened.guild_id, opened.channel_id, opened.user)
+        data = {"custom_id": opened.modal["custom_id"], "components": submission(opened.modal, values)}
+        # A modal opened from a button carries the message the button is on, as the button press did.
+        message = self.messages.by_id.get(opened.target_message_id or 0)
+        if message is not None and message.deleted:
+            message = None
+        return self._build(5, data["custom_id"], guild, channel, member, data, permissions, app_permissions, locale,
+                           message=message)
 
     def _where(self, guild_id: int, channel_id: int, user: FakeUser) -> tuple[FakeGuild, FakeChannel, FakeMember]:
         guild = self.state.guild(guild_id)

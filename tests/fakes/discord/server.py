@@ -429,6 +429,24 @@ class FakeDiscord:
         )
         return self._dispatch_interaction(interaction)
 
+    async def invoke_modal_submit(
+        self,
+        opened: FakeInteraction,
+        values: Mapping[str, str],
+        *,
+        permissions: int | None = None,
+        app_permissions: int | None = None,
+        locale: str = "en-US",
+    ) -> FakeInteraction:
+        """Submit the modal the bot opened in answer to ``opened`` (type 5), with ``values`` by text input custom
+        id; raises ``ValueError`` for what a member's client cannot send (an empty required field, a value
+        outside the field's lengths)."""
+        self._guild_of(opened.channel_id, opened.guild_id)
+        interaction = self.factory.modal_submit(
+            opened, values, permissions=permissions, app_permissions=app_permissions, locale=locale
+        )
+        return self._dispatch_interaction(interaction)
+
     # ----- gateway control -----
 
     async def disconnect_gateway(self, code: int = 4000, *, invalidate: bool = False) -> None:
