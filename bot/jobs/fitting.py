@@ -58,13 +58,12 @@ class UploadFitting:
         if job.id not in self._running:
             log.info("job=%s video of %d bytes is over the upload limit of %d bytes; fitting it", job.id, size, limit)
             self._running[job.id] = asyncio.create_task(
-                self._fit(job.id, video, fitted, limit), name=f"veo-fit-{job.id}"
+                self._fit(job.id, video, size, fitted, limit), name=f"veo-fit-{job.id}"
             )
         return None
 
-    async def _fit(self, job_id: int, video: Path, fitted: Path, limit: int) -> None:
+    async def _fit(self, job_id: int, video: Path, size: int, fitted: Path, limit: int) -> None:
         assert self.fitter is not None
-        size = video.stat().st_size
         try:
             try:
                 result = await self.fitter.fit(video, fitted, limit)
