@@ -21,6 +21,7 @@ from bot.jobs.worker import JobWorker
 from bot.ops.health import HealthProbe
 from bot.runtime import Runtime
 from cogs.commands.admin import AdminCog
+from cogs.commands.prefer import PreferCog
 from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
@@ -79,6 +80,7 @@ class VeoBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.tree.set_translator(VeoTranslator())
         await self.add_cog(VeoCog(self.app.service, self.app.settings))
+        await self.add_cog(PreferCog(self.app.service, self.app.settings))
         await self.add_cog(QueueCog(self.app.service, self.app.admin))
         await self.add_cog(AdminCog(self.app.admin))
         # Result buttons are rebuilt from their custom ids, so they work on messages from before a restart.

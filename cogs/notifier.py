@@ -15,6 +15,7 @@ from bot.jobs.errors import msg
 from bot.jobs.ports import DeliveryFailed, StatusView
 from bot.jobs.records import Job, JobStatus
 from bot.jobs.videos import fitted_job_id
+from cogs.direct_messages import send_ready_dm
 from cogs.ids import snowflake
 from cogs.render import failure_head, failure_text, result_head, result_text, status_embed
 from cogs.views.results import result_buttons, result_custom_ids
@@ -134,6 +135,11 @@ class DiscordNotifier:
         if existing is not None:
             return existing
         return await self._post(job, failure_text(job), None)
+
+    async def send_ready_dm(self, job: Job) -> str:
+        """Tell the requester by direct message that the result is posted, with a link to it; exactly once
+        (the nonce makes a resend after a crash return the first message)."""
+        return await send_ready_dm(self.client, job, nonce=self.nonce(job, "d"))
 
     async def _post(self, job: Job, content: str, video: Path | None) -> str:
         reference: discord.MessageReference | None = None

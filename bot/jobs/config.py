@@ -55,6 +55,8 @@ class CoreConfig:
     # A result whose video is being fitted to the upload limit is tried again after this long if the fit never
     # reports back (the process died); a fit that ends reschedules it at once.
     fit_wait: float = default("fit_timeout") + 60.0
+    # A requester's direct message ("your video is ready") is given up after failing for this long.
+    dm_give_up_after: float = 3600.0
     max_prompt_chars: int = default("max_prompt_chars")
 
     @property
@@ -113,4 +115,5 @@ def defaults_from_settings(settings: Settings) -> Defaults:
         daily_quota_per_guild=settings.daily_quota_per_guild,
         cooldown_seconds=settings.cooldown_seconds,
         models=settings.models,
+        default_model=settings.default_model,
     )

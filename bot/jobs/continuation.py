@@ -93,10 +93,12 @@ class Continuations:
             raise InvalidInput("The last frame of job #{job}'s video could not be read. Save a frame from the "
                                "video and run /veo with it as `image`.", params={"job": original.id}) from exc
         image = ImageInput(data=still.data, filename=f"image.{still.extension}", content_type=still.content_type)
+        # The clicker's own choice of a direct message, as for /veo and Regenerate.
+        wants_dm = (await self.service.preferences(requester.workspace, requester.user_id)).dm_when_ready
         job = await self.service.create_job(
             NewJob(platform=requester.workspace.platform, workspace_id=requester.workspace.id,
                    channel_id=requester.channel_id, user_id=requester.user_id, prompt=text, model=original.model,
-                   orientation=original.orientation, locale=requester.locale),
+                   orientation=original.orientation, locale=requester.locale, dm_when_ready=wants_dm),
             [image],
             policy=policy,
         )

@@ -53,6 +53,7 @@ class Defaults:
     daily_quota_per_guild: int
     cooldown_seconds: float
     models: tuple[str, ...]
+    default_model: str = ""  # empty: the first of ``models``
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class Policy:
     models: tuple[str, ...]
     paused: bool
     pause_reason: str | None
+    default_model: str = ""  # what /veo uses when neither the request nor the member's preferences name one
 
     @classmethod
     def effective(cls, defaults: Defaults, overrides: WorkspaceSettings) -> Policy:
@@ -84,6 +86,7 @@ class Policy:
         models = defaults.models
         if overrides.allowed_models is not None:
             models = tuple(m for m in defaults.models if m in overrides.allowed_models) or defaults.models
+        default_model = defaults.default_model if defaults.default_model in models else (models or ("",))[0]
         return cls(
             platform=overrides.platform,
             workspace_id=overrides.workspace_id,
@@ -98,6 +101,7 @@ class Policy:
             models=models,
             paused=overrides.paused,
             pause_reason=overrides.pause_reason,
+            default_model=default_model,
         )
 
     def limits(self, total: int) -> Limits:

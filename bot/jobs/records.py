@@ -124,6 +124,11 @@ class Job:
             JobStatus.TIMED_OUT,
         )
 
+    @property
+    def dm_due(self) -> bool:
+        """True when the result is posted and the requester's direct message about it is still to be sent."""
+        return self.dm_when_ready and self.delivered_at is not None and self.dm_sent_at is None
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

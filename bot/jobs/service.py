@@ -13,6 +13,13 @@ from bot.jobs.errors import ChannelList, LimitReached, NotAllowed, NotFound
 from bot.jobs.inputs import remove_inputs, save_inputs
 from bot.jobs.policy import Policy, Refusal, day_start
 from bot.jobs.ports import JobStore, StatusView
+from bot.jobs.preferences import (
+    MemberPreferences,
+    RequestChoices,
+    choose,
+    preferred_model,
+    preferred_orientation,
+)
 from bot.jobs.provider import ImageInput
 from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob, Workspace
 from bot.jobs.worker import JobWorker
@@ -96,6 +103,51 @@ class JobService:
         job = await self.store.get_job(job_id)
         assert job is not None
         return job
+
+    # -- members' preferences (/veo-prefer) ---------------------------------------------------------
+
+    async def preferences(self, workspace: Workspace, user_id: str) -> MemberPreferences:
+        """A member's own defaults in a workspace (none saved: every field at the workspace's default)."""
+        return await self.store.member_preferences(workspace, user_id)
+
+    async def set_preferences(
+        self, workspace: Workspace, user_id: str, *, model: str | None = None, orientation: str | None = None,
+        dm_when_ready: bool | None = None,
+    ) -> MemberPreferences:
+        """Change the preferences given (the others stay); refused, with nothing saved, when one cannot be used."""
+        policy = await self.policy(workspace)
+        changes: dict[str, object] = {}
+        if model is not None:
+            changes["model"] = preferred_model(model, policy, self.worker.config.workspace_defaults.models)
+        if orientation is not None:
+            changes["orientation"] = preferred_orientation(orientation)
+        if dm_when_ready is not None:
+            changes["dm_when_ready"] = dm_when_ready
+        current = await self.store.member_preferences(workspace, user_id)
+        saved = await self.store.save_member_preferences(
+            dataclasses.replace(current, **changes), self.clock()  # type: ignore[arg-type]
+        )
+        log.info("preferences saved platform=%s workspace=%s user=%s fields=%s", workspace.platform, workspace.id,
+                 user_id, ",".join(sorted(changes)))
+        return saved
+
+    async def reset_preferences(self, workspace: Workspace, user_id: str) -> bool:
+        """Clear a member's preferences in a workspace; False when there were none."""
+        return await self.store.reset_member_preferences(workspace, user_id)
+
+    async def request_choices(
+        self, workspace: Workspace, user_id: str, policy: Policy, *, model: str | None, orientation: str | None
+    ) -> RequestChoices:
+        """What a new job of this member gets: the options given, else their preferences, else the defaults."""
+        return choose(await self.store.member_preferences(workspace, user_id), policy,
+                      model=model, orientation=orientation)
+
+    async def drop_unavailable_model(self, workspace: Workspace, user_id: str, choices: RequestChoices) -> bool:
+        """Once a job exists, forget the preferred model it could not use, so that the member is told once;
+        True when this call forgot it (a concurrent request may have done it first)."""
+        if choices.unavailable_model is None:
+            return False
+        return await self.store.forget_preferred_model(workspace, user_id, choices.unavailable_model, self.clock())
 
     def _refusal(self, refusal: Refusal | None, retry_at: float | None, policy: Policy) -> LimitReached:
         minutes = _minutes(retry_at - self.clock()) if retry_at else 1

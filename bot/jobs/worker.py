@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.jobs.config import CoreConfig
 from bot.jobs.delivery import Delivery
+from bot.jobs.direct_messages import ReadyMessages
 from bot.jobs.errors import msg
 from bot.jobs.inputs import load_inputs, remove_inputs
 from bot.jobs.ports import Fitter, JobStore, Notifier, StatusView
@@ -84,6 +85,7 @@ class JobWorker:
         self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
         self.delivery = Delivery(store, provider, notifier, self.videos, config, clock=lambda: self.clock(),
                                  jitter=self._jitter, refresh=self.refresh_status, wake=self.wake, fitter=fitter)
+        self.ready_messages = ReadyMessages(store, notifier, config, clock=lambda: self.clock(), jitter=self._jitter)
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -270,6 +272,9 @@ class JobWorker:
             await self._poll(job)
         elif job.needs_notice:
             await self._deliver(job)
+        elif job.dm_due:
+            # The result was posted but the process stopped before the requester's direct message.
+            await self.ready_messages.send(job)
         else:
             await self.store.postpone_delivery(job.id, None, None)
 
@@ -343,7 +348,12 @@ class JobWorker:
         return self.delivery.video_path(job)
 
     async def _deliver(self, job: Job) -> bool:
-        return await self.delivery.deliver(job)
+        delivered = await self.delivery.deliver(job)
+        if delivered and job.dm_when_ready:
+            fresh = await self.store.get_job(job.id)
+            if fresh is not None:
+                await self.ready_messages.send(fresh)
+        return delivered
 
     # -- the status message -----------------------------------------------------------------------
 

@@ -71,6 +71,11 @@ class BotMetrics:
             "Result posts: kind is video or failure; outcome is posted, or the failure's kind.",
             ["kind", "outcome"],
         )
+        self.direct_messages = r.counter(
+            "veo_direct_messages_total",
+            "Direct messages telling a requester their result is posted, by outcome (sent, or the failure's kind).",
+            ["outcome"],
+        )
         self.poll_loop_tick = _LastTick()
         r.register(self.poll_loop_tick)
         self.videos_pruned = r.counter("veo_videos_pruned_total", "Stored videos removed after their retention.")
@@ -144,7 +149,7 @@ class InstrumentedProvider(VideoProvider):
 
 
 class InstrumentedNotifier(Notifier):
-    """A ``Notifier`` that counts result posts; status messages go straight to the wrapped notifier."""
+    """A ``Notifier`` that counts result posts and direct messages; status messages go straight through."""
 
     def __init__(self, inner: Notifier, metrics: BotMetrics) -> None:
         self.inner = inner
@@ -164,7 +169,10 @@ class InstrumentedNotifier(Notifier):
         self._count(kind, "posted")
 
     def _count(self, kind: str, outcome: str) -> None:
-        self.metrics.deliveries.labels(kind=kind, outcome=outcome).inc()
+        if kind == "dm":
+            self.metrics.direct_messages.labels(outcome="sent" if outcome == "posted" else outcome).inc()
+        else:
+            self.metrics.deliveries.labels(kind=kind, outcome=outcome).inc()
 
     async def show_status(self, job: Job, view: StatusView) -> str | None:
         """Create or update the job's status message (not counted)."""
@@ -183,6 +191,11 @@ class InstrumentedNotifier(Notifier):
     async def max_upload_bytes(self, job: Job) -> int:
         """The largest file the job's result may carry (not counted)."""
         return await self.inner.max_upload_bytes(job)
+
+    async def send_ready_dm(self, job: Job) -> str:
+        """Send the requester's direct message, counted."""
+        with self._counted("dm"):
+            return await self.inner.send_ready_dm(job)
 
 
 class InstrumentedFitter(Fitter):

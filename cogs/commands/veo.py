@@ -8,16 +8,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import ORIENTATIONS, Settings
+from bot.config import Settings
 from bot.i18n import tr
 from bot.jobs.errors import InvalidInput
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, NewJob
-from bot.jobs.requests import clean_prompt, pick_model, pick_orientation
+from bot.jobs.requests import clean_prompt
 from bot.jobs.service import JobService
 from cogs.attachments import check_attachment, check_attachments, check_bot_can_post, read_image
 from cogs.ids import member_id, role_ids, workspace_of
-from cogs.limits import CHOICE_NAME, CHOICES, CONTENT, clip
+from cogs.limits import CONTENT, clip
+from cogs.model_choices import model_choices
 from cogs.render import Locale, message_link, state_line, status_embed
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,25 @@ ORIENTATION_CHOICES = [
 ]
 
 
-def queued_reply(job: Job, view: StatusView, locale: Locale = None) -> str:
-    """The private answer to /veo: the job's number and state, and where its status and video will appear."""
+def queued_reply(job: Job, view: StatusView, locale: Locale = None, *, dropped_model: str | None = None) -> str:
+    """The private answer to /veo: the job's number and state, and where its status and video will appear.
+
+    ``dropped_model``: the member's preferred model, which this server no longer allows (and which was just
+    removed from their preferences): said first, once.
+    """
     link = message_link(job, job.status_message_id)
     where = tr("Follow it here: {link}", locale, link=link) if link else tr(
         "Its status will appear in this channel.", locale)
-    return clip(tr("Job #{job}: {state}.", locale, job=job.id, state=state_line(job, view.position, locale))
-                + f" {where}\n" + tr("I'll post the video in this channel and mention you when it's ready.", locale),
-                CONTENT)
+    lines = [tr("Job #{job}: {state}.", locale, job=job.id, state=state_line(job, view.position, locale))
+             + f" {where}",
+             tr("I'll post the video in this channel and mention you when it's ready.", locale)]
+    if job.dm_when_ready:
+        lines[-1] += " " + tr("You'll get a direct message too.", locale)
+    if dropped_model is not None:
+        lines.insert(0, tr("Your preferred model `{model}` is no longer allowed in this server, so this video uses "
+                           "`{default}`. I removed it from your preferences: /veo-prefer sets another.", locale,
+                           model=dropped_model, default=job.model))
+    return clip("\n".join(lines), CONTENT)
 
 
 class VeoCog(commands.Cog):
@@ -73,9 +85,9 @@ class VeoCog(commands.Cog):
         text = clean_prompt(prompt, s.max_prompt_chars)
         workspace = workspace_of(interaction)
         policy = await self.service.check_request(workspace, str(interaction.channel_id), role_ids(interaction), None)
-        models = policy.models or s.models
-        chosen_model = pick_model(model, models, s.default_model if s.default_model in models else models[0])
-        chosen_orientation = pick_orientation(orientation.value if orientation else None, ORIENTATIONS)
+        # The options given, else the member's /veo-prefer preferences, else the server's defaults.
+        choices = await self.service.request_choices(workspace, member_id(interaction), policy, model=model,
+                                                     orientation=orientation.value if orientation else None)
         check_attachments(image, last_frame)
         frames = [(label, att) for label, att in (("image", image), ("last_frame", last_frame)) if att is not None]
         kinds = [check_attachment(att, label, s.max_image_bytes) for label, att in frames]
@@ -91,33 +103,23 @@ class VeoCog(commands.Cog):
                 channel_id=str(interaction.channel_id),
                 user_id=member_id(interaction),
                 prompt=text,
-                model=chosen_model,
-                orientation=chosen_orientation,
+                model=choices.model,
+                orientation=choices.orientation,
                 locale=str(interaction.locale),
+                dm_when_ready=choices.dm_when_ready,
             ),
             images,
             policy=policy,
         )
+        dropped = await self.service.drop_unavailable_model(workspace, job.user_id, choices)
         view = await self.service.status_view(job)
         loc = interaction.locale
-        await interaction.edit_original_response(content=queued_reply(job, view, loc),
-                                                 embed=status_embed(job, view, locale=loc))
+        reply = queued_reply(job, view, loc, dropped_model=choices.unavailable_model if dropped else None)
+        await interaction.edit_original_response(content=reply, embed=status_embed(job, view, locale=loc))
 
     @veo.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Offer the models this server allows that match what has been typed."""
-        needle = current.strip().lower()
-        models = self.settings.models
-        if interaction.guild_id is not None:
-            models = (await self.service.policy(workspace_of(interaction))).models or models
-        return [
-            app_commands.Choice(
-                name=clip(m + (tr(" (default)", interaction.locale) if m == self.settings.default_model else ""),
-                          CHOICE_NAME),
-                value=m,
-            )
-            for m in models
-            if needle in m.lower()
-        ][:CHOICES]
+        return await model_choices(self.service, self.settings, interaction, current)

@@ -59,11 +59,13 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
                              "Run /veo again with the images attached.")
         policy = await service.check_request(workspace, str(interaction.channel_id), role_ids(interaction),
                                              original.model)
+        # The same video again: the original's model and orientation; the clicker's own choice of a DM.
+        clicker = await service.preferences(workspace, member_id(interaction))
         job = await service.create_job(
             NewJob(platform=workspace.platform, workspace_id=workspace.id, channel_id=str(interaction.channel_id),
                    user_id=member_id(interaction),
                    prompt=original.prompt, model=original.model, orientation=original.orientation,
-                   locale=str(interaction.locale)),
+                   locale=str(interaction.locale), dm_when_ready=clicker.dm_when_ready),
             policy=policy,
         )
         link = message_link(job, job.status_message_id)

@@ -10,6 +10,7 @@ from typing import Any
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
 from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
 from db.sqlite.base import marks, scalar
+from db.sqlite.preference_queries import PreferenceQueries
 from db.sqlite.stats_queries import StatsQueries
 from db.sqlite.workspace_queries import WorkspaceQueries, last_request_at, quota_used
 
@@ -157,7 +158,7 @@ def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) ->
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(WorkspaceQueries, StatsQueries):
+class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
@@ -360,12 +361,33 @@ class SqliteJobStore(WorkspaceQueries, StatsQueries):
         return await self._write(work)
 
     async def mark_delivered(self, job_id: int, message_id: str, now: float) -> bool:
-        """Record the message that carried the result (the video, or the failure notice)."""
+        """Record the message that carried the result (the video, or the failure notice).
+
+        A job whose requester asked for a direct message stays due (now) until that message is sent: usually in
+        the same step, or by a later tick when the process died in between.
+        """
         return await self._update(
             "UPDATE jobs SET status = CASE status WHEN ? THEN ? ELSE status END, delivered_at = ?,"
-            " delivered_message_id = ?, next_poll_at = NULL,"
+            " delivered_message_id = ?,"
+            " next_poll_at = CASE WHEN dm_when_ready = 1 AND dm_sent_at IS NULL THEN ? ELSE NULL END,"
             " finished_at = COALESCE(finished_at, ?) WHERE id = ? AND delivered_at IS NULL",
-            (JobStatus.COMPLETED, JobStatus.DELIVERED, now, message_id, now, job_id),
+            (JobStatus.COMPLETED, JobStatus.DELIVERED, now, message_id, now, now, job_id),
+        )
+
+    async def mark_dm_sent(self, job_id: int, now: float) -> bool:
+        """Record that the requester's direct message was sent (or given up on): nothing more is due."""
+        return await self._update(
+            "UPDATE jobs SET dm_sent_at = ?, next_poll_at = NULL"
+            " WHERE id = ? AND dm_when_ready = 1 AND delivered_at IS NOT NULL AND dm_sent_at IS NULL",
+            (now, job_id),
+        )
+
+    async def postpone_dm(self, job_id: int, retry_at: float) -> bool:
+        """Try the requester's direct message again at ``retry_at`` (after an error that may pass)."""
+        return await self._update(
+            "UPDATE jobs SET next_poll_at = ?"
+            " WHERE id = ? AND dm_when_ready = 1 AND delivered_at IS NOT NULL AND dm_sent_at IS NULL",
+            (retry_at, job_id),
         )
 
     async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None) -> bool:

@@ -14,6 +14,7 @@ import bot.jobs.errors
 import bot.jobs.provider
 from bot.i18n import LANGUAGES, catalogue, language, placeholders, tr
 from cogs.commands.admin import AdminCog
+from cogs.commands.prefer import PreferCog
 from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 
@@ -82,7 +83,7 @@ def command_strings() -> set[str]:
 
 def _commands() -> list[app_commands.Command | app_commands.Group]:
     commands: list[app_commands.Command | app_commands.Group] = []
-    for cog in (VeoCog, QueueCog, AdminCog):
+    for cog in (VeoCog, PreferCog, QueueCog, AdminCog):
         commands.extend(cog.__cog_app_commands__)  # type: ignore[attr-defined]
     return commands
 

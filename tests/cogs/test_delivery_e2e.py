@@ -198,7 +198,7 @@ async def test_commands_are_synced_only_when_they_change(tmp_path: Path) -> None
         async with running_bot(w):
             assert w.discord.sync_count(w.guild.id) == 1
             names = sorted(c["name"] for c in w.discord.commands(w.guild.id))
-            assert names == ["veo", "veo-admin", "veo-cancel", "veo-queue", "veo-status"]
+            assert names == ["veo", "veo-admin", "veo-cancel", "veo-prefer", "veo-queue", "veo-status"]
         async with running_bot(w):
             assert w.discord.sync_count(w.guild.id) == 1  # unchanged: no second registration
         async with running_bot(w, env={"VEO_MODELS": "veo3.1"}):

@@ -22,10 +22,13 @@ from hypothesis import strategies as st
 from bot.jobs.admin import UsageLine, UsageReport
 from bot.jobs.policy import AuditEntry, Policy, WorkspaceSettings
 from bot.jobs.ports import StatusView
+from bot.jobs.preferences import MemberPreferences
 from bot.jobs.records import Job, JobStatus
 from cogs.commands.admin import audit_embed, settings_embed, usage_embed
+from cogs.commands.prefer import preferences_embed
 from cogs.commands.queue import job_detail_embed, recent_jobs_embed
 from cogs.commands.veo import queued_reply
+from cogs.direct_messages import ready_dm_text
 from cogs.limits import clip
 from cogs.notifier import NO_LINK
 from cogs.render import excerpt, failure_text, plain, queue_embed, result_text, status_embed
@@ -191,6 +194,31 @@ def test_admin_audit_and_settings(entries: list[tuple[str, str]], reason: str, l
                     models=tuple(f"veo-model_{i}_`{reason[:20]}`" for i in range(30)), paused=True,
                     pause_reason=reason or None)
     accepted(embeds=(settings_embed(overrides, policy, locale),))
+
+
+@SETTINGS
+@given(prompt=texts, model=texts, locale=locales, dm=st.booleans(), orientation=st.sampled_from([None, "16x9", "9x16"]),
+       status=st.sampled_from([JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.TIMED_OUT]))
+@example(prompt=MARKDOWN_PROMPT * 10, model="m" * 3000, locale="vi", dm=True, orientation=None,
+         status=JobStatus.TIMED_OUT)
+def test_preferences_direct_message_and_fallback_reply(
+    prompt: str, model: str, locale: str | None, dm: bool, orientation: str | None, status: JobStatus
+) -> None:
+    job = _job(prompt, status=status, locale=locale, delivered_message_id="9", dm_when_ready=dm, model=model or "m")
+    text = ready_dm_text(job)
+    accepted(content=text)
+    assert "#42" in text and "https://discord.com/channels/1/2/9" in text.split("\n")[0]  # never cut
+    models = tuple(f"veo-model_{i}_{model[:30]}" for i in range(30))
+    for preferred in (None, models[3], model or "gone"):
+        preferences = MemberPreferences("discord", "1", str(USER), model=preferred, orientation=orientation,
+                                        dm_when_ready=dm, updated_at=NOW)
+        policy = Policy(platform="discord", workspace_id="1", max_active_per_user=2, max_active_per_guild=5,
+                        max_queued=20, daily_quota_per_user=10, daily_quota_per_guild=0, cooldown_seconds=0.0,
+                        allowed_channels=None, allowed_roles=None, models=models, paused=False, pause_reason=None,
+                        default_model=models[0])
+        accepted(embeds=(preferences_embed(preferences, policy, locale),))
+    reply = queued_reply(job, StatusView(position=1), locale, dropped_model=model or "gone")
+    accepted(content=reply)
 
 
 usage_lines = st.builds(UsageLine, key=texts | st.integers(10**17, 10**19).map(lambda i: f"<@{i}>"),

@@ -55,6 +55,8 @@ class RecordingNotifier:
     upload_limit: int = 10 * 1024 * 1024
     # The name of each file posted (a fitted copy's differs from the original's).
     posted_files: list[str] = field(default_factory=list)
+    dms: list[tuple[int, str | None]] = field(default_factory=list)  # (job, result message) per direct message
+    fail_dm: list[BaseException] = field(default_factory=list)
 
     async def show_status(self, job: Job, view: StatusView) -> str | None:
         self.statuses.append((job.id, job.status, job.progress, view.position))
@@ -83,6 +85,12 @@ class RecordingNotifier:
 
     async def max_upload_bytes(self, job: Job) -> int:
         return self.upload_limit
+
+    async def send_ready_dm(self, job: Job) -> str:
+        if self.fail_dm:
+            raise self.fail_dm.pop(0)
+        self.dms.append((job.id, job.delivered_message_id))
+        return next(self.ids)
 
     def for_job(self, job_id: int) -> list[Delivery]:
         return [d for d in self.deliveries if d.job_id == job_id]

@@ -158,3 +158,14 @@ async def test_limits_and_rules_apply_as_for_veo(tmp_path: Path, clock: FakeCloc
         await rules(allowed_models=("veo3.1-fast",))  # the original was made with veo3.1
         error = await _refused(core, continuations, done)
         assert isinstance(error, NotAllowed) and "`veo3.1-fast`" in error.user_message
+
+
+async def test_the_next_clip_follows_the_clickers_choice_of_a_direct_message(tmp_path: Path, clock: FakeClock) -> None:
+    async with FakeCometAPI() as api, continuing(tmp_path, api, clock) as (core, continuations):
+        first = await delivered(core)
+        keep(continuations, first, tmp_path)
+        _, without = await continuations.create(first, TEAMMATE, "no message please")
+        assert not without.dm_when_ready
+        await core.service.set_preferences(GUILD, TEAMMATE.user_id, dm_when_ready=True)
+        _, with_dm = await continuations.create(first, TEAMMATE, "tell me when it is ready")
+        assert with_dm.dm_when_ready

@@ -110,6 +110,7 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         metrics.provider_seconds.labels(operation="create").observe(0.3)
         metrics.provider_errors.labels(operation="get", error="ProviderBusy").inc()
         metrics.deliveries.labels(kind="video", outcome="posted").inc()
+        metrics.direct_messages.labels(outcome="failed_permanent").inc()
         status, _, body = await _get(base + "/metrics")
     assert status == 200
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}
@@ -119,6 +120,7 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         "veo_provider_request_duration_seconds": ("histogram", True),
         "veo_provider_errors": ("counter", True),
         "veo_deliveries": ("counter", True),
+        "veo_direct_messages": ("counter", True),
         "veo_poll_loop_last_tick_timestamp_seconds": ("gauge", True),
         "veo_videos_pruned": ("counter", True),
         "veo_video_fits": ("counter", True),
@@ -143,6 +145,7 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         ("veo_provider_request_duration_seconds_count", (("operation", "create"),)): 1.0,
         ("veo_provider_errors_total", (("error", "ProviderBusy"), ("operation", "get"))): 1.0,
         ("veo_deliveries_total", (("kind", "video"), ("outcome", "posted"))): 1.0,
+        ("veo_direct_messages_total", (("outcome", "failed_permanent"),)): 1.0,
         ("veo_poll_loop_last_tick_timestamp_seconds", ()): clock(),
         ("veo_videos_pruned_total", ()): 0.0,
         ("veo_video_fit_duration_seconds_sum", ()): 0.0,

@@ -165,6 +165,11 @@ class _Notifier:
     async def deliver_failure(self, job: Job) -> int:
         return 8
 
+    async def send_ready_dm(self, job: Job) -> int:
+        if self.errors:
+            raise self.errors.pop()
+        return 9
+
 
 async def test_instrumented_notifier_counts_posts_and_passes_status_calls_through() -> None:
     metrics = BotMetrics()
@@ -188,6 +193,23 @@ async def test_instrumented_notifier_counts_posts_and_passes_status_calls_throug
     assert sample("veo_deliveries_total", kind="video", outcome="error") == 1
     assert sample("veo_deliveries_total", kind="failure", outcome="posted") == 1
     assert sample("veo_deliveries_total", kind="status", outcome="posted") is None
+
+
+async def test_instrumented_notifier_counts_direct_messages_apart_from_result_posts() -> None:
+    metrics = BotMetrics()
+    inner = _Notifier()
+    notifier = InstrumentedNotifier(inner, metrics)  # type: ignore[arg-type]
+    job: Job = object()  # type: ignore[assignment]  # the fakes never read it
+    assert await notifier.send_ready_dm(job) == 9
+    inner.errors = [RuntimeError("boom"), DeliveryFailed("Discord answered 503", permanent=False),
+                    DeliveryFailed("the member does not take direct messages from the bot", permanent=True)]
+    for _ in range(3):
+        with pytest.raises((DeliveryFailed, RuntimeError)):
+            await notifier.send_ready_dm(job)
+    sample = metrics.registry.sample
+    for outcome in ("sent", "failed_permanent", "failed_retry", "error"):
+        assert sample("veo_direct_messages_total", outcome=outcome) == 1, outcome
+    assert sample("veo_deliveries_total", kind="dm", outcome="posted") is None
 
 
 def test_a_front_end_registers_its_own_metrics_next_to_the_core_ones() -> None:

@@ -15,6 +15,7 @@ from tests.fakes.discord.models import (
     FLAG_LOADING,
     FLAG_SUPPRESS_EMBEDS,
     FLAG_SUPPRESS_NOTIFICATIONS,
+    INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     READ_MESSAGE_HISTORY,
@@ -85,6 +86,9 @@ class MessageStore:
         return message, True
 
     def _check_send_permissions(self, channel: FakeChannel, body: dict[str, Any], files: list[UploadedFile]) -> None:
+        if channel.recipient is not None:
+            self._check_dm_allowed(channel.recipient)
+            return
         perms = channel.bot_permissions
         if not perms & VIEW_CHANNEL:
             raise FakeHTTPError(403, 50001, "Missing Access")
@@ -94,6 +98,17 @@ class MessageStore:
             raise FakeHTTPError(403, 50013, "Missing Permissions")
         if body.get("message_reference") and not perms & READ_MESSAGE_HISTORY:
             raise FakeHTTPError(403, 50013, "Missing Permissions")
+
+    def _check_dm_allowed(self, recipient: FakeUser) -> None:
+        """Discord's rule for a bot's DM: a human who shares a server with the bot and accepts DMs from its
+        members; anyone else is 403 / 50007."""
+        if recipient.bot or not recipient.accepts_dms or not self.state.shares_guild_with_bot(recipient):
+            raise FakeHTTPError(403, 50007, "Cannot send messages to this user")
+
+    def dm_messages(self, user_id: int) -> list[MessageRecord]:
+        """The bot's messages in its DM channel with a user, oldest first."""
+        channel = self.state.dm_channels.get(user_id)
+        return [m for m in self.by_channel.get(channel.id, []) if not m.deleted] if channel is not None else []
 
     def visible(self, channel_id: int, message_id: int) -> MessageRecord:
         """A message reachable through channel routes (ephemeral ones are not), or 404 Unknown Message."""
@@ -371,7 +386,8 @@ class MessageStore:
 
     def _dispatch(self, event: str, message: MessageRecord) -> None:
         data = self.payload(message, include_nonce=event == "MESSAGE_CREATE")
-        self.state.dispatch(event, data, message.guild_id, INTENT_GUILD_MESSAGES, self.content_private(message))
+        intent = INTENT_GUILD_MESSAGES if message.guild_id is not None else INTENT_DIRECT_MESSAGES
+        self.state.dispatch(event, data, message.guild_id, intent, self.content_private(message))
 
     def content_private(self, message: MessageRecord) -> bool:
         """Whether reading its content needs MESSAGE_CONTENT (not the bot's own, and not mentioning the bot)."""

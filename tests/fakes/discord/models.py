@@ -33,10 +33,14 @@ INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 # Application flags an unverified app shows for privileged intents enabled in the developer portal.
 LIMITED_INTENT_FLAGS = {INTENT_GUILD_PRESENCES: 1 << 13, INTENT_GUILD_MEMBERS: 1 << 15, INTENT_MESSAGE_CONTENT: 1 << 19}
+
+# Channel types.
+CHANNEL_DM = 1
 
 # Message flags.
 FLAG_SUPPRESS_EMBEDS = 1 << 2
@@ -137,6 +141,8 @@ class FakeUser:
     global_name: str | None = None
     bot: bool = False
     avatar: str | None = None
+    # The privacy setting "Allow direct messages from server members": off, the bot's DMs get 403 / 50007.
+    accepts_dms: bool = True
 
     @property
     def mention(self) -> str:
@@ -226,10 +232,11 @@ class FakeMember:
 
 @dataclass(slots=True)
 class FakeChannel:
-    """A guild text channel; `bot_permissions` is what the bot may do there."""
+    """A guild text channel (`bot_permissions` is what the bot may do there), or the bot's DM channel with one
+    user (type 1, no guild, `recipient`)."""
 
     id: int
-    guild_id: int
+    guild_id: int | None
     name: str
     position: int = 0
     type: int = 0
@@ -237,14 +244,28 @@ class FakeChannel:
     nsfw: bool = False
     topic: str | None = None
     last_message_id: int | None = None
+    recipient: FakeUser | None = None
 
     @property
     def mention(self) -> str:
         """The `<#id>` mention text."""
         return f"<#{self.id}>"
 
+    @property
+    def is_dm(self) -> bool:
+        """Whether this is a DM channel."""
+        return self.type == CHANNEL_DM
+
     def payload(self) -> dict[str, Any]:
         """The channel object."""
+        if self.recipient is not None:
+            return {
+                "id": str(self.id),
+                "type": self.type,
+                "last_message_id": None if self.last_message_id is None else str(self.last_message_id),
+                "flags": 0,
+                "recipients": [self.recipient.payload()],
+            }
         return {
             "id": str(self.id),
             "type": self.type,

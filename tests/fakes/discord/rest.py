@@ -126,6 +126,7 @@ class RestApi:
         app = web.Application(client_max_size=client_max_size, middlewares=[self._middleware])
         add = app.router.add_route
         add("GET", API + "/users/@me", self._me)
+        add("POST", API + "/users/@me/channels", self._open_dm)
         add("GET", API + "/oauth2/applications/@me", self._application)
         add("GET", API + "/applications/@me", self._application)
         add("GET", API + "/gateway", self._gateway)
@@ -255,6 +256,11 @@ class RestApi:
 
     async def _me(self, request: web.Request) -> web.Response:
         return json_response(self.state.me_payload())
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        body = self._body(request).json
+        recipient = body.get("recipient_id") if isinstance(body, dict) else None
+        return json_response(self.state.open_dm(recipient).payload())
 
     async def _application(self, request: web.Request) -> web.Response:
         return json_response(self.state.application_payload())

@@ -194,9 +194,13 @@ class FakeDiscord:
         """Create a role."""
         return self.state.add_role(guild_id, name, permissions=permissions, mentionable=mentionable)
 
-    def add_user(self, name: str = "user", *, bot: bool = False, global_name: str | None = None) -> FakeUser:
-        """Create a user (not yet a member of any guild)."""
-        return self.state.add_user(name, bot=bot, global_name=global_name)
+    def add_user(
+        self, name: str = "user", *, bot: bool = False, global_name: str | None = None, accepts_dms: bool = True
+    ) -> FakeUser:
+        """Create a user (not yet a member of any guild); `accepts_dms=False` refuses the bot's direct messages."""
+        user = self.state.add_user(name, bot=bot, global_name=global_name)
+        user.accepts_dms = accepts_dms
+        return user
 
     def add_member(
         self,
@@ -209,6 +213,10 @@ class FakeDiscord:
     ) -> FakeMember:
         """Make a user a member; `permissions` (if given) replaces the role-derived guild permissions."""
         return self.state.add_member(guild_id, user, permissions=permissions, roles=roles, nick=nick)
+
+    def remove_member(self, guild_id: int, user: FakeUser) -> None:
+        """The user leaves the guild."""
+        self.state.remove_member(guild_id, user)
 
     def add_attachment(
         self,
@@ -250,6 +258,10 @@ class FakeDiscord:
             for m in self.store.by_channel.get(channel_id, [])
             if (include_ephemeral or not m.ephemeral) and (include_deleted or not m.deleted)
         ]
+
+    def dm_messages(self, user: FakeUser) -> list[MessageRecord]:
+        """The bot's direct messages to a user, oldest first."""
+        return self.store.dm_messages(user.id)
 
     def message(self, message_id: int) -> MessageRecord:
         """A message by id (KeyError if unknown)."""

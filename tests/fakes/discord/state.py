@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from tests.fakes.discord.limits import check_commands
 from tests.fakes.discord.models import (
+    CHANNEL_DM,
     EVERYONE_DEFAULT_PERMISSIONS,
     INTENT_GUILD_MEMBERS,
     LIMITED_INTENT_FLAGS,
@@ -53,6 +54,7 @@ class DiscordState:
         self.users: dict[int, FakeUser] = {u.id: u for u in (self.bot_user, self.owner)}
         self.guilds: dict[int, FakeGuild] = {}
         self.channels: dict[int, FakeChannel] = {}
+        self.dm_channels: dict[int, FakeChannel] = {}  # the bot's DM channel with each user, by user id
         self.cdn: dict[int, FakeAttachment] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {None: []}
         self.command_puts: list[CommandPut] = []
@@ -86,6 +88,32 @@ class DiscordState:
         self.channels[channel.id] = channel
         self.dispatch("CHANNEL_CREATE", channel.payload(), guild.id, 0, False)
         return channel
+
+    def open_dm(self, recipient_id: Any) -> FakeChannel:
+        """POST /users/@me/channels: the bot's DM channel with a user, created once (Discord returns the same one).
+
+        Opening always works for a real user; whether a message may be sent is decided when it is posted.
+        """
+        user_id = int(recipient_id) if isinstance(recipient_id, int | str) and str(recipient_id).isdigit() else None
+        if recipient_id is None:
+            raise form_error("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+        user = self.users.get(user_id) if user_id is not None else None
+        if user is None or user.id == self.bot_user.id:
+            raise FakeHTTPError(400, 50033, "Invalid Recipient(s)")
+        channel = self.dm_channels.get(user.id)
+        if channel is None:
+            channel = FakeChannel(self.snowflakes.next(), None, "", type=CHANNEL_DM, bot_permissions=0, recipient=user)
+            self.dm_channels[user.id] = channel
+            self.channels[channel.id] = channel
+        return channel
+
+    def remove_member(self, guild_id: int, user: FakeUser) -> None:
+        """The user leaves the guild (or is kicked)."""
+        self.guild(guild_id).members.pop(user.id, None)
+
+    def shares_guild_with_bot(self, user: FakeUser) -> bool:
+        """Whether the user is a member of a guild the bot is in (needed for the bot to DM them)."""
+        return any(user.id in guild.members for guild in self.guilds.values())
 
     def add_role(self, guild_id: int, name: str, *, permissions: int, mentionable: bool) -> FakeRole:
         """Create a role."""

@@ -567,3 +567,32 @@ async def test_interaction_webhook_message_routes(fake: FakeDiscord, world: Worl
         ("PATCH", "@original"),
         ("DELETE", "@original"),
     ]
+
+
+async def test_direct_messages_follow_discords_rules(fake: FakeDiscord, world: World, bot: VeoBot) -> None:
+    dm = await bot.create_dm(discord.Object(world.user.id))
+    first = await dm.send("your video is ready", nonce="dm-1")
+    again = await dm.send("your video is ready", nonce="dm-1")
+    assert again.id == first.id and [m.content for m in fake.dm_messages(world.user)] == ["your video is ready"]
+    assert fake.dm_messages(world.user)[0].guild_id is None
+    # Opening the channel again gives the same one (a new client has no cache).
+    opened = [r for r in fake.requests if r.path == "/users/@me/channels"]
+    assert len(opened) == 1 and opened[0].json == {"recipient_id": world.user.id}
+    assert (await bot.http.start_private_message(world.user.id))["id"] == str(dm.id)
+    # A member who refuses DMs from server members, or who shares no server with the bot: 403 / 50007.
+    closed = fake.add_user("closed", accepts_dms=False)
+    fake.add_member(world.guild.id, closed)
+    stranger = fake.add_user("stranger")
+    for user in (closed, stranger):
+        with pytest.raises(discord.Forbidden) as refused:
+            await (await bot.create_dm(discord.Object(user.id))).send("hello")
+        assert refused.value.code == 50007 and fake.dm_messages(user) == []
+    fake.remove_member(world.guild.id, world.user)
+    with pytest.raises(discord.Forbidden) as left:
+        await dm.send("after leaving")
+    assert left.value.code == 50007
+    # Nobody by that id, or the bot itself: 400 / 50033.
+    for recipient in (123, fake.bot_user.id):
+        with pytest.raises(discord.HTTPException) as invalid:
+            await bot.http.start_private_message(recipient)
+        assert invalid.value.status == 400 and invalid.value.code == 50033
