@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -154,11 +156,17 @@ def fit_video(source: Path, out: Path, limit: int) -> FitReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bot.media.fit SOURCE OUT LIMIT``: fit, then print the outcome as one JSON line."""
+    """``python -m bot.media.fit SOURCE OUT LIMIT [SECONDS]``: fit, then print the outcome as one JSON line.
+
+    With ``SECONDS``, the process ends itself that long after it started, even if nobody is waiting for it any
+    more (the bot that started it was killed).
+    """
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3 or not args[2].isdigit():
-        print("usage: python -m bot.media.fit SOURCE OUT LIMIT_BYTES", file=sys.stderr)
+    if len(args) not in (3, 4) or not args[2].isdigit() or not _is_seconds(args[3:]):
+        print("usage: python -m bot.media.fit SOURCE OUT LIMIT_BYTES [TIME_LIMIT_SECONDS]", file=sys.stderr)
         return 2
+    if len(args) == 4:
+        stop_after(float(args[3]))
     outcome: dict[str, object]
     try:
         report = fit_video(Path(args[0]), Path(args[1]), int(args[2]))
@@ -172,6 +180,19 @@ def main(argv: list[str] | None = None) -> int:
         outcome = {"outcome": "fitted", **asdict(report)}
     print(json.dumps(outcome), flush=True)
     return 0
+
+
+def _is_seconds(args: list[str]) -> bool:
+    try:
+        return all(0 < float(arg) < math.inf for arg in args)
+    except ValueError:
+        return False
+
+
+def stop_after(seconds: float) -> None:
+    """End this process (SIGALRM) ``seconds`` from now, rounded up to whole seconds."""
+    if hasattr(signal, "alarm"):  # not on Windows: there the parent's kill is the only limit
+        signal.alarm(max(1, math.ceil(seconds)))
 
 
 def lower_priority() -> None:

@@ -78,7 +78,8 @@ class VideoFitter:
 
     async def _run(self, source: Path, out: Path, limit: int) -> FitResult:
         process = await asyncio.create_subprocess_exec(
-            self.python, "-m", "bot.media.fit", str(source), str(out), str(limit),
+            # The child's own time limit, a little past ours: it ends itself even if this process dies first.
+            self.python, "-m", "bot.media.fit", str(source), str(out), str(limit), str(self.timeout + 5),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=child_environment(),
         )

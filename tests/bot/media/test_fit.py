@@ -4,6 +4,10 @@ sound, the index first; and the files that cannot be fitted, each with its reaso
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +123,16 @@ def test_the_command_line_prints_one_json_line_per_outcome(
     assert json.loads(capsys.readouterr().out)["outcome"] == "unreadable"
     assert main([str(source), str(tmp_path / "d.mp4"), "lots"]) == 2
     assert "usage" in capsys.readouterr().err
+    for seconds in ("soon", "0", "-1", "inf"):
+        assert main([str(source), str(tmp_path / "d.mp4"), str(LIMIT), seconds]) == 2, seconds
+    assert not (tmp_path / "d.mp4").exists()
+
+
+def test_an_encoder_left_behind_ends_itself_at_its_time_limit() -> None:
+    # What a child whose bot was killed does: nobody kills it, its own alarm does.
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", "from bot.media.fit import stop_after; stop_after(0.2); import time; time.sleep(30)"],
+        capture_output=True, timeout=20, check=False,
+    )
+    assert done.returncode == -signal.SIGALRM and time.monotonic() - started < 10
