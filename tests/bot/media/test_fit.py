@@ -136,3 +136,15 @@ def test_an_encoder_left_behind_ends_itself_at_its_time_limit() -> None:
         capture_output=True, timeout=20, check=False,
     )
     assert done.returncode == -signal.SIGALRM and time.monotonic() - started < 10
+
+
+def test_an_encoder_overshoot_is_tried_once_more_lower(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first plan that misjudges the budget by a quarter, as an encoder that overshoots would: the file comes out
+    # over the limit, and the second try, scaled by how much, fits.
+    monkeypatch.setattr("bot.media.plan.MARGIN", 1.25)
+    out = tmp_path / "fitted.mp4"
+    report = fit_video(source, out, LIMIT)
+    assert report.attempts == 2 and report.size == out.stat().st_size <= LIMIT
+    assert media_facts(out.read_bytes()).frames_decoded == 72
