@@ -2,7 +2,8 @@
 
 Pure media code, CPU-bound: the bot runs it in a child process (``python -m bot.media.fit SOURCE OUT LIMIT
 [SECONDS]``, see ``bot.media.fitter``) so that its event loop never waits on it and a time limit can stop it
-(the child also ends itself after ``SECONDS``). The child prints one JSON line: ``{"outcome": "fitted" | "cannot_fit" | "unreadable" | "failed", ...}``.
+(the child also ends itself after ``SECONDS``). The child prints one JSON line:
+``{"outcome": "fitted" | "cannot_fit" | "unreadable" | "failed", ...}``.
 """
 
 from __future__ import annotations
