@@ -168,7 +168,8 @@ class DiscordSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """Where the job store, input images and delivered videos live, and how long videos are kept."""
+    """Where the job store, input images and delivered videos live, how long videos are kept, and how videos
+    over an upload limit are re-encoded to fit it."""
 
     database_url: cp.SqliteUrl = setting(
         "DATABASE_URL", DEFAULT_DATABASE_URL, "sqlite:///relative/path or sqlite:////absolute/path")
@@ -176,6 +177,9 @@ class StorageSettings(BaseModel):
     video_dir: Path | None = setting("VEO_VIDEO_DIR", None, "a directory path")  # None: <data_dir>/videos
     video_retention_days: float = setting(
         "VEO_VIDEO_RETENTION_DAYS", 7.0, "a number of days, 0 or more (0 = remove once posted)", ge=0, le=36500)
+    fit_videos: bool = setting("VEO_FIT_VIDEOS", True, "true or false")
+    fit_timeout: float = setting("VEO_FIT_TIMEOUT", 300.0, SECONDS, gt=0)
+    fit_concurrency: int = setting("VEO_FIT_CONCURRENCY", 1, AT_LEAST_ONE, ge=1)
 
     @property
     def videos_path(self) -> Path:

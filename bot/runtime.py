@@ -25,16 +25,17 @@ from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.config import CoreConfig
 from bot.jobs.continuation import Continuations
 from bot.jobs.notifiers import FaceNotifiers
-from bot.jobs.ports import JobStore, Notifier
+from bot.jobs.ports import Fitter, JobStore, Notifier
 from bot.jobs.provider import VideoProvider
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
 from bot.jobs.videos import DAY, VideoStore, load_name_key
 from bot.jobs.worker import JobWorker
+from bot.media.fitter import VideoFitter
 from bot.mock.provider import MockVideoProvider
 from bot.ops.health import HealthChecks, HealthProbe
 from bot.ops.http_server import HttpServer
-from bot.ops.instrument import BotMetrics, InstrumentedNotifier, InstrumentedProvider
+from bot.ops.instrument import BotMetrics, InstrumentedFitter, InstrumentedNotifier, InstrumentedProvider
 from bot.orientations import parse_orientation_map
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,15 @@ def build_provider(
         max_download_bytes=settings.max_video_bytes,
         allow_plain_http_downloads=settings.allow_http_downloads,
         retry=retry,
+    )
+
+
+def build_fitter(settings: Settings, metrics: BotMetrics) -> Fitter | None:
+    """What re-encodes videos over an upload limit to fit it, measured; None when ``VEO_FIT_VIDEOS`` is off."""
+    if not settings.fit_videos:
+        return None
+    return InstrumentedFitter(
+        VideoFitter(timeout=settings.fit_timeout, concurrency=settings.fit_concurrency), metrics
     )
 
 
@@ -89,7 +99,8 @@ class Runtime:
         self.metrics = BotMetrics()
         self.notifiers = FaceNotifiers()
         self.worker = JobWorker(store, InstrumentedProvider(provider, self.metrics),
-                                InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos)
+                                InstrumentedNotifier(self.notifiers, self.metrics), core, videos=self.videos,
+                                fitter=build_fitter(settings, self.metrics))
         self.service = JobService(store, self.worker)
         self.continuations = Continuations(self.service, self.videos, max_prompt_chars=settings.max_prompt_chars,
                                            max_image_bytes=settings.max_image_bytes)
@@ -147,11 +158,12 @@ class Runtime:
             self._worker_task = asyncio.create_task(self.worker.run(self._stop), name="veo-worker")
 
     async def stop_worker(self) -> None:
-        """Let the worker finish its step and stop; the faces close after it."""
+        """Let the worker finish its step and stop (fits in progress are stopped); the faces close after it."""
         self._stop.set()
         if self._worker_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker_task
+        await self.worker.delivery.close()
 
     async def close(self) -> None:
         """Stop the worker, pruning and serving, then close the session and the store, in that order."""
@@ -173,6 +185,7 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        await self.worker.delivery.close()  # a dead process's encoders die with it
         with contextlib.suppress(Exception):
             if self.http is not None:
                 await self.http.close()

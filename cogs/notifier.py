@@ -14,6 +14,7 @@ import discord
 from bot.jobs.errors import msg
 from bot.jobs.ports import DeliveryFailed, StatusView
 from bot.jobs.records import Job, JobStatus
+from bot.jobs.videos import fitted_job_id
 from cogs.direct_messages import send_ready_dm
 from cogs.ids import snowflake
 from cogs.render import failure_head, failure_text, result_head, result_text, status_embed
@@ -126,8 +127,10 @@ class DiscordNotifier:
         if existing is not None:
             return existing
         if video is not None and video.stat().st_size <= self.upload_limit(snowflake(job.workspace_id)):
+            # A copy made smaller to fit here points to the full-quality original when it has a lasting link.
+            original = self.video_link(job) if fitted_job_id(video) is not None and self.video_link else None
             try:
-                return await self._post(job, result_text(job, link=None), video)
+                return await self._post(job, result_text(job, link=None, original=original), video)
             except _FileTooLarge:
                 log.info("job=%s file refused as too large; posting a link", job.id)
         durable = self.video_link(job) if video is not None and self.video_link is not None else None
@@ -136,6 +139,10 @@ class DiscordNotifier:
         else:
             text = result_text(job, link=None, note=NO_LINK)
         return await self._post(job, text, None)
+
+    async def max_upload_bytes(self, job: Job) -> int:
+        """The largest file the bot may upload in the job's guild."""
+        return self.upload_limit(snowflake(job.workspace_id))
 
     async def deliver_failure(self, job: Job) -> str:
         """Tell the requester, in the channel, that the job failed and why; exactly once."""

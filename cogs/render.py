@@ -162,12 +162,16 @@ def failure_reason(job: Job, locale: Locale = None) -> str:
     return reason
 
 
-def result_text(job: Job, *, link: str | None, note: str | None = None) -> str:
-    """The message that carries the finished video (or a link to it), in the requester's language."""
+def result_text(job: Job, *, link: str | None, note: str | None = None, original: str | None = None) -> str:
+    """The message that carries the finished video (or a link to it), in the requester's language; ``original``
+    links the full-quality video when the file posted is a copy made smaller to fit."""
     loc = job.locale
     lines = [result_head(job)]
     if link:
         lines.append(tr("The file is too large to upload here; download it: {link}", loc, link=link))
+    if original:
+        lines.append(tr("Made smaller to fit the upload limit here; the full-quality original: {link}", loc,
+                        link=original))
     if note:
         lines.append(tr(note, loc))
     if is_mock_task(job.task_id):

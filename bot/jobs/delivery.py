@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.jobs.config import CoreConfig
-from bot.jobs.ports import DeliveryFailed, JobStore, Notifier
+from bot.jobs.fitting import UploadFitting
+from bot.jobs.ports import DeliveryFailed, Fitter, JobStore, Notifier
 from bot.jobs.provider import VideoApiError, VideoProvider, VideoTooLarge
 from bot.jobs.records import Job, JobStatus
 from bot.jobs.videos import VideoStore
@@ -39,6 +40,7 @@ class Delivery:
         jitter: Callable[[float], float],
         refresh: Callable[..., Awaitable[None]],
         wake: Callable[[], None],
+        fitter: Fitter | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -49,6 +51,7 @@ class Delivery:
         self._jitter = jitter
         self._refresh = refresh
         self._wake = wake
+        self.fitting = UploadFitting(fitter, notifier, videos, on_done=self._fitting_done)
 
     def video_path(self, job: Job) -> Path:
         """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
@@ -63,6 +66,13 @@ class Delivery:
         try:
             if started.status is JobStatus.COMPLETED:
                 video = await self._download(started)
+                if video is not None:
+                    video = await self.fitting.file_for(started, video)
+                    if video is None:
+                        # Being fitted in the background: posted when that is over. The attempt waits past the
+                        # time limit only when this process dies first.
+                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_wait, None)
+                        return False
                 message_id = await self.notifier.deliver_video(started, video)
             else:
                 message_id = await self.notifier.deliver_failure(started)
@@ -73,14 +83,25 @@ class Delivery:
             log.warning("job=%s delivery failed (%s)%s", job.id, exc.reason, "; giving up" if give_up else "")
             if give_up:
                 await self.store.postpone_delivery(job.id, None, f"Could not post the result: {exc.reason}")
+                self.fitting.discard(job.id)
             return False
         await self.store.mark_delivered(job.id, message_id, self.clock())
         log.info("job=%s delivered message=%s", job.id, message_id)
+        self.fitting.discard(job.id)
         if not self.videos.keeps_videos:
             self.video_path(job).unlink(missing_ok=True)
         await self._refresh(job.id, force=True)
         self._wake()
         return True
+
+    async def _fitting_done(self, job_id: int) -> None:
+        """Post the job's result now that its copy is fitted (or cannot be)."""
+        await self.store.postpone_delivery(job_id, self.clock(), None)
+        self._wake()
+
+    async def close(self) -> None:
+        """Stop the fits in progress (the worker is stopping)."""
+        await self.fitting.close()
 
     async def _download(self, job: Job) -> Path | None:
         path = self.video_path(job)

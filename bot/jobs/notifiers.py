@@ -44,6 +44,10 @@ class FaceNotifiers:
         """Post the job's failure on its platform."""
         return await self._for(job).deliver_failure(job)
 
+    async def max_upload_bytes(self, job: Job) -> int:
+        """The largest file the job's result may carry on its platform."""
+        return await self._for(job).max_upload_bytes(job)
+
     async def send_ready_dm(self, job: Job) -> str:
         """Tell the job's requester by direct message on its platform that the result is posted."""
         return await self._for(job).send_ready_dm(job)

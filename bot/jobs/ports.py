@@ -10,6 +10,7 @@ from typing import Protocol
 from bot.jobs.policy import Admission, AuditEntry, DailyUsageRow, Policy, UsageRow, WorkspaceSettings
 from bot.jobs.preferences import MemberPreferences
 from bot.jobs.records import Job, JobStatus, Limits, NewJob, Workspace
+from bot.media.fitter import FitResult
 
 
 class JobStore(Protocol):
@@ -122,4 +123,16 @@ class Notifier(Protocol):
     async def send_ready_dm(self, job: Job) -> str:
         """Tell the requester by direct message that the job's result (``delivered_message_id``) is posted;
         return the message id. ``DeliveryFailed`` (permanent) when they do not accept direct messages."""
+        ...
+
+    async def max_upload_bytes(self, job: Job) -> int:
+        """The largest file the job's result may carry where it is posted (a bigger video is fitted to it)."""
+        ...
+
+
+class Fitter(Protocol):
+    """Re-encodes a finished video to fit an upload limit (``bot.media.fitter.VideoFitter``)."""
+
+    async def fit(self, source: Path, dest: Path, limit: int) -> FitResult:
+        """Write a copy of ``source`` of at most ``limit`` bytes to ``dest``, whole or not at all."""
         ...

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.jobs.ports import JobStore
-from bot.jobs.videos import VideoStore
+from bot.jobs.videos import VideoStore, fitted_job_id
 from bot.part_files import is_part_file
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,8 @@ STATUS_REFRESH_LIMIT = 100
 
 
 async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
-    """Remove partial downloads and, unless videos are kept, the videos of jobs that are over; return how many.
+    """Remove partial downloads and fits, fitted copies of results already posted (or given up) and, unless
+    videos are kept, the videos of jobs that are over; return how many.
 
     Call before the first download of a process starts: any partial file then belongs to a dead process.
     """
@@ -25,12 +26,13 @@ async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
         return 0
     removed = 0
     for path in list(videos.root.iterdir()):
+        fitted_for = fitted_job_id(path)
         if is_part_file(path):
             leftover = True
+        elif fitted_for is not None:
+            leftover = await _is_over(store, fitted_for)
         elif not videos.keeps_videos and videos.resolve(path.name) is not None:
-            job = await store.get_job(int(path.name.split("-", 1)[0]))
-            # A completed job still waiting to be posted keeps its file: the next attempt uses it.
-            leftover = job is None or job.status.is_terminal
+            leftover = await _is_over(store, int(path.name.split("-", 1)[0]))
         else:
             leftover = False
         if leftover:
@@ -40,6 +42,13 @@ async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
     if removed:
         log.info("removed %d file(s) left by an earlier run", removed)
     return removed
+
+
+async def _is_over(store: JobStore, job_id: int) -> bool:
+    """True when the job's files have no further use: a completed job still waiting to be posted keeps them,
+    as the next attempt uses them."""
+    job = await store.get_job(job_id)
+    return job is None or job.status.is_terminal
 
 
 async def refresh_stale_statuses(store: JobStore, refresh: Callable[[int], Awaitable[None]]) -> int:

@@ -20,9 +20,21 @@ DAY = 86400.0
 KEY_META = "video_name_key"
 # A file name the store itself made: the job number, then a token only the key can produce.
 _NAME = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.mp4$")
-# Downloads land in ``.<name>.<random>.part`` files beside their destination, then are renamed.
-_PART = re.compile(r"^\.[0-9]{1,18}-[0-9a-f]{24}\.mp4\..*\.part$")
+# A copy re-encoded to fit an upload limit, kept from the fit until the result is posted.
+_FITTED = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.fit\.mp4$")
+FITTED_SUFFIX = ".fit.mp4"
+# Downloads and fits land in ``.<name>.<random>.part`` files beside their destination, then are renamed.
+_PART = re.compile(r"^\.[0-9]{1,18}-[0-9a-f]{24}(\.fit)?\.mp4\..*\.part$")
 PRUNE_INTERVAL = 3600.0
+# Part files and fitted copies are work in progress for minutes (a download, an encode, a few delivery
+# attempts): one this old belongs to work that ended without tidying up, whatever the retention.
+STALE_WORK_AGE = DAY
+
+
+def fitted_job_id(path: Path) -> int | None:
+    """The job whose fitted copy ``path`` is, or None when it is not a fitted copy the store named."""
+    match = _FITTED.match(path.name)
+    return int(match["job"]) if match else None
 
 
 class MetaStore(Protocol):
@@ -68,6 +80,10 @@ class VideoStore:
         """Where a job's video is downloaded to and kept."""
         return self.root / self.name_for(job_id)
 
+    def fitted_path_for(self, job_id: int) -> Path:
+        """Where the copy of a job's video re-encoded to fit an upload limit is kept until it is posted."""
+        return self.root / self.name_for(job_id).replace(".mp4", FITTED_SUFFIX)
+
     def public_url(self, job_id: int) -> str | None:
         """The lasting link to a job's video, when videos are kept and served and this one is on disk."""
         if self.public_base_url is None or not self.keeps_videos or not self.path_for(job_id).is_file():
@@ -82,13 +98,18 @@ class VideoStore:
         return path if path.is_file() else None
 
     def prune(self, now: float | None = None) -> int:
-        """Remove videos (and stale partial downloads) older than the retention; return how many went."""
+        """Remove videos older than the retention, and part files and fitted copies left by work that ended
+        long ago (``STALE_WORK_AGE``); return how many went."""
         if not self.keeps_videos or not self.root.is_dir():
             return 0
-        cutoff = (self.clock() if now is None else now) - self.retention
+        now = self.clock() if now is None else now
         removed = 0
         for path in self.root.iterdir():
-            if not (_NAME.match(path.name) or _PART.match(path.name)):
+            if _NAME.match(path.name):
+                cutoff = now - self.retention
+            elif _PART.match(path.name) or _FITTED.match(path.name):
+                cutoff = now - STALE_WORK_AGE
+            else:
                 continue  # not ours: leave it alone
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < cutoff:

@@ -15,7 +15,7 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.direct_messages import ReadyMessages
 from bot.jobs.errors import msg
 from bot.jobs.inputs import load_inputs, remove_inputs
-from bot.jobs.ports import JobStore, Notifier, StatusView
+from bot.jobs.ports import Fitter, JobStore, Notifier, StatusView
 from bot.jobs.provider import (
     ProviderBusy,
     SafetyRejected,
@@ -56,6 +56,7 @@ class JobWorker:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         videos: VideoStore | None = None,
+        fitter: Fitter | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -83,7 +84,7 @@ class JobWorker:
         # replaces theirs too.
         self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
         self.delivery = Delivery(store, provider, notifier, self.videos, config, clock=lambda: self.clock(),
-                                 jitter=self._jitter, refresh=self.refresh_status, wake=self.wake)
+                                 jitter=self._jitter, refresh=self.refresh_status, wake=self.wake, fitter=fitter)
         self.ready_messages = ReadyMessages(store, notifier, config, clock=lambda: self.clock(), jitter=self._jitter)
 
     # -- scheduling -----------------------------------------------------------------------------

@@ -10,10 +10,14 @@ from typing import Protocol
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from bot.jobs.ports import DeliveryFailed, Notifier, StatusView
+from bot.jobs.ports import DeliveryFailed, Fitter, Notifier, StatusView
 from bot.jobs.provider import ImageInput, TaskStatus, VideoProvider
 from bot.jobs.records import Job, JobStatus
+from bot.media.fitter import FitOutcome, FitResult
 from bot.ops.metrics import MetricsRegistry
+
+# An encode of a Veo clip takes seconds to a minute or two, bounded by VEO_FIT_TIMEOUT.
+FIT_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 60.0, 120.0, 300.0)
 
 
 class JobCounts(Protocol):
@@ -75,6 +79,16 @@ class BotMetrics:
         self.poll_loop_tick = _LastTick()
         r.register(self.poll_loop_tick)
         self.videos_pruned = r.counter("veo_videos_pruned_total", "Stored videos removed after their retention.")
+        self.video_fits = r.counter(
+            "veo_video_fits_total",
+            "Finished videos re-encoded to fit an upload limit, by outcome: fitted, cannot_fit (too long for the "
+            "limit), unreadable, failed or timed_out.",
+            ["outcome"],
+        )
+        self.video_fit_seconds = r.histogram(
+            "veo_video_fit_duration_seconds", "Time one fit took, waiting for a free encoder included.",
+            buckets=FIT_BUCKETS,
+        )
 
     def watch_store(self, store: JobCounts) -> None:
         """Refresh the job gauges from the store at every scrape (the database is the source of truth)."""
@@ -174,7 +188,35 @@ class InstrumentedNotifier(Notifier):
         with self._counted("failure"):
             return await self.inner.deliver_failure(job)
 
+    async def max_upload_bytes(self, job: Job) -> int:
+        """The largest file the job's result may carry (not counted)."""
+        return await self.inner.max_upload_bytes(job)
+
     async def send_ready_dm(self, job: Job) -> str:
         """Send the requester's direct message, counted."""
         with self._counted("dm"):
             return await self.inner.send_ready_dm(job)
+
+
+class InstrumentedFitter(Fitter):
+    """A ``Fitter`` that counts the outcomes of the one it wraps and times each fit."""
+
+    def __init__(self, inner: Fitter, metrics: BotMetrics, *, timer: Callable[[], float] = time.perf_counter) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self.timer = timer
+
+    async def fit(self, source: Path, dest: Path, limit: int) -> FitResult:
+        """Fit, counted by outcome and timed; an error counts as failed, a cancelled fit (it never ended) not."""
+        started = self.timer()
+        try:
+            result = await self.inner.fit(source, dest, limit)
+        except Exception:
+            self._done(started, FitOutcome.FAILED)
+            raise
+        self._done(started, result.outcome)
+        return result
+
+    def _done(self, started: float, outcome: FitOutcome) -> None:
+        self.metrics.video_fit_seconds.observe(self.timer() - started)
+        self.metrics.video_fits.labels(outcome=outcome.value).inc()

@@ -37,7 +37,7 @@ async def _runtime(tmp_path: Path) -> Runtime:
 async def test_each_job_goes_to_the_notifier_of_its_own_platform(tmp_path: Path) -> None:
     runtime = await _runtime(tmp_path)
     try:
-        discord, slack = RecordingNotifier(), RecordingNotifier()
+        discord, slack = RecordingNotifier(upload_limit=10_000), RecordingNotifier(upload_limit=1_000_000)
         runtime.add_face("discord", discord, HealthProbe("gateway", lambda: None), edit_rate=5.0, edit_burst=10)
         runtime.add_face("slack", slack, HealthProbe("slack", lambda: "socket closed 12 s ago"),
                          edit_rate=0.5, edit_burst=2)
@@ -47,6 +47,9 @@ async def test_each_job_goes_to_the_notifier_of_its_own_platform(tmp_path: Path)
         assert [d.job_id for d in slack.deliveries] == [on_slack.id] and discord.deliveries == []
         assert [s[0] for s in discord.statuses] == [on_discord.id] and slack.statuses == []
         assert runtime.notifiers.platforms == ("discord", "slack")
+        # Each face says how large a file its results may carry (the worker's notifier is measured on the way).
+        assert await runtime.worker.notifier.max_upload_bytes(on_discord) == 10_000
+        assert await runtime.worker.notifier.max_upload_bytes(on_slack) == 1_000_000
         # Each face's progress edits have a budget of their own.
         budgets = runtime.worker.status.budgets
         assert (budgets["discord"].rate, budgets["discord"].burst) == (5.0, 10)

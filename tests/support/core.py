@@ -16,9 +16,10 @@ from pydantic import SecretStr
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
 from bot.jobs.config import CoreConfig
-from bot.jobs.ports import StatusView
+from bot.jobs.ports import Fitter, StatusView
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from bot.jobs.service import JobService
+from bot.jobs.videos import VideoStore
 from bot.jobs.worker import JobWorker
 from db.sqlite.store import SqliteJobStore
 from tests.conftest import FakeClock
@@ -50,6 +51,10 @@ class RecordingNotifier:
     fail_next: list[BaseException] = field(default_factory=list)
     views: list[StatusView] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: map(str, itertools.count(1000)))
+    # The largest file a result may carry; a bigger one is posted as a link, as a chat face does.
+    upload_limit: int = 10 * 1024 * 1024
+    # The name of each file posted (a fitted copy's differs from the original's).
+    posted_files: list[str] = field(default_factory=list)
     dms: list[tuple[int, str | None]] = field(default_factory=list)  # (job, result message) per direct message
     fail_dm: list[BaseException] = field(default_factory=list)
 
@@ -64,7 +69,10 @@ class RecordingNotifier:
 
     async def deliver_video(self, job: Job, video: Path | None) -> str:
         self._maybe_fail()
-        data = video.read_bytes() if video is not None else None
+        fits = video is not None and video.stat().st_size <= self.upload_limit
+        data = video.read_bytes() if video is not None and fits else None
+        if video is not None and fits:
+            self.posted_files.append(video.name)
         delivery = Delivery(job.id, "video" if data is not None else "link", next(self.ids), data)
         self.deliveries.append(delivery)
         return delivery.message_id
@@ -74,6 +82,9 @@ class RecordingNotifier:
         delivery = Delivery(job.id, "failure", next(self.ids), error=job.error, safety=job.safety_rejection)
         self.deliveries.append(delivery)
         return delivery.message_id
+
+    async def max_upload_bytes(self, job: Job) -> int:
+        return self.upload_limit
 
     async def send_ready_dm(self, job: Job) -> str:
         if self.fail_dm:
@@ -119,6 +130,8 @@ async def job_core(
     limits: Limits = Limits(per_user=2, per_guild=10, total=20),  # noqa: B008 - frozen
     notifier: RecordingNotifier | None = None,
     max_download_bytes: int = 200 * 1024 * 1024,
+    videos: VideoStore | None = None,
+    fitter: Fitter | None = None,
     **config: Any,
 ) -> AsyncIterator[Core]:
     """A store on ``tmp_path/veo.sqlite3`` and a worker talking to ``api``; closed on exit."""
@@ -132,8 +145,9 @@ async def job_core(
             CoreConfig(limits=limits, data_dir=tmp_path / "data", poll_interval=10.0, job_timeout=600.0), **config
         )
         notifier = notifier or RecordingNotifier()
-        worker = JobWorker(store, client, notifier, core_config, clock=clock)
+        worker = JobWorker(store, client, notifier, core_config, clock=clock, videos=videos, fitter=fitter)
         try:
             yield Core(store, worker, JobService(store, worker, clock=clock), notifier, clock, api)
         finally:
+            await worker.delivery.close()
             await store.close()

@@ -16,7 +16,7 @@ from bot.jobs.videos import DAY, VideoStore
 from bot.ops.health import HealthChecks, HealthProbe
 from bot.ops.healthcheck import probe
 from bot.ops.http_server import HttpServer
-from bot.ops.instrument import BotMetrics
+from bot.ops.instrument import FIT_BUCKETS, BotMetrics
 from bot.ops.metrics import DEFAULT_BUCKETS
 from cogs.health import DiscordMetrics
 from db.sqlite.store import SqliteJobStore
@@ -123,6 +123,8 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         "veo_direct_messages": ("counter", True),
         "veo_poll_loop_last_tick_timestamp_seconds": ("gauge", True),
         "veo_videos_pruned": ("counter", True),
+        "veo_video_fits": ("counter", True),
+        "veo_video_fit_duration_seconds": ("histogram", True),
         "veo_discord_errors": ("counter", True),
         "veo_gateway_connected": ("gauge", True),
         "veo_gateway_disconnects": ("counter", True),
@@ -131,8 +133,11 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in families.values() for sample in family.samples
     }
-    buckets = {float(labels[0][1]): value for (name, labels), value in series.items() if name.endswith("_bucket")}
+    buckets = {float(labels[0][1]): value for (name, labels), value in series.items()
+               if name == "veo_provider_request_duration_seconds_bucket"}
     assert buckets == {bound: (0.0 if bound < 0.3 else 1.0) for bound in (*DEFAULT_BUCKETS, math.inf)}
+    fit_buckets = [v for (name, _), v in series.items() if name == "veo_video_fit_duration_seconds_bucket"]
+    assert len(fit_buckets) == len(FIT_BUCKETS) + 1 and set(fit_buckets) == {0.0}
     assert {key: value for key, value in series.items() if not key[0].endswith("_bucket")} == {
         **{("veo_jobs", (("state", state.value),)): float(state is JobStatus.QUEUED) for state in JobStatus},
         ("veo_queue_length", ()): 1.0,
@@ -143,6 +148,8 @@ async def test_metrics_parse_as_prometheus_text_with_the_expected_series(
         ("veo_direct_messages_total", (("outcome", "failed_permanent"),)): 1.0,
         ("veo_poll_loop_last_tick_timestamp_seconds", ()): clock(),
         ("veo_videos_pruned_total", ()): 0.0,
+        ("veo_video_fit_duration_seconds_sum", ()): 0.0,
+        ("veo_video_fit_duration_seconds_count", ()): 0.0,
         ("veo_discord_errors_total", (("status", "429"),)): 1.0,
         ("veo_gateway_connected", ()): 1.0,
         ("veo_gateway_disconnects_total", ()): 0.0,
