@@ -13,7 +13,7 @@ from bot.jobs.records import Job, JobStatus, NewJob, Workspace
 from bot.jobs.requests import clean_prompt
 from bot.jobs.service import JobService
 from bot.jobs.videos import DAY, VideoStore
-from bot.media.frames import FRAME_TIMEOUT, FrameError, read_last_frame
+from bot.media.stills import FRAME_TIMEOUT, FrameError, read_last_frame
 
 log = logging.getLogger(__name__)
 

@@ -1,43 +1,29 @@
 """The last frame of an MP4, as a PNG (or a JPEG when the PNG would be too large) a video provider accepts.
 
-Decoding runs in a worker thread and checks a deadline between frames, so a slow or hostile file cannot hold
-the event loop nor a thread for long; any file PyAV cannot read becomes a ``FrameError``.
+This is the PyAV side, run in a child process by ``bot.media.stills.read_last_frame`` (``python -m
+bot.media.frames``), so that PyAV never loads in the bot; decoding checks a deadline between frames, and any
+file PyAV cannot read becomes a ``FrameError``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
+import math
+import sys
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 from av.video.frame import VideoFrame
 
-FRAME_TIMEOUT = 20.0
+from bot.media.fit import stop_after
+from bot.media.stills import FRAME_TIMEOUT, FrameError, Still
+
 # How far before the end to seek: the decoder then starts at the keyframe before that point and runs to the end.
 SEEK_BACK_SECONDS = 1.0
 # JPEG's scale (2 = best, 31 = worst) when the PNG is over the limit; each step down shrinks the file.
 JPEG_QUALITIES = (2, 4, 8, 16)
-
-
-class FrameError(Exception):
-    """The video's last frame could not be read (no such file, not a video, corrupt, or too slow)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Still:
-    """One encoded picture."""
-
-    data: bytes
-    content_type: str
-    extension: str
-    width: int
-    height: int
-
-    def __repr__(self) -> str:
-        return f"Still({self.content_type}, {self.width}x{self.height}, {len(self.data)} B)"
 
 
 def _check(deadline: float) -> None:
@@ -138,11 +124,35 @@ def last_frame_image(path: Path, max_bytes: int, *, time_limit: float = FRAME_TI
     raise FrameError(f"the last frame is over {max_bytes} bytes even as a JPEG")
 
 
-async def read_last_frame(path: Path, max_bytes: int, *, time_limit: float = FRAME_TIMEOUT) -> Still:
-    """``last_frame_image`` in a worker thread, given up after ``time_limit`` seconds."""
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bot.media.frames VIDEO OUT MAX_BYTES SECONDS``: write the last frame to ``OUT`` and print what
+    it is as one JSON line (or why there is none); the process ends itself after ``SECONDS`` in any case."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 4 or not args[2].isdigit() or not _is_seconds(args[3]):
+        print("usage: python -m bot.media.frames VIDEO OUT MAX_BYTES TIME_LIMIT_SECONDS", file=sys.stderr)
+        return 2
+    time_limit = float(args[3])
+    stop_after(time_limit + 1.0)
     try:
-        # The thread checks the same deadline between frames and stops soon after the wait is given up.
-        return await asyncio.wait_for(asyncio.to_thread(last_frame_image, path, max_bytes, time_limit=time_limit),
-                                      time_limit + 1.0)
-    except TimeoutError as exc:
-        raise FrameError("reading the last frame took too long") from exc
+        still = last_frame_image(Path(args[0]), int(args[2]), time_limit=time_limit)
+    except FileNotFoundError:
+        report: dict[str, object] = {"missing": True}
+    except FrameError as exc:
+        report = {"error": str(exc)}
+    else:
+        Path(args[1]).write_bytes(still.data)
+        report = {"content_type": still.content_type, "extension": still.extension, "width": still.width,
+                  "height": still.height}
+    print(json.dumps(report), flush=True)
+    return 0
+
+
+def _is_seconds(arg: str) -> bool:
+    try:
+        return 0 <= float(arg) < math.inf
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

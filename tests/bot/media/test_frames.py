@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from bot.media.frames import FrameError, encode_png, last_frame, last_frame_image, read_last_frame
+from bot.media.frames import encode_png, last_frame, last_frame_image
+from bot.media.stills import FrameError, read_last_frame
 from tests.support.mp4 import BLUE, RED, close_to, coloured_mp4, picture_colour
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_last_frame_is_the_one_shown_last_when_the_file_ends_with_b_frames(tmp_path: Path) -> None:
@@ -88,6 +94,35 @@ async def test_read_last_frame_runs_off_the_event_loop(tmp_path: Path) -> None:
     finally:
         beat.cancel()
     assert close_to(picture_colour(still.data), RED)
-    assert ticks > 1  # the loop kept running while the thread decoded
+    assert (still.content_type, still.extension, still.width, still.height) == ("image/png", "png", 64, 48)
+    assert ticks > 1  # the loop kept running while the child decoded
     with pytest.raises(FrameError, match="too long"):
         await read_last_frame(video, 1 << 20, time_limit=0.0)
+
+
+async def test_the_child_reports_a_missing_file_a_bad_file_and_a_frame_too_large(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await read_last_frame(tmp_path / "gone.mp4", 1 << 20)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"nonsense" * 100)
+    with pytest.raises(FrameError, match=r"could not be decoded|no video"):
+        await read_last_frame(junk, 1 << 20)
+    with pytest.raises(FrameError, match="over 100 bytes"):
+        await read_last_frame(coloured_mp4(tmp_path / "v.mp4"), 100)
+
+
+async def test_a_frame_reader_that_hangs_is_killed_at_the_time_limit(tmp_path: Path) -> None:
+    hanging = tmp_path / "hanging-python"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(FrameError, match="too long"):
+        await read_last_frame(coloured_mp4(tmp_path / "v.mp4"), 1 << 20, time_limit=0.05, python=str(hanging))
+    assert time.monotonic() - started < 10  # not the child's 60 s
+
+
+def test_the_bot_never_loads_pyav_itself() -> None:
+    code = ("import sys, cogs.app, bot.runtime, bot.jobs.continuation, bot.media.stills, bot.media.fitter\n"
+            "print(sorted(name for name in sys.modules if name == 'av' or name.startswith('av.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    assert out.stdout.strip() == "[]", out.stdout
