@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 # Discord's identify window; tests shorten it (with the fake gateway's) to keep restarts quick.
 IDENTIFY_WINDOW = 5.0
+# Turns are booked this much further apart than the window: an IDENTIFY reaches Discord a little after its
+# turn (a sleep that overshoots, a busy event loop), and the next must not land inside its window.
+SPACING = 1.1
 
 
 class IdentifyGate:
@@ -58,7 +61,7 @@ class IdentifyGate:
     async def wait(self, shard_id: int | None) -> float:
         """Book the shard's next identify and sleep until it; return the seconds waited."""
         bucket = (shard_id or 0) % await self._concurrency()
-        delay = await self.store.reserve_identify_slot(bucket, self.window, self.clock())
+        delay = await self.store.reserve_identify_slot(bucket, self.window * SPACING, self.clock())
         if delay > 0:
             log.info("shard %s waits %.1f s for its turn to identify (bucket %s)", shard_id, delay, bucket)
             await self.sleep(delay)

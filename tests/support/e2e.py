@@ -41,7 +41,7 @@ FAST_CORE: dict[str, Any] = {
 }
 # Discord's identify window (5 s per bucket) shortened alike in the fake gateway and the bot, so that a test
 # restarting a bot on its database waits a moment, not five seconds.
-IDENTIFY_WINDOW = 0.2
+IDENTIFY_WINDOW = 0.3
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, retry_after_cap=0.1, request_timeout=3.0)
 
 
