@@ -178,6 +178,8 @@ class DiscordSettings(BaseModel):
     # second in all, which posts, results and state changes need first.
     discord_edit_rate: float = setting("DISCORD_EDIT_RATE", 5.0, "a number of edits per second greater than 0", gt=0)
     discord_edit_burst: int = setting("DISCORD_EDIT_BURST", 10, AT_LEAST_ONE, ge=1)
+    # Discord starts one session per identify bucket per 5 seconds; only a local test double differs.
+    discord_identify_window: float = setting("DISCORD_IDENTIFY_WINDOW", 5.0, SECONDS, gt=0, le=60)
 
     @field_validator("shard_ids")
     @classmethod

@@ -31,7 +31,7 @@ from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
 from cogs.health import DiscordHealth
-from cogs.identify import IDENTIFY_WINDOW, IdentifyGate
+from cogs.identify import IdentifyGate
 from cogs.ids import PLATFORM
 from cogs.notifier import DiscordNotifier
 from cogs.sync import sync_commands
@@ -126,12 +126,12 @@ def build_bot(app: VeoApp) -> VeoBot:
 class VeoApp:
     """The Discord face of one bot process: the discord.py client and its notifier, joined to a ``Runtime``."""
 
-    def __init__(self, runtime: Runtime, *, identify_window: float = IDENTIFY_WINDOW) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.role = self.settings.role
         self.bot = build_bot(self)
-        self.identify_gate = IdentifyGate(runtime.store, self.bot, window=identify_window)
+        self.identify_gate = IdentifyGate(runtime.store, self.bot, window=self.settings.discord_identify_window)
         shards = self.settings.shards if isinstance(self.bot, ShardedVeoBot) else None
         self.discord_health = DiscordHealth(runtime.metrics, shards=shards)
         self.discord_health.attach(self.bot)
@@ -171,8 +171,7 @@ class VeoApp:
 
     @classmethod
     async def create(
-        cls, settings: Settings, *, retry: RetryPolicy | None = None, identify_window: float = IDENTIFY_WINDOW,
-        **core_overrides: Any
+        cls, settings: Settings, *, retry: RetryPolicy | None = None, **core_overrides: Any
     ) -> VeoApp:
         """Open the store, build the runtime around it, and add the Discord face."""
         configure_discord_endpoints(settings)
@@ -182,7 +181,7 @@ class VeoApp:
         except BaseException:
             await store.close()
             raise
-        return cls(runtime, identify_window=identify_window)
+        return cls(runtime)
 
     def start_worker(self) -> None:
         """Start the background job worker (once)."""

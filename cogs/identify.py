@@ -21,7 +21,7 @@ from bot.jobs.ports import JobStore
 
 log = logging.getLogger(__name__)
 
-# Discord's identify window; tests shorten it (with the fake gateway's) to keep restarts quick.
+# Discord's identify window (DISCORD_IDENTIFY_WINDOW); tests shorten it, with the fake gateway's.
 IDENTIFY_WINDOW = 5.0
 # Turns are booked this much further apart than the window: an IDENTIFY reaches Discord a little after its
 # turn (a sleep that overshoots, a busy event loop), and the next must not land inside its window.

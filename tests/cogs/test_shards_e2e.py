@@ -31,7 +31,7 @@ async def _app(w: World, name: str, env: dict[str, str], *, worker: bool = True,
     """A bot app on a database of its own, started, and (unless a worker) connected to ``wait_for``."""
     settings = load_settings(w.env(**{"DATABASE_URL": f"sqlite:///{w.tmp_path / name}.sqlite3",
                                       "VEO_DATA_DIR": str(w.tmp_path / name), **env}))
-    app = await VeoApp.create(settings, retry=FAST_RETRY, identify_window=IDENTIFY_WINDOW, **FAST_CORE)
+    app = await VeoApp.create(settings, retry=FAST_RETRY, **FAST_CORE)
     app.worker_enabled = worker
     try:
         await app.start()

@@ -66,6 +66,7 @@ class DiscordWorld:
             "VEO_DATA_DIR": str(self.tmp_path / "data"),
             "VEO_POLL_INTERVAL": "0.05",
             "DISCORD_GUILD_IDS": str(self.guild.id),
+            "DISCORD_IDENTIFY_WINDOW": str(IDENTIFY_WINDOW),
             **extra,
         }
 
@@ -151,7 +152,7 @@ async def world(tmp_path: Path, **discord_options: Any) -> AsyncIterator[World]:
 async def running_bot(w: World, env: dict[str, str] | None = None, **core: Any) -> AsyncIterator[VeoApp]:
     """Start the real bot against the world's fakes and wait until it is connected; close it on exit."""
     settings = load_settings(w.env(**(env or {})))
-    app = await VeoApp.create(settings, retry=FAST_RETRY, identify_window=IDENTIFY_WINDOW, **{**FAST_CORE, **core})
+    app = await VeoApp.create(settings, retry=FAST_RETRY, **{**FAST_CORE, **core})
     try:
         await app.start()
         # The guild in the cache means READY and GUILD_CREATE were handled: interactions work from here
