@@ -92,8 +92,17 @@ async def test_shards_of_one_bucket_identify_a_window_apart_and_healthz_reports_
             assert {name for name in report.checks if name.startswith("gateway")} == {
                 "gateway_shard_0", "gateway_shard_1", "gateway_shard_2"}
             assert app.identify_gate.max_concurrency == 1
+            # Discord drops every session: each shard is reported down, then identifies again in its turn.
+            await w.discord.disconnect_gateway(4000, invalidate=True)
+            down = await w.discord.wait_until(lambda: _shard_problems(app), timeout=5)
+            assert all(name.startswith("gateway_shard_") for name in down)
+            assert "disconnected from the Discord gateway" in " ".join(down.values())
+            async def all_back() -> bool:
+                return w.discord.identify_count == 6 and not await _shard_problems(app)
+
+            await w.discord.wait_until(all_back, timeout=10)
         times = sorted(at for at, _ in w.discord.gateway.identifies)
-        assert len(times) == 3 and not w.discord.identify_violations
+        assert len(times) == 6 and not w.discord.identify_violations
         assert all(later - earlier >= IDENTIFY_WINDOW * 0.9 for earlier, later in itertools.pairwise(times))
 
 
@@ -133,6 +142,27 @@ async def test_a_worker_process_delivers_through_rest_a_video_that_fits_the_boos
         assert len(w.discord.command_puts) == puts  # no command sync from the worker
         assert [r.path for r in w.discord.requests if r.path == f"/guilds/{boosted.id}"] == [f"/guilds/{boosted.id}"]
         assert "gateway" not in report.checks and report.checks["database"] == "ok"
+
+
+async def test_a_worker_process_finds_its_interrupted_post_in_the_history_over_rest(tmp_path: Path) -> None:
+    # No nonce protection (the window is over): only the history scan, read over REST, prevents a second post.
+    async with world(tmp_path, nonce_window=0.0) as w:
+        w.api.script_next_task(TaskScript(polls_until_done=1))
+        async with _app(w, "bot", {}, worker=False, wait_for=(w.guild,)):
+            await _veo(w, w.channel, "rain on a tin roof")
+        # The result reaches Discord, but the answer is lost on the way back.
+        w.discord.inject_drop("POST", r"/channels/\d+/messages$", after_processing=True)
+        async with _app(w, "bot", {"VEO_ROLE": "worker"}) as worker:
+            job = await w.discord.wait_until(lambda: _delivered(worker), timeout=15)
+        [result] = w.results()
+        assert job.delivered_message_id == str(result.id) and job.delivery_attempts >= 2
+        assert w.discord.connection_count == 0 and w.discord.identify_count == 1
+        assert any(r.method == "GET" and r.path == f"/channels/{w.channel.id}/messages" for r in w.discord.requests)
+
+
+async def _shard_problems(app: VeoApp) -> dict[str, str]:
+    report = await app.runtime.health.run()
+    return {name: value for name, value in report.checks.items() if name.startswith("gateway") and value != "ok"}
 
 
 async def _delivered(app: VeoApp) -> Any:
