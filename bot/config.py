@@ -37,6 +37,8 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
+Role = Literal["all", "worker"]
+ROLES: tuple[str, ...] = get_args(Role)
 ORIENTATIONS = ("16x9", "9x16")
 DEFAULT_COMETAPI_BASE_URL = "https://api.cometapi.com/v1"
 DEFAULT_DISCORD_API_BASE_URL = "https://discord.com/api/v10"
@@ -49,6 +51,8 @@ DEFAULT_PRICES = "veo3.1-fast=0.08,veo3.1=0.32,veo3.1-pro=0.32,veo3-fast=0.08,ve
 SECONDS = "a number of seconds greater than 0"
 AT_LEAST_ONE = "a whole number, 1 or more"
 URL = "an http(s) URL"
+# Far beyond any bot: Discord asks for one shard per 1,000-2,500 guilds.
+MAX_SHARDS = 65536
 NO_SECRET = SecretStr("")
 
 
@@ -98,6 +102,8 @@ class CoreSettings(BaseModel):
     # None: every face whose credentials are set (see ``Settings.frontends``).
     chosen_frontends: Annotated[Annotated[cp.LowerNames, AfterValidator(_known_faces)] | None, NoDecode] = setting(
         "VEO_FRONTENDS", None, "a comma-separated list of the chat faces: " + ", ".join(face.name for face in FACES))
+    # "worker": no gateway, no commands; the process only polls, submits and delivers, through REST.
+    role: Annotated[Role, BeforeValidator(cp.lowered)] = setting("VEO_ROLE", "all", "one of: " + ", ".join(ROLES))
     poll_interval: float = setting("VEO_POLL_INTERVAL", 10.0, SECONDS, gt=0)
     job_timeout: float = setting("VEO_JOB_TIMEOUT", 1800.0, SECONDS, gt=0)
     max_active_per_user: int = setting("VEO_MAX_ACTIVE_PER_USER", 2, AT_LEAST_ONE, ge=1)
@@ -159,12 +165,40 @@ class DiscordSettings(BaseModel):
     discord_gateway_url: cp.WebSocketUrl = setting(
         "DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, "a ws:// or wss:// URL")
     guild_ids: cp.Ids = setting("DISCORD_GUILD_IDS", (), "comma-separated numeric guild ids")
+    # None: one gateway session holds every guild. Every process of one bot must use the same count.
+    shard_count: int | None = setting(
+        "DISCORD_SHARD_COUNT", None, "a whole number of shards, 1 or more", ge=1, le=MAX_SHARDS)
+    # None: every shard of the count. Needs the count, and is checked against it.
+    shard_ids: Annotated[cp.ShardIds | None, NoDecode] = setting(
+        "DISCORD_SHARD_IDS", None,
+        "comma-separated shard numbers from 0 to DISCORD_SHARD_COUNT - 1, without repeats")
     upload_limit_bytes: int | None = setting(
         "VEO_UPLOAD_LIMIT_BYTES", None, "a number of bytes, 1 or more", ge=1)
     # Edits that only move a status message's progress, bot-wide: Discord allows a bot about 50 requests a
     # second in all, which posts, results and state changes need first.
     discord_edit_rate: float = setting("DISCORD_EDIT_RATE", 5.0, "a number of edits per second greater than 0", gt=0)
     discord_edit_burst: int = setting("DISCORD_EDIT_BURST", 10, AT_LEAST_ONE, ge=1)
+    # Discord starts one session per identify bucket per 5 seconds; only a local test double differs.
+    discord_identify_window: float = setting("DISCORD_IDENTIFY_WINDOW", 5.0, SECONDS, gt=0, le=60)
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _within_count(cls, shard_ids: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        # Unset, or no count to check them against: a missing count has a line of its own (``_missing``), a
+        # malformed one says so.
+        count: int | None = info.data.get("shard_count")
+        if shard_ids is None or count is None:
+            return shard_ids
+        if any(shard >= count for shard in shard_ids):
+            raise ValueError("a shard number beyond the count")
+        return shard_ids
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """The gateway shards this process runs, in order; None when the bot is not sharded."""
+        if self.shard_count is None:
+            return None
+        return self.shard_ids if self.shard_ids is not None else tuple(range(self.shard_count))
 
 
 class StorageSettings(BaseModel):
@@ -259,6 +293,9 @@ def _missing(settings: Settings, undecided: Collection[str]) -> list[str]:
             lines.append(_no_face_line())
         needed = [name for face in FACES if face.name in settings.frontends for name in face.needs(settings)]
         lines += [_missing_line(name) for name in dict.fromkeys(needed) if not _is_set(settings, name)]
+    if "DISCORD_SHARD_COUNT" not in undecided and settings.shard_ids is not None and settings.shard_count is None:
+        lines.append("DISCORD_SHARD_IDS is set without DISCORD_SHARD_COUNT: set DISCORD_SHARD_COUNT to the number "
+                     "of shards that every process of the bot shares.")
     if "VEO_PROVIDER" not in undecided and settings.provider == "cometapi" and not _is_set(settings, "COMETAPI_KEY"):
         lines.append(_missing_line("COMETAPI_KEY", "or VEO_PROVIDER=mock to try the bot without one"))
     return lines

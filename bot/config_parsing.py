@@ -85,6 +85,12 @@ def unique(values: tuple[T, ...]) -> tuple[T, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _no_repeats(values: tuple[T, ...]) -> tuple[T, ...]:
+    if len(set(values)) != len(values):
+        raise ValueError("a value repeated")
+    return values
+
+
 def lowered(text: Any) -> Any:
     """Text in lower case, for choices that ignore case."""
     return text.lower() if isinstance(text, str) else text
@@ -124,6 +130,10 @@ SqliteUrl = Annotated[str, AfterValidator(_sqlite_url)]
 Host = Annotated[str, AfterValidator(_host)]
 # Comma-separated lists: NoDecode keeps pydantic-settings from reading the text as JSON.
 Ids = Annotated[tuple[Annotated[int, Field(gt=0)], ...], NoDecode, BeforeValidator(split)]
+ShardIds = Annotated[
+    tuple[Annotated[int, Field(ge=0)], ...], NoDecode, BeforeValidator(split), AfterValidator(_no_repeats),
+    Field(min_length=1),
+]
 Names = Annotated[
     tuple[Annotated[str, Field(max_length=100, pattern=r"^\S+$")], ...],
     NoDecode, BeforeValidator(split), AfterValidator(unique), Field(min_length=1),

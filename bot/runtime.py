@@ -130,13 +130,15 @@ class Runtime:
         )
         return cls(settings, core, session, store, provider, salt, videos)
 
-    def add_face(self, platform: str, notifier: Notifier, health_probe: HealthProbe, *,
+    def add_face(self, platform: str, notifier: Notifier, *health_probes: HealthProbe,
                  edit_rate: float, edit_burst: float) -> None:
         """Let a face show its platform's jobs (progress edits within its own budget of ``edit_rate`` a second,
-        bursts of ``edit_burst``), and report on its connection in ``/healthz``."""
+        bursts of ``edit_burst``), and report on its connections in ``/healthz`` (none for a face that only
+        posts through REST)."""
         self.notifiers.add(platform, notifier)
         self.worker.status.set_budget(platform, edit_rate, edit_burst)
-        self.health.add_probe(health_probe)
+        for probe in health_probes:
+            self.health.add_probe(probe)
 
     def video_link(self, job: Job) -> str | None:
         """The lasting public URL of a job's stored video, if there is one."""

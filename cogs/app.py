@@ -1,4 +1,10 @@
-"""``VeoApp``: the Discord face (discord.py client, commands, notifier) joined to the process's ``Runtime``."""
+"""``VeoApp``: the Discord face (discord.py client, commands, notifier) joined to the process's ``Runtime``.
+
+The client holds one gateway session for every guild, or, with ``DISCORD_SHARD_COUNT``, the shards of
+``DISCORD_SHARD_IDS`` (discord.py's ``AutoShardedBot``, which runs any subset of shards in one process, so one
+code path serves one shard or all of them). With ``VEO_ROLE=worker`` it only logs in: no gateway, no commands;
+the job worker posts through REST.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,6 @@ from bot.jobs.continuation import Continuations
 from bot.jobs.ports import JobStore
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
-from bot.ops.health import HealthProbe
 from bot.runtime import Runtime
 from cogs.commands.admin import AdminCog
 from cogs.commands.prefer import PreferCog
@@ -26,6 +31,7 @@ from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
 from cogs.health import DiscordHealth
+from cogs.identify import IdentifyGate
 from cogs.ids import PLATFORM
 from cogs.notifier import DiscordNotifier
 from cogs.sync import sync_commands
@@ -57,13 +63,14 @@ def bot_intents() -> discord.Intents:
 class VeoBot(commands.Bot):
     """The discord.py client: no privileged intents, no pings unless a message allows one."""
 
-    def __init__(self, app: VeoApp) -> None:
+    def __init__(self, app: VeoApp, **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=bot_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=VeoCommandTree,
+            **options,
         )
         self.app = app
 
@@ -77,7 +84,18 @@ class VeoBot(commands.Bot):
         """Next clips from a video's last frame, for the Continue button and form (``cogs.context``)."""
         return self.app.runtime.continuations
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # Instead of discord.py's 5 s sleep between this process's shards: a turn booked in the store, which
+        # every process of the bot shares.
+        await self.app.identify_gate.wait(shard_id)
+
     async def setup_hook(self) -> None:
+        if self.app.takes_commands:
+            await self._add_commands()
+        if self.app.worker_enabled:
+            self.app.start_worker()
+
+    async def _add_commands(self) -> None:
         await self.tree.set_translator(VeoTranslator())
         await self.add_cog(VeoCog(self.app.service, self.app.settings))
         await self.add_cog(PreferCog(self.app.service, self.app.settings))
@@ -91,8 +109,18 @@ class VeoBot(commands.Bot):
                 await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
             except discord.HTTPException as exc:
                 log.error("slash command sync failed: %s %s; run `veo-bot sync` to retry", exc.status, exc.code)
-        if self.app.worker_enabled:
-            self.app.start_worker()
+
+
+class ShardedVeoBot(VeoBot, commands.AutoShardedBot):
+    """The client running some (or all) of the bot's gateway shards: each shard's guilds, and their commands."""
+
+
+def build_bot(app: VeoApp) -> VeoBot:
+    """The client the settings ask for: sharded with ``DISCORD_SHARD_COUNT``, else one session for every guild."""
+    settings = app.settings
+    if settings.shards is None or app.role == "worker":
+        return VeoBot(app)
+    return ShardedVeoBot(app, shard_count=settings.shard_count, shard_ids=list(settings.shards))
 
 
 class VeoApp:
@@ -101,17 +129,25 @@ class VeoApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.bot = VeoBot(self)
-        self.discord_health = DiscordHealth(runtime.metrics)
+        self.role = self.settings.role
+        self.bot = build_bot(self)
+        self.identify_gate = IdentifyGate(runtime.store, self.bot, window=self.settings.discord_identify_window)
+        shards = self.settings.shards if isinstance(self.bot, ShardedVeoBot) else None
+        self.discord_health = DiscordHealth(runtime.metrics, shards=shards)
         self.discord_health.attach(self.bot)
         self.notifier = DiscordNotifier(self.bot, nonce_salt=runtime.nonce_salt,
                                         upload_limit=self.settings.upload_limit_bytes, video_link=runtime.video_link,
                                         can_continue=runtime.continuations.offered)
-        runtime.add_face(PLATFORM, self.notifier, HealthProbe("gateway", self.discord_health.problem),
+        # A worker has no gateway connection to report on.
+        probes = self.discord_health.probes() if self.role != "worker" else []
+        runtime.add_face(PLATFORM, self.notifier, *probes,
                          edit_rate=self.settings.discord_edit_rate, edit_burst=self.settings.discord_edit_burst)
-        self.sync_on_start = True
+        # A worker neither adds nor syncs commands (``veo-bot sync`` turns adding them back on).
+        self.takes_commands = self.role != "worker"
+        self.sync_on_start = self.takes_commands
         self.worker_enabled = True
         self._bot_task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     @property
     def store(self) -> JobStore:
@@ -152,10 +188,19 @@ class VeoApp:
         self.runtime.start_worker()
 
     async def start(self) -> None:
-        """Log in and connect to the gateway in the background; returns once logged in."""
+        """Log in and connect to the gateway in the background (a worker only logs in); returns once logged in."""
         await self.runtime.start()
         await self.bot.login(self.settings.discord_token.get_secret_value())
+        if self.role == "worker":
+            log.info("VEO_ROLE=worker: no gateway connection; jobs are posted through Discord's REST API")
+            self._bot_task = asyncio.create_task(self._until_closed(), name="veo-rest-only")
+            return
+        if self.settings.shards is not None:
+            log.info("gateway shards %s of %s", ",".join(map(str, self.settings.shards)), self.settings.shard_count)
         self._bot_task = asyncio.create_task(self.bot.connect(reconnect=True), name="veo-gateway")
+
+    async def _until_closed(self) -> None:
+        await self._closing.wait()
 
     async def serve(self) -> None:
         """Run until the bot's connection ends (``close`` was called, or a fatal gateway error)."""
@@ -165,6 +210,7 @@ class VeoApp:
 
     async def close(self) -> None:
         """Stop the worker, then the bot, then the rest of the runtime, in that order."""
+        self._closing.set()
         await self.runtime.stop_worker()
         if not self.bot.is_closed():
             await self.bot.close()

@@ -19,11 +19,11 @@ from cogs.direct_messages import send_ready_dm
 from cogs.ids import snowflake
 from cogs.render import failure_head, failure_text, result_head, result_text, status_embed
 from cogs.threads import JobThreads
+from cogs.upload_limits import UploadLimits
 from cogs.views.results import result_buttons, result_custom_ids
 
 log = logging.getLogger(__name__)
 
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 NO_LINK = msg("The file is too large to upload here, and the video service gave no download link. "
               "Ask a server admin to raise the upload limit.")
 HISTORY_SCAN_LIMIT = 100
@@ -71,6 +71,7 @@ class DiscordNotifier:
         # Whether a result offers Continue (its video is kept on disk to take the last frame from).
         self.can_continue = can_continue
         self.threads = JobThreads(client)
+        self.upload_limits = UploadLimits(client)
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(snowflake(job.channel_id), guild_id=snowflake(job.workspace_id),
@@ -80,12 +81,12 @@ class DiscordNotifier:
         """A nonce that is the same for every attempt at one message of one job (Discord dedups on it)."""
         return f"v{self.nonce_salt}{job.id}{kind}"[:25]
 
-    def upload_limit(self, guild_id: int) -> int:
-        """The largest file the bot may upload in the guild (the override, else the guild's boost tier)."""
+    async def upload_limit(self, guild_id: int) -> int:
+        """The largest file the bot may upload in the guild (the override, else the guild's boost tier, from the
+        gateway's cache or over REST)."""
         if self.upload_limit_override is not None:
             return self.upload_limit_override
-        guild = self.client.get_guild(guild_id)
-        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+        return await self.upload_limits.of(guild_id)
 
     # -- status -----------------------------------------------------------------------------------
 
@@ -126,7 +127,7 @@ class DiscordNotifier:
         existing = await self._already_posted(job, result_head(job))
         if existing is not None:
             return existing
-        if video is not None and video.stat().st_size <= self.upload_limit(snowflake(job.workspace_id)):
+        if video is not None and video.stat().st_size <= await self.upload_limit(snowflake(job.workspace_id)):
             # A copy made smaller to fit here points to the full-quality original when it has a lasting link.
             original = self.video_link(job) if fitted_job_id(video) is not None and self.video_link else None
             try:
@@ -142,7 +143,7 @@ class DiscordNotifier:
 
     async def max_upload_bytes(self, job: Job) -> int:
         """The largest file the bot may upload in the job's guild."""
-        return self.upload_limit(snowflake(job.workspace_id))
+        return await self.upload_limit(snowflake(job.workspace_id))
 
     async def deliver_failure(self, job: Job) -> str:
         """Tell the requester, in the channel, that the job failed and why; exactly once."""

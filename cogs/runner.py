@@ -50,6 +50,7 @@ async def run(settings: Settings) -> int:
 async def sync_commands(settings: Settings) -> int:
     """Register the slash commands now, whether or not they changed since the last sync."""
     app = await VeoApp.create(settings)
+    app.takes_commands = True  # whatever the process's role: these are the commands to register
     app.sync_on_start = False
     app.worker_enabled = False
     try:

@@ -113,3 +113,32 @@ async def test_mock_provider_without_a_cometapi_key_delivers_a_real_mp4(tmp_path
         assert result.pinged_user_ids == {w.member.id}
         assert not result.pinged_role_ids and not result.pinged_everyone
         assert len(w.results()) == 1
+
+
+async def test_a_worker_process_runs_the_jobs_of_its_database_without_a_gateway(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        # Long enough for the first process to stop first, short enough for the second to finish it.
+        w.api.default_script = TaskScript(seconds_until_done=4.0)
+        # The job is taken (and submitted) by a process with the gateway that stops before it is done...
+        taker = await start_bot(tmp_path, bot_env(w.env(VEO_POLL_INTERVAL="0.2")))
+        try:
+            await w.discord.wait_until(lambda: w.discord.identify_count >= 1, timeout=20)
+            await w.discord.wait_until(lambda: w.discord.sync_count(w.guild.id) >= 1, timeout=10)
+            interaction = await w.veo(prompt="a paper lantern drifting up")
+            await interaction.wait_for_response(predicate=lambda m: "Job #1" in m.content, timeout=10)
+        finally:
+            taker.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(taker.communicate(), timeout=20)
+        syncs = len(w.discord.command_puts)
+        # ...and a worker process on the same database polls and posts it, through REST only.
+        worker = await start_bot(tmp_path, bot_env(w.env(VEO_POLL_INTERVAL="0.2", VEO_ROLE="worker")))
+        try:
+            [result] = await w.discord.wait_until(lambda: w.results() or None, timeout=20)
+            assert result.pinged_user_ids == {w.member.id}
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(worker.communicate(), timeout=20)
+        text = output.decode()
+        assert worker.returncode == 0, text
+        assert "VEO_ROLE=worker: no gateway connection" in text and "job=1 delivered" in text
+        assert w.discord.identify_count == 1 and len(w.discord.command_puts) == syncs

@@ -408,6 +408,23 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
             (rendered, now, message_id, job_id),
         )
 
+    # -- gateway identifies ---------------------------------------------------------------------------
+
+    async def reserve_identify_slot(self, bucket: int, window: float, now: float) -> float:
+        """Book the next moment a gateway session of ``bucket`` may identify: ``now``, or ``window`` seconds
+        after the moment booked before it (by any process); return the seconds to wait until then."""
+
+        def work(conn: sqlite3.Connection) -> float:
+            conn.execute(
+                "INSERT INTO identify_buckets (bucket, identify_at) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE"
+                " SET identify_at = MAX(excluded.identify_at, identify_buckets.identify_at + ?)",
+                (bucket, now, window),
+            )
+            booked = float(scalar(conn, "SELECT identify_at FROM identify_buckets WHERE bucket = ?", (bucket,)))
+            return max(0.0, booked - now)
+
+        return await self._write(work)
+
     # -- small notes (command payload hash, ...) ----------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:

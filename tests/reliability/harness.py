@@ -18,7 +18,7 @@ from tests.reliability.plan import PROBE_INDEX, Kill, Probe, Request, RequestFac
 from tests.reliability.process import BotProcess
 from tests.reliability.prompts import tag
 from tests.reliability.world import World, tag_of
-from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
+from tests.support.e2e import IDENTIFY_WINDOW, MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
 
 HOLD_WAIT = 60.0  # a targeted kill waits this long for its moment; longer means the bot stopped working
 
@@ -42,6 +42,7 @@ class ReliabilityRun:
             "COMETAPI_BASE_URL": world.api.base_url,
             "DISCORD_API_BASE_URL": world.discord.api_base,
             "DISCORD_GATEWAY_URL": world.discord.gateway_url,
+            "DISCORD_IDENTIFY_WINDOW": str(IDENTIFY_WINDOW),
             "DATABASE_URL": f"sqlite:///{self.db_path}",
             "VEO_DATA_DIR": str(workdir / "data"),
             "DISCORD_GUILD_IDS": str(world.guild.id),

@@ -16,7 +16,7 @@ from tests.reliability.faults import CreateHold
 from tests.reliability.process import BotProcess
 from tests.reliability.prompts import tag
 from tests.reliability.world import World, reliability_world, tag_of
-from tests.support.e2e import MEMBER_PERMISSIONS
+from tests.support.e2e import IDENTIFY_WINDOW, MEMBER_PERMISSIONS
 
 POLL_INTERVAL = 0.5
 SUBMIT_GRACE = 120  # the default: the notice must not wait for it
@@ -29,6 +29,7 @@ def _settings(w: World, workdir: Path) -> dict[str, str]:
         "COMETAPI_BASE_URL": w.api.base_url,
         "DISCORD_API_BASE_URL": w.discord.api_base,
         "DISCORD_GATEWAY_URL": w.discord.gateway_url,
+        "DISCORD_IDENTIFY_WINDOW": str(IDENTIFY_WINDOW),
         "DATABASE_URL": f"sqlite:///{workdir / 'veo.sqlite3'}",
         "VEO_DATA_DIR": str(workdir / "data"),
         "DISCORD_GUILD_IDS": str(w.guild.id),

@@ -18,7 +18,7 @@ from tests.fakes.discord.models import BOT_DEFAULT_PERMISSIONS, FakeChannel, Fak
 from tests.fakes.discord.server import FakeDiscord
 from tests.reliability.faults import CometFaults, DiscordUploadFaults
 from tests.reliability.prompts import TAG_PREFIX
-from tests.support.e2e import MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
+from tests.support.e2e import IDENTIFY_WINDOW, MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
 
 TAG_RE = re.compile(TAG_PREFIX + r"\d{5}(?!\d)")
 
@@ -86,7 +86,7 @@ async def reliability_world(
     """Start both fakes; faults are seeded from ``seed`` (the secrets are not: they only have to be unguessable)."""
     token = secrets.token_urlsafe(48)
     key = "sk-" + secrets.token_urlsafe(36)
-    discord = FakeDiscord(token=token, nonce_window=nonce_window)
+    discord = FakeDiscord(token=token, nonce_window=nonce_window, identify_window=IDENTIFY_WINDOW)
     uploads = DiscordUploadFaults(discord, random.Random(seed * 31 + 1), upload_rates)
     api = ScriptedCometAPI(api_key=key, seed=seed)
     async with discord, api:

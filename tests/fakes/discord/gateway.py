@@ -9,7 +9,7 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 # A client closing with these codes ends its session (Discord then refuses a RESUME).
 SESSION_ENDING_CLOSE_CODES = frozenset({1000, 1001})
+# Discord lets each identify bucket (shard_id % max_concurrency) start one session per 5 seconds.
+IDENTIFY_WINDOW = 5.0
+CLOSE_RATE_LIMITED = 4008
+CLOSE_INVALID_SHARD = 4010
 
 
 @dataclass(slots=True)
@@ -73,6 +77,17 @@ class GatewaySession:
             self.connection.queue.put_nowait(frame)
 
 
+def _shard(value: Any) -> tuple[int, int] | Literal[False] | None:
+    """IDENTIFY's ``shard: [id, count]`` (None when absent), or False when it is not a valid pair."""
+    if value is None:
+        return None
+    try:
+        shard_id, count = (int(part) for part in value)
+    except (TypeError, ValueError):
+        return False
+    return (shard_id, count) if 0 <= shard_id < count else False
+
+
 def _op(op: int, data: Any = None) -> dict[str, Any]:
     return {"op": op, "t": None, "s": None, "d": data}
 
@@ -89,6 +104,8 @@ class GatewayServer:
         heartbeat_interval_ms: int,
         replay_limit: int,
         resume_window: float,
+        max_concurrency: int = 1,
+        identify_window: float = IDENTIFY_WINDOW,
     ) -> None:
         self.state = state
         self.token = token
@@ -99,9 +116,15 @@ class GatewayServer:
         self.url = ""
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: list[GatewayConnection] = []
+        self.max_concurrency = max_concurrency
+        self.identify_window = identify_window
         self.identify_count = 0
         self.resume_count = 0
         self.heartbeats = 0
+        # Accepted IDENTIFYs as (time, shard or None), and those refused for coming too fast.
+        self.identifies: list[tuple[float, tuple[int, int] | None]] = []
+        self.identify_violations: list[tuple[float, tuple[int, int] | None]] = []
+        self._bucket_last: dict[int, float] = {}
 
     @property
     def live(self) -> list[GatewaySession]:
@@ -199,8 +222,13 @@ class GatewayServer:
         if intents & PRIVILEGED_INTENTS & ~self.state.privileged_intents:
             await self._close(connection, 4014, "Disallowed intent(s).")
             return
-        shard = data.get("shard")
-        shard_pair = (int(shard[0]), int(shard[1])) if shard else None
+        shard_pair = _shard(data.get("shard"))
+        if shard_pair is False:
+            await self._close(connection, CLOSE_INVALID_SHARD, "Invalid shard.")
+            return
+        if not self._take_identify_slot(shard_pair):
+            await self._close(connection, CLOSE_RATE_LIMITED, "You are being rate limited.")
+            return
         session = GatewaySession(secrets.token_hex(16), intents, shard_pair, self.replay_limit)
         self.sessions[session.session_id] = session
         session.connection = connection
@@ -229,6 +257,18 @@ class GatewayServer:
         session.push("READY", ready)
         for guild in guilds:
             session.push("GUILD_CREATE", self.state.guild_create_payload(guild, session.intents))
+
+    def _take_identify_slot(self, shard: tuple[int, int] | None) -> bool:
+        """Whether the shard's identify bucket may start a session now (and note it); else a violation."""
+        now = self.clock()
+        bucket = (shard[0] if shard is not None else 0) % self.max_concurrency
+        last = self._bucket_last.get(bucket)
+        if last is not None and now - last < self.identify_window:
+            self.identify_violations.append((now, shard))
+            return False
+        self._bucket_last[bucket] = now
+        self.identifies.append((now, shard))
+        return True
 
     async def _resume(self, connection: GatewayConnection, data: dict[str, Any]) -> None:
         if data.get("token") != self.token:

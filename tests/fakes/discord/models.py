@@ -98,6 +98,17 @@ class SnowflakeGenerator:
         self._last = value
         return value
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A new snowflake for a guild that Discord routes to ``shard_id`` of ``shard_count`` shards:
+        ``(id >> 22) % shard_count == shard_id`` (its millisecond is moved forward as needed)."""
+        value = self.next()
+        millisecond = value >> 22
+        millisecond += (shard_id - millisecond) % shard_count
+        if millisecond != value >> 22:
+            value = millisecond << 22
+        self._last = value
+        return value
+
 
 def iso_now() -> str:
     """Discord's ISO-8601 timestamp format."""

@@ -30,6 +30,7 @@ from tests.fakes.discord.state import DiscordState
 API = r"/api/v{version:\d+}"
 API_PREFIX = re.compile(r"^/api/v\d+")
 FILE_FIELD = re.compile(r"^files\[(\d+)\]$")
+GUILDS_PER_RECOMMENDED_SHARD = 1000
 NO_AUTH_PREFIXES = ("/interactions/", "/webhooks/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -131,7 +132,7 @@ class RestApi:
         add("GET", API + "/oauth2/applications/@me", self._application)
         add("GET", API + "/applications/@me", self._application)
         add("GET", API + "/gateway", self._gateway)
-        add("GET", API + "/gateway/bot", self._gateway)
+        add("GET", API + "/gateway/bot", self._gateway_bot)
         for path in ("/applications/{app_id}/commands", "/applications/{app_id}/guilds/{guild_id}/commands"):
             add("GET", API + path, self._get_commands)
             add("PUT", API + path, self._put_commands)
@@ -139,6 +140,7 @@ class RestApi:
         add("POST", API + "/webhooks/{app_id}/{token}", self._execute_webhook)
         for method in ("GET", "PATCH", "DELETE"):
             add(method, API + "/webhooks/{app_id}/{token}/messages/{message_id}", self._webhook_message)
+        add("GET", API + "/guilds/{guild_id}", self._guild)
         add("GET", API + "/guilds/{guild_id}/members/{user_id}", self._member)
         add("GET", API + "/users/{user_id}", self._user)
         add("GET", API + "/channels/{channel_id}", self._channel)
@@ -270,8 +272,14 @@ class RestApi:
         return json_response(self.state.application_payload())
 
     async def _gateway(self, request: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.gateway.url, "shards": 1, "session_start_limit": limit})
+        return json_response({"url": self.gateway.url})
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        limit = {"total": 1000, "remaining": 1000 - self.gateway.identify_count, "reset_after": 86_400_000,
+                 "max_concurrency": self.gateway.max_concurrency}
+        # Discord recommends a shard per 1,000 guilds (its hard limit is 2,500 per shard).
+        shards = max(1, math.ceil(len(self.state.guilds) / GUILDS_PER_RECOMMENDED_SHARD))
+        return json_response({"url": self.gateway.url, "shards": shards, "session_start_limit": limit})
 
     def _command_scope(self, request: web.Request) -> int | None:
         if snowflake(request, "app_id") != self.state.application_id:
@@ -318,6 +326,9 @@ class RestApi:
         else:
             message = self.interactions.find(app_id, token, ref)[1]
         return json_response(self.messages.payload(message))
+
+    async def _guild(self, request: web.Request) -> web.Response:
+        return json_response(self.state.guild_payload(self.state.guild(snowflake(request, "guild_id"))))
 
     async def _member(self, request: web.Request) -> web.Response:
         # Needs no members intent: only the bot's membership of the guild (it is in every fake guild).

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.fakes.discord import threads
-from tests.fakes.discord.gateway import GatewayServer
+from tests.fakes.discord.gateway import IDENTIFY_WINDOW, GatewayServer
 from tests.fakes.discord.interactions import FakeInteraction, InteractionService
 from tests.fakes.discord.invoke import InteractionFactory
 from tests.fakes.discord.messages import MessageStore
@@ -76,6 +76,8 @@ class FakeDiscord:
         client_max_size: int = 256 * MiB,
         record_requests: bool = True,
         privileged_intents: int = 0,
+        max_concurrency: int = 1,
+        identify_window: float = IDENTIFY_WINDOW,
     ) -> None:
         self.token = token
         self.clock: Clock = clock or time.monotonic
@@ -92,6 +94,8 @@ class FakeDiscord:
             heartbeat_interval_ms=heartbeat_interval,
             replay_limit=replay_limit,
             resume_window=resume_window,
+            max_concurrency=max_concurrency,
+            identify_window=identify_window,
         )
         self.state.dispatch = self.gateway.dispatch
         self.rest = RestApi(
@@ -177,9 +181,12 @@ class FakeDiscord:
         premium_tier: int = 0,
         upload_limit: int | None = None,
         owner: FakeUser | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """Create a guild the bot is in (announced with GUILD_CREATE if a session is live)."""
-        return self.state.add_guild(name, premium_tier=premium_tier, upload_limit=upload_limit, owner=owner)
+        """Create a guild the bot is in (announced with GUILD_CREATE to the sessions of its shard, if live);
+        ``shard`` (id, count) gives it an id that Discord routes to that shard."""
+        return self.state.add_guild(name, premium_tier=premium_tier, upload_limit=upload_limit, owner=owner,
+                                    shard=shard)
 
     def add_channel(
         self,
@@ -328,6 +335,15 @@ class FakeDiscord:
     def identify_count(self) -> int:
         """Gateway IDENTIFYs accepted."""
         return self.gateway.identify_count
+
+    @property
+    def identify_violations(self) -> list[tuple[float, tuple[int, int] | None]]:
+        """IDENTIFYs refused (connection closed with 4008) for coming faster than the bucket allows."""
+        return self.gateway.identify_violations
+
+    def sessions_of_shard(self, shard_id: int) -> int:
+        """Live gateway sessions identified as ``shard_id`` (of any count)."""
+        return sum(1 for s in self.gateway.live if s.shard is not None and s.shard[0] == shard_id)
 
     @property
     def resume_count(self) -> int:

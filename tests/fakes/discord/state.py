@@ -70,10 +70,14 @@ class DiscordState:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, premium_tier: int, upload_limit: int | None, owner: FakeUser | None) -> FakeGuild:
-        """Create a guild with its @everyone role and the bot as a member; announce it to live sessions."""
+    def add_guild(self, name: str, *, premium_tier: int, upload_limit: int | None, owner: FakeUser | None,
+                  shard: tuple[int, int] | None = None) -> FakeGuild:
+        """Create a guild with its @everyone role and the bot as a member; announce it to live sessions.
+
+        ``shard`` (id, count) picks an id that Discord routes to that shard."""
         guild_owner = owner or self.owner
-        guild = FakeGuild(self.snowflakes.next(), name, guild_owner.id, premium_tier, upload_limit)
+        guild_id = self.snowflakes.next() if shard is None else self.snowflakes.next_on_shard(*shard)
+        guild = FakeGuild(guild_id, name, guild_owner.id, premium_tier, upload_limit)
         guild.roles[guild.id] = FakeRole(guild.id, guild.id, "@everyone", EVERYONE_DEFAULT_PERMISSIONS)
         self.guilds[guild.id] = guild
         guild.members[self.bot_user.id] = FakeMember(self.bot_user, guild.id)
@@ -353,6 +357,14 @@ class DiscordState:
             "lazy": True,
             "incidents_data": None,
         }
+
+    def guild_payload(self, guild: FakeGuild) -> dict[str, Any]:
+        """GET /guilds/{id}: the guild object, without what only GUILD_CREATE carries (channels, members...)."""
+        gateway_only = ("joined_at", "large", "unavailable", "member_count", "members", "channels", "threads",
+                        "presences", "voice_states", "stage_instances", "guild_scheduled_events",
+                        "embedded_activities", "lazy", "incidents_data", "soundboard_sounds")
+        payload = self.guild_create_payload(guild, 0)
+        return {key: value for key, value in payload.items() if key not in gateway_only}
 
     def application_payload(self) -> dict[str, Any]:
         """GET /oauth2/applications/@me."""
