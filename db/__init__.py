@@ -1,7 +1,7 @@
 """The job store behind the core's ``JobStore`` interface (``bot.jobs.ports``), chosen by ``DATABASE_URL``.
 
 Faces open it with ``open_store`` and hand it to the runtime; each backend lives in a package of its own
-(``db.sqlite``) and passes the same contract suite (``tests/db/contract``).
+(``db.sqlite``, ``db.postgres``) and passes the same contract suite (``tests/db/contract``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,22 @@ from pathlib import Path
 from bot.jobs.ports import JobStore
 from db.sqlite.store import SqliteJobStore
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 
 async def open_store(database_url: str) -> JobStore:
-    """Open (creating and migrating) the store named by a ``DATABASE_URL``."""
+    """Open (creating and migrating) the store named by a ``DATABASE_URL``.
+
+    ``sqlite:///path`` is one SQLite file for one process; ``postgresql://…`` (or ``postgres://…``) a PostgreSQL
+    database, which needs the ``postgres`` extra (asyncpg).
+    """
     if database_url.startswith("sqlite:///"):
         return await SqliteJobStore.open(Path(database_url.removeprefix("sqlite:///")))
-    raise ValueError("only sqlite:/// database URLs are supported")
+    if database_url.lower().startswith(POSTGRES_SCHEMES):
+        try:
+            from db.postgres.store import PostgresJobStore
+        except ImportError as exc:
+            raise ValueError("DATABASE_URL names a PostgreSQL database, but asyncpg is not installed: "
+                             "pip install 'veo-bot[postgres]'") from exc
+        return await PostgresJobStore.open(database_url)
+    raise ValueError("DATABASE_URL must be sqlite:///… or postgresql://…")
