@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.database_url import SQLITE_PREFIX, is_postgres, is_sqlite
 from bot.jobs.ports import JobStore
 from db.sqlite.store import SqliteJobStore
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 async def open_store(database_url: str) -> JobStore:
@@ -20,9 +19,9 @@ async def open_store(database_url: str) -> JobStore:
     ``sqlite:///path`` is one SQLite file for one process; ``postgresql://…`` (or ``postgres://…``) a PostgreSQL
     database, which needs the ``postgres`` extra (asyncpg).
     """
-    if database_url.startswith("sqlite:///"):
-        return await SqliteJobStore.open(Path(database_url.removeprefix("sqlite:///")))
-    if database_url.lower().startswith(POSTGRES_SCHEMES):
+    if is_sqlite(database_url):
+        return await SqliteJobStore.open(Path(database_url.removeprefix(SQLITE_PREFIX)))
+    if is_postgres(database_url):
         try:
             from db.postgres.store import PostgresJobStore
         except ImportError as exc:

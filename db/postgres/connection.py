@@ -1,19 +1,20 @@
-"""Opening the PostgreSQL job store: the connection pool, URLs without their password, and numbered migrations
+"""Opening the PostgreSQL job store: the connection pool, errors without the password, and numbered migrations
 in a ``schema_version`` table, applied once however many processes start together."""
 
 from __future__ import annotations
 
 import logging
-import re
 from importlib import resources
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from bot.database_url import redact, scrub
+from bot.jobs.ports import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
-SCHEMES = ("postgresql://", "postgres://")
 # The two-key advisory lock the migrations run under (two-key locks never meet one-key ones). Transaction-scoped:
 # it goes with the transaction, also when the process dies in the middle.
 MIGRATION_LOCK = (7300, 0)
@@ -21,36 +22,7 @@ MIGRATION_LOCK = (7300, 0)
 POOL_MIN = 1
 POOL_MAX = 8
 COMMAND_TIMEOUT = 15.0
-
-_PASSWORD_IN_AUTHORITY = re.compile(r"(?P<head>^[a-z]+://[^/@:?#]*:)(?P<password>[^/@?#]*)(?=@)", re.IGNORECASE)
-_PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
-
-
-class StoreUnavailable(RuntimeError):
-    """The PostgreSQL database could not be opened; the text names it without its password."""
-
-
-def is_postgres_url(url: str) -> bool:
-    """True for the URLs the PostgreSQL store serves (``postgresql://…`` and ``postgres://…``)."""
-    return url.lower().startswith(SCHEMES)
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for logs and messages."""
-    url = _PASSWORD_IN_AUTHORITY.sub(lambda m: m["head"] + "***", url)
-    return _PASSWORD_IN_QUERY.sub(lambda m: m["head"] + "***", url)
-
-
-def _passwords(url: str) -> list[str]:
-    found = [m["password"] for m in (*_PASSWORD_IN_AUTHORITY.finditer(url), *_PASSWORD_IN_QUERY.finditer(url))]
-    return [p for p in found if p]
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` (an error from the driver or the server) with the URL's password taken out wherever it appears."""
-    for password in _passwords(url):
-        text = text.replace(password, "***")
-    return text.replace(url, redact(url))
+CONNECT_TIMEOUT = 10.0
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:
@@ -88,7 +60,7 @@ async def migrate(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> i
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         current = await schema_version(conn)
         if current > len(scripts):
-            raise RuntimeError(f"the database's schema is at version {current}, newer than this veo-bot knows "
+            raise SchemaTooNew(f"the database's schema is at version {current}, newer than this veo-bot knows "
                                f"({len(scripts)}): run the newer veo-bot, or another database")
         for version, name, sql in scripts:
             if version <= current:
@@ -101,22 +73,51 @@ async def migrate(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> i
     return current
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer veo-bot than this one."""
+
+
+def _fix(exc: BaseException, url: str) -> str:
+    """What the operator can do about a failure to open or migrate the database."""
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return "create the database (createdb -O <role> <name>) or correct its name in DATABASE_URL"
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError):
+        return "check the role and password in DATABASE_URL, and that pg_hba.conf lets this host connect"
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return ("give the role the right to create tables: make it the database's owner, or "
+                "GRANT CREATE ON SCHEMA public TO <role>")
+    if isinstance(exc, asyncpg.TooManyConnectionsError):
+        return "raise the server's max_connections, or run fewer bot processes on it"
+    if isinstance(exc, SchemaTooNew):
+        return "run the newer veo-bot that migrated it, or point DATABASE_URL at another database"
+    if isinstance(exc, OSError | TimeoutError):
+        return "check the host and port in DATABASE_URL, and that the PostgreSQL server is running and reachable"
+    return "check DATABASE_URL and the PostgreSQL server's log"
+
+
+def unavailable(action: str, exc: BaseException, url: str) -> StoreUnavailable:
+    """The error to raise when ``action`` failed: the database named without its password, and a fix."""
+    return StoreUnavailable(f"cannot {action} the PostgreSQL database {redact(url)}: "
+                            f"{type(exc).__name__}: {scrub(str(exc), url)[:300]}", _fix(exc, url))
+
+
 async def open_pool(url: str) -> asyncpg.Pool[Any]:
     """A connection pool on the database at ``url``, migrated; ``StoreUnavailable`` (password-free) if not."""
     try:
         pool = await asyncpg.create_pool(
             url, min_size=POOL_MIN, max_size=POOL_MAX, command_timeout=COMMAND_TIMEOUT,
-            max_inactive_connection_lifetime=300, server_settings={"application_name": "veo-bot"})
+            max_inactive_connection_lifetime=300, timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": "veo-bot"})
     except Exception as exc:
-        raise StoreUnavailable(f"cannot open the PostgreSQL database {redact(url)}: "
-                               f"{type(exc).__name__}: {scrub(str(exc), url)}") from None
+        # From None: the driver's exception (and its chain) may quote the URL, password included.
+        raise unavailable("open", exc, url) from None
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-    except BaseException as exc:
+    except Exception as exc:
         await pool.close()
-        if isinstance(exc, Exception):
-            raise StoreUnavailable(f"cannot migrate the PostgreSQL database {redact(url)}: "
-                                   f"{type(exc).__name__}: {scrub(str(exc), url)}") from None
+        raise unavailable("migrate", exc, url) from None
+    except BaseException:
+        await pool.close()
         raise
     return pool

@@ -21,6 +21,7 @@ from bot.jobs.policy import Admission, Policy, Refusal, day_start
 from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
 from db.claims import select_claimable, workspace_caps
 from db.postgres.base import Connection, Executor, texts
+from db.postgres.connection import schema_version
 from db.postgres.preference_queries import PreferenceQueries
 from db.postgres.workspace_queries import WorkspaceQueries, last_request_at, quota_used
 
@@ -123,6 +124,13 @@ class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
 
     async def _many(self, sql: str, *params: object) -> list[Job]:
         return [_job(r) for r in await self._rows(sql, *params)]
+
+    async def describe(self) -> str:
+        """The server and its version, and the schema version the database is at (for ``veo-bot doctor``)."""
+        async with self._pool.acquire() as conn:
+            server = await conn.fetchval("SHOW server_version")
+            version = await schema_version(conn)
+        return f"PostgreSQL {server}, schema version {version}"
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:
         """How many jobs the store holds in each state (states with none are left out)."""

@@ -1,0 +1,52 @@
+"""Opening the PostgreSQL store: errors and logs never carry the URL's password; migrations are numbered."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from bot.jobs.ports import StoreUnavailable
+from db import open_store
+from db.postgres.connection import migration_scripts
+from tests.support.postgres import PostgresServer
+
+PASSWORD = "never-sh0wn-pw"
+
+
+def test_migrations_are_numbered_from_one_without_gaps() -> None:
+    scripts = migration_scripts()
+    assert [version for version, _, _ in scripts] == list(range(1, len(scripts) + 1))
+    assert scripts[0][1] == "0001_schema.sql"
+
+
+async def test_a_failed_open_names_the_database_without_its_password(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://veo:{PASSWORD}@127.0.0.1:{port}/veo?password={PASSWORD}"
+    with pytest.raises(StoreUnavailable) as refused:
+        await open_store(url)
+    message = str(refused.value)
+    assert message.startswith(f"cannot open the PostgreSQL database postgresql://veo:***@127.0.0.1:{port}/veo?password=***")
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
+    assert PASSWORD not in message + refused.value.fix + caplog.text
+
+
+@pytest.mark.postgres
+async def test_opening_and_using_the_store_logs_no_password(
+    postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with postgres_server.database(migrated=False) as url:
+        with_password = url.replace("postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@")
+        store = await open_store(with_password)
+        try:
+            assert await store.get_or_create_meta("k", "v") == "v"
+            assert "schema version 1" in await store.describe()
+        finally:
+            await store.close()
+    assert "applied migration 0001_schema.sql" in caplog.text
+    assert PASSWORD not in caplog.text
