@@ -73,3 +73,14 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def core_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database for a job core's tests, once on each backend (``job_core(..., database_url=...)``)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'veo.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    async with server.database() as url:
+        yield url
