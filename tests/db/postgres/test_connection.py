@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 
+import asyncpg
 import pytest
 
 from bot.jobs.ports import StoreUnavailable
 from db import open_store
 from db.postgres.connection import migration_scripts
-from tests.support.postgres import PostgresServer
+from tests.db.contract.helpers import ROOMY, T0, new_job, policy
+from tests.support.postgres import PostgresServer, with_database
 
 PASSWORD = "never-sh0wn-pw"
 
@@ -50,3 +52,27 @@ async def test_opening_and_using_the_store_logs_no_password(
             await store.close()
     assert "applied migration 0001_schema.sql" in caplog.text
     assert PASSWORD not in caplog.text
+
+
+@pytest.mark.postgres
+async def test_a_role_that_owns_its_database_is_all_the_store_needs(postgres_server: PostgresServer) -> None:
+    admin = await asyncpg.connect(postgres_server.url)
+    name = "veo_owned_by_role"
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute("DROP ROLE IF EXISTS veo_owner")
+        await admin.execute(f"CREATE ROLE veo_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{PASSWORD}'")
+        await admin.execute(f'CREATE DATABASE "{name}" OWNER veo_owner')
+        url = with_database(postgres_server.url, name).replace("//postgres@", f"//veo_owner:{PASSWORD}@")
+        store = await open_store(url)
+        try:
+            admission = await store.admit_job(new_job(), policy(), T0)  # the advisory locks need no privilege
+            assert admission.job_id == 1
+            [claimed] = await store.claim_submittable(ROOMY, T0, T0 + 120, 5)
+            assert claimed.id == 1
+        finally:
+            await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute("DROP ROLE IF EXISTS veo_owner")
+        await admin.close()
