@@ -16,6 +16,12 @@ _COLUMNS = (*OVERRIDABLE, "thread_channels", "paused", "pause_reason", "updated_
 _BILLED = ("SUM(CASE WHEN status IN ('completed', 'delivered') OR (status = 'cancelled' AND task_id IS NOT NULL)"
            " THEN 1 ELSE 0 END)")
 _EPOCH = datetime.date(1970, 1, 1)
+# Every column bound ($3 onwards, after platform and workspace id); only names from _COLUMNS in the text.
+_BOUND = tuple(f"${n}" for n in range(3, len(_COLUMNS) + 3))
+_UPSERT = (f"INSERT INTO workspace_settings (platform, workspace_id, {', '.join(_COLUMNS)})"
+           f" VALUES ($1, $2, {', '.join(_BOUND)})"
+           f" ON CONFLICT (platform, workspace_id) DO UPDATE SET"
+           f" {', '.join(f'{name} = excluded.{name}' for name in _COLUMNS)}")
 
 
 def _encode(name: str, value: Any) -> Any:
@@ -80,14 +86,9 @@ class WorkspaceQueries(PostgresStoreBase):
         values = [_encode(name, getattr(settings, name)) for name in _COLUMNS]
         values[_COLUMNS.index("updated_at")] = now
         values[_COLUMNS.index("updated_by")] = actor_id
-        assignments = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS)
-        placeholders = ", ".join(f"${n}" for n in range(3, len(_COLUMNS) + 3))
-        upsert = (f"INSERT INTO workspace_settings (platform, workspace_id, {', '.join(_COLUMNS)})"
-                  f" VALUES ($1, $2, {placeholders})"
-                  f" ON CONFLICT (platform, workspace_id) DO UPDATE SET {assignments}")
         workspace = Workspace(settings.platform, settings.workspace_id)
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(upsert, settings.platform, settings.workspace_id, *values)
+            await conn.execute(_UPSERT, settings.platform, settings.workspace_id, *values)
             await _insert_audit(conn, workspace, actor_id, action, details, None, now)
 
     async def add_audit(
