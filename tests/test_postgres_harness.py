@@ -57,3 +57,10 @@ async def test_each_database_is_fresh_and_migrated_and_goes_afterwards(postgres_
     finally:
         await admin.close()
     assert first.rsplit("/", 1)[-1] not in names and second.rsplit("/", 1)[-1] not in names
+
+
+def test_without_initdb_the_reason_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(postgres.glob, "glob", lambda _pattern: [])
+    with pytest.raises(postgres.NoServer, match=r"initdb is not installed \(Debian: apt-get install -y postgresql\)"):
+        postgres.binaries()

@@ -185,6 +185,18 @@ class PostgresServer:
             self.local.stop()
 
 
+def _check_reachable(url: str) -> None:
+    """``NoServer`` when nothing answers at the host and port ``url`` names (a socket path is taken on trust)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return
+    try:
+        socket.create_connection((parts.hostname, parts.port or 5432), timeout=3).close()
+    except OSError as exc:
+        raise NoServer(f"{URL_VARIABLE} names {parts.hostname}:{parts.port or 5432}, which does not answer "
+                       f"({exc.strerror or exc})") from None
+
+
 def start() -> PostgresServer:
     """The server named by ``VEO_TEST_POSTGRES_URL``, else a local one started now (``NoServer`` if neither)."""
     try:
@@ -193,6 +205,7 @@ def start() -> PostgresServer:
         raise NoServer("asyncpg is not installed (pip install -e '.[test]')") from exc
     url = os.environ.get(URL_VARIABLE)
     if url:
+        _check_reachable(url)
         return PostgresServer(url)
     local = LocalServer.start()
     return PostgresServer(local.url, local)
