@@ -15,6 +15,7 @@ TEMPLATE``: some tens of milliseconds), and dropped afterwards.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import itertools
@@ -128,9 +129,14 @@ class LocalServer:
             log = (root / "log").read_text(errors="replace")[-800:] if (root / "log").exists() else ""
             shutil.rmtree(root, ignore_errors=True)
             raise NoServer(f"pg_ctl start failed: {started.stderr.strip()[-400:]} {log}")
+        # The session's finaliser stops it; this also covers an interpreter that exits without running it.
+        atexit.register(server.stop)
         return server
 
     def stop(self) -> None:
+        """Stop the server at once (its data is thrown away) and remove its directory; safe to call twice."""
+        if not self.root.exists():
+            return
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
