@@ -1,4 +1,4 @@
-"""``PostgresJobStore``: the job store on PostgreSQL, with the SQLite store's semantics, safe for several processes.
+"""``PostgresJobStore``: the job store on PostgreSQL, with the SQLite store's semantics across many connections.
 
 Single-row transitions are one guarded ``UPDATE`` each (atomic under the row lock; in READ COMMITTED a row
 changed meanwhile is re-checked against the guard). The two steps that count before they act take a
@@ -12,118 +12,33 @@ the wait and let the caps be exceeded.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 
-import asyncpg
-
-from bot.jobs.policy import Admission, Policy, Refusal, day_start
-from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
-from db.claims import select_claimable, workspace_caps
-from db.postgres.base import Connection, Executor, texts
+from bot.jobs.policy import Admission, Policy
+from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
+from db.postgres.base import texts
 from db.postgres.connection import schema_version
 from db.postgres.preference_queries import PreferenceQueries
-from db.postgres.workspace_queries import WorkspaceQueries, last_request_at, quota_used
+from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
+from db.postgres.submit_queue import ADMIT_LOCK_SPACE, CLAIM_LOCK, admit, claim
+from db.postgres.workspace_queries import WorkspaceQueries
 
-_ACTIVE = texts(sorted(ACTIVE_STATUSES))
 _IN_FLIGHT = texts(sorted(IN_FLIGHT_STATUSES))
 _POLLABLE = texts((JobStatus.SUBMITTED, JobStatus.RUNNING))
 _NOTICE_DUE = texts((JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT))
 _ENDED = texts((JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT))
 
-# Transaction-scoped advisory locks (two-key form): one for every claim, one per workspace for admissions.
-CLAIM_LOCK = (7305, 1)
-ADMIT_LOCK_SPACE = 7306
-
-_JOB_COLUMNS = ", ".join(field.name for field in dataclasses.fields(Job))
-_STATUS_AT = [field.name for field in dataclasses.fields(Job)].index("status")
-
-
-def _job(row: asyncpg.Record) -> Job:
-    values = list(row)
-    values[_STATUS_AT] = JobStatus(values[_STATUS_AT])
-    return Job(*values)
-
-
-async def _job_by_id(conn: Executor, job_id: int) -> Job | None:
-    row = await conn.fetchrow(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = $1", job_id)
-    return _job(row) if row is not None else None
-
-
-async def _insert(conn: Executor, new: NewJob, now: float) -> Job:
-    row = await conn.fetchrow(
-        "INSERT INTO jobs (platform, workspace_id, channel_id, user_id, prompt, model, orientation, image_count,"
-        " input_dir, locale, in_thread, dm_when_ready, status, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        f" RETURNING {_JOB_COLUMNS}",
-        new.platform, new.workspace_id, new.channel_id, new.user_id, new.prompt, new.model, new.orientation,
-        new.image_count, new.input_dir, new.locale, bool(new.in_thread), bool(new.dm_when_ready),
-        str(JobStatus.QUEUED), now)
-    assert row is not None
-    return _job(row)
-
-
-async def _admit(conn: Connection, new: NewJob, policy: Policy, now: float) -> Admission:
-    """Check the limits and insert the job (see ``admit_job``); in a transaction holding the workspace's lock."""
-    since = day_start(now)
-    queued = await conn.fetchval(
-        "SELECT COUNT(*) FROM jobs WHERE workspace_id = $1 AND platform = $2 AND status = 'queued'",
-        new.workspace_id, new.platform)
-    if policy.max_queued and queued >= policy.max_queued:
-        return Admission(None, Refusal.QUEUE_FULL)
-    if policy.cooldown_seconds > 0:
-        last = await last_request_at(conn, new.workspace, new.user_id)
-        if last is not None and now - last < policy.cooldown_seconds:
-            return Admission(None, Refusal.COOLDOWN, retry_at=last + policy.cooldown_seconds)
-    user_used, workspace_used = await quota_used(conn, new.workspace, new.user_id, since)
-    if policy.daily_quota_per_user and user_used >= policy.daily_quota_per_user:
-        return Admission(None, Refusal.USER_QUOTA, retry_at=since + 86400, used_today=user_used)
-    if policy.daily_quota_per_guild and workspace_used >= policy.daily_quota_per_guild:
-        return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
-    job = await _insert(conn, new, now)
-    return Admission(job.id, used_today=user_used + 1)
-
-
-async def _claim(conn: Connection, limits: Limits, deadline: float, batch: int) -> list[Job]:
-    """Claim the oldest queued jobs that fit under the caps; in a transaction holding the claim lock."""
-    # Every job at the provider, grouped by member: a few dozen rows at most (the total cap bounds them).
-    active = await conn.fetch(
-        "SELECT platform, workspace_id, user_id, COUNT(*) AS n FROM jobs WHERE status = ANY($1::text[])"
-        " GROUP BY platform, workspace_id, user_id", _ACTIVE)
-    per_user = {(r["platform"], r["workspace_id"], r["user_id"]): int(r["n"]) for r in active}
-    per_workspace: dict[tuple[str, str], int] = {}
-    for (platform, workspace_id, _user), n in per_user.items():
-        per_workspace[(platform, workspace_id)] = per_workspace.get((platform, workspace_id), 0) + n
-    total = sum(per_user.values())
-    if total >= limits.total:
-        return []
-    caps = workspace_caps(await conn.fetch(
-        "SELECT platform, workspace_id, max_active_per_user, max_active_per_guild, paused FROM workspace_settings"
-    ), limits)
-    queued = await conn.fetch(
-        "SELECT id, user_id, workspace_id, platform FROM jobs WHERE status = 'queued' ORDER BY id")
-    claimed = select_claimable(
-        ((r["id"], r["user_id"], r["workspace_id"], r["platform"]) for r in queued), active_total=total,
-        user_count=lambda key: per_user.get(key, 0), workspace_count=lambda key: per_workspace.get(key, 0),
-        caps=caps, limits=limits, batch=batch)
-    if not claimed:
-        return []
-    rows = await conn.fetch(
-        "UPDATE jobs SET status = 'submitting', next_poll_at = $2, attempts = 0"
-        f" WHERE id = ANY($1::bigint[]) AND status = 'queued' RETURNING {_JOB_COLUMNS}",
-        claimed, deadline)
-    return sorted((_job(r) for r in rows), key=lambda job: job.id)
-
 
 class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
-    """The job store on a PostgreSQL database, shared safely by any number of connections and processes."""
+    """The job store on a PostgreSQL database; any number of connections (and store objects) may share it, and
+every method keeps its meaning among them."""
 
     async def _one(self, sql: str, *params: object) -> Job | None:
         row = await self._pool.fetchrow(sql, *params)
-        return _job(row) if row is not None else None
+        return job_of(row) if row is not None else None
 
     async def _many(self, sql: str, *params: object) -> list[Job]:
-        return [_job(r) for r in await self._rows(sql, *params)]
+        return [job_of(r) for r in await self._rows(sql, *params)]
 
     async def describe(self) -> str:
         """The server and its version, and the schema version the database is at (for ``veo-bot doctor``)."""
@@ -141,7 +56,7 @@ class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
 
     async def insert_job(self, new: NewJob, now: float) -> Job:
         """Store a new job as queued, with no limit checks, and return it with its number."""
-        return await _insert(self._pool, new, now)
+        return await insert(self._pool, new, now)
 
     async def admit_job(self, new: NewJob, policy: Policy, now: float) -> Admission:
         """Check the queue length, cooldown and daily quotas and store the job, in one transaction.
@@ -152,25 +67,25 @@ class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", ADMIT_LOCK_SPACE,
                                f"{new.platform}:{new.workspace_id}")
-            return await _admit(conn, new, policy, now)
+            return await admit(conn, new, policy, now)
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this number, or None."""
-        return await _job_by_id(self._pool, job_id)
+        return await job_by_id(self._pool, job_id)
 
     async def get_job_by_task(self, task_id: str) -> Job | None:
         """The job the provider knows by this task id, or None."""
-        return await self._one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE task_id = $1", task_id)
+        return await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = $1", task_id)
 
     async def due_jobs(self, now: float, limit: int) -> list[Job]:
         """Jobs with work due (poll, deliver, notify, recover), soonest first, at most ``limit``."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= $1"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= $1"
             " ORDER BY next_poll_at LIMIT $2", now, limit)
 
     async def submitting_jobs(self) -> list[Job]:
         """Jobs whose submission is under way (status ``submitting``), oldest first."""
-        return await self._many(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'submitting' ORDER BY id")
+        return await self._many(f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'submitting' ORDER BY id")
 
     async def next_due_at(self) -> float | None:
         """When the soonest scheduled work is due, or None when nothing is scheduled."""
@@ -188,26 +103,26 @@ class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
     async def user_jobs(self, workspace: Workspace, user_id: str, limit: int) -> list[Job]:
         """A user's most recent jobs in a guild, newest first."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND platform = $2 AND user_id = $3"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND platform = $2 AND user_id = $3"
             " ORDER BY id DESC LIMIT $4", workspace.id, workspace.platform, user_id, limit)
 
     async def in_flight(self, workspace: Workspace) -> list[Job]:
         """A workspace's jobs that are queued or at the provider, oldest first."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND platform = $2"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND platform = $2"
             " AND status = ANY($3::text[]) ORDER BY id", workspace.id, workspace.platform, _IN_FLIGHT)
 
     async def failures_since(self, workspace: Workspace, since: float) -> list[Job]:
         """A workspace's jobs that failed or timed out since ``since``, newest first."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND platform = $2 AND finished_at >= $3"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE workspace_id = $1 AND platform = $2 AND finished_at >= $3"
             " AND status IN ('failed', 'timed_out') ORDER BY finished_at DESC",
             workspace.id, workspace.platform, since)
 
     async def stale_status_messages(self, limit: int) -> list[Job]:
         """Finished jobs whose status message may not show how they ended (the process died in between)."""
         return await self._many(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status_message_id IS NOT NULL AND status = ANY($1::text[])"
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status_message_id IS NOT NULL AND status = ANY($1::text[])"
             " AND (status_rendered IS NULL OR NOT starts_with(status_rendered, status || '|'))"
             " ORDER BY id DESC LIMIT $2", _ENDED, limit)
 
@@ -233,7 +148,7 @@ class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
             return []
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
-            return await _claim(conn, limits, deadline, batch)
+            return await claim(conn, limits, deadline, batch)
 
     # -- state transitions; each guarded by the states it may leave, so a cancel always wins ------
 
@@ -292,7 +207,7 @@ class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
         """Count a delivery attempt before it starts, so a crash mid-upload is known after a restart."""
         return await self._one(
             "UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = $2"
-            f" WHERE id = $1 AND delivered_at IS NULL AND status = ANY($3::text[]) RETURNING {_JOB_COLUMNS}",
+            f" WHERE id = $1 AND delivered_at IS NULL AND status = ANY($3::text[]) RETURNING {JOB_COLUMNS}",
             job_id, retry_at, _NOTICE_DUE)
 
     async def mark_delivered(self, job_id: int, message_id: str, now: float) -> bool:
