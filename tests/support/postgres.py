@@ -110,7 +110,9 @@ class LocalServer:
                     break
             else:
                 raise NoServer("running as root and there is no 'postgres' or 'nobody' user to run the server as")
-        root = Path(tempfile.mkdtemp(prefix="veo-pg-"))
+        # The server's user must reach its directory: a root-only TMPDIR would not do, /tmp (sticky, open) does.
+        shared = "/tmp" if user is not None and os.path.isdir("/tmp") else None
+        root = Path(tempfile.mkdtemp(prefix="veo-pg-", dir=shared))
         if user is not None:
             entry = pwd.getpwnam(user)
             os.chown(root, entry.pw_uid, entry.pw_gid)
