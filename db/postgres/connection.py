@@ -23,6 +23,14 @@ POOL_MIN = 1
 POOL_MAX = 8
 COMMAND_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 10.0
+# Per session, so the role needs no server settings: a session that stalls inside a transaction (a frozen
+# process) is ended by the server rather than holding the claim lock for every other connection, and a wait
+# for a lock fails after a few seconds instead of hanging a command.
+SESSION_SETTINGS = {
+    "application_name": "veo-bot",
+    "idle_in_transaction_session_timeout": "15s",
+    "lock_timeout": "5s",
+}
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:
@@ -106,8 +114,7 @@ async def open_pool(url: str) -> asyncpg.Pool[Any]:
     try:
         pool = await asyncpg.create_pool(
             url, min_size=POOL_MIN, max_size=POOL_MAX, command_timeout=COMMAND_TIMEOUT,
-            max_inactive_connection_lifetime=300, timeout=CONNECT_TIMEOUT,
-            server_settings={"application_name": "veo-bot"})
+            max_inactive_connection_lifetime=300, timeout=CONNECT_TIMEOUT, server_settings=SESSION_SETTINGS)
     except Exception as exc:
         # From None: the driver's exception (and its chain) may quote the URL, password included.
         raise unavailable("open", exc, url) from None

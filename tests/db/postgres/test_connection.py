@@ -11,6 +11,7 @@ import pytest
 from bot.jobs.ports import StoreUnavailable
 from db import open_store
 from db.postgres.connection import migration_scripts
+from db.postgres.store import PostgresJobStore
 from tests.db.contract.helpers import ROOMY, T0, new_job, policy
 from tests.support.postgres import PostgresServer, with_database
 
@@ -76,3 +77,18 @@ async def test_a_role_that_owns_its_database_is_all_the_store_needs(postgres_ser
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute("DROP ROLE IF EXISTS veo_owner")
         await admin.close()
+
+
+@pytest.mark.postgres
+async def test_sessions_end_a_stalled_transaction_and_give_up_waiting_for_a_lock(
+    postgres_server: PostgresServer,
+) -> None:
+    async with postgres_server.database() as url:
+        store = await PostgresJobStore.open(url)
+        try:
+            async with store._pool.acquire() as conn:
+                assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "15s"
+                assert await conn.fetchval("SHOW lock_timeout") == "5s"
+                assert await conn.fetchval("SHOW application_name") == "veo-bot"
+        finally:
+            await store.close()
