@@ -9,8 +9,9 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY db ./db
-# The mock extra lets admins try the bot with VEO_PROVIDER=mock for free; build with --build-arg EXTRAS= to skip it.
-ARG EXTRAS=mock
+# The mock extra lets admins try the bot with VEO_PROVIDER=mock for free, the postgres extra lets it use
+# DATABASE_URL=postgresql://…; build with --build-arg EXTRAS= to skip both.
+ARG EXTRAS=mock,postgres
 RUN /opt/venv/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
 
 FROM ${PYTHON_IMAGE}

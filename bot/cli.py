@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.config import Settings, SettingsError, settings_from_environment
-from bot.jobs.ports import StoreInUse
+from bot.database_url import passwords, redact
+from bot.jobs.ports import StoreInUse, StoreUnavailable
 from bot.mock.provider import missing_mock_extra
 from bot.ops import event_loop
 from bot.ops.logs import configure_logging
@@ -68,11 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing is not None:
         print(f"veo-bot: {missing}", file=sys.stderr)
         return EXIT_SETTINGS
-    secrets = [settings.discord_token.get_secret_value(), settings.cometapi_key.get_secret_value()]
+    secrets = [settings.discord_token.get_secret_value(), settings.cometapi_key.get_secret_value(),
+               *passwords(settings.database_url)]
     configure_logging(settings.log_level, secrets, settings.log_format)
     if args.command == "check-config":
         for name in [*Settings.model_fields, "frontends"]:
-            print(f"{name} = {getattr(settings, name)!r}")
+            value = getattr(settings, name)
+            shown = redact(value) if name == "database_url" else value
+            print(f"{name} = {shown!r}")
         return 0
     [face] = settings.frontends  # one face per process until a second face exists
     frontend: Frontend = importlib.import_module(FACE_MODULES[face])
@@ -85,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreInUse as exc:
         # Raised as the store opens, before anything else starts.
         print(f"veo-bot: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    except StoreUnavailable as exc:
+        print(f"veo-bot: {exc}; {exc.fix}", file=sys.stderr)
         return EXIT_SETTINGS
     except KeyboardInterrupt:
         return 130

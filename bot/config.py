@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from bot import config_parsing as cp
 from bot.config_parsing import setting
+from bot.database_url import SQLITE_PREFIX, is_sqlite
 from bot.orientations import parse_orientation_map
 
 MIB = 1024 * 1024
@@ -205,8 +206,10 @@ class StorageSettings(BaseModel):
     """Where the job store, input images and delivered videos live, how long videos are kept, and how videos
     over an upload limit are re-encoded to fit it."""
 
-    database_url: cp.SqliteUrl = setting(
-        "DATABASE_URL", DEFAULT_DATABASE_URL, "sqlite:///relative/path or sqlite:////absolute/path")
+    database_url: cp.DatabaseUrl = setting(
+        "DATABASE_URL", DEFAULT_DATABASE_URL,
+        "sqlite:///relative/path, sqlite:////absolute/path or postgresql://user:password@host:port/database",
+        repr=False)
     data_dir: Path = setting("VEO_DATA_DIR", Path("data"), "a directory path")
     video_dir: Path | None = setting("VEO_VIDEO_DIR", None, "a directory path")  # None: <data_dir>/videos
     video_retention_days: float = setting(
@@ -221,9 +224,10 @@ class StorageSettings(BaseModel):
         return self.video_dir if self.video_dir is not None else self.data_dir / "videos"
 
     @property
-    def database_path(self) -> Path:
-        """The SQLite file named by ``database_url`` (``sqlite:///rel`` or ``sqlite:////abs``)."""
-        return Path(self.database_url.removeprefix("sqlite:///"))
+    def database_path(self) -> Path | None:
+        """The SQLite file named by ``database_url`` (``sqlite:///rel`` or ``sqlite:////abs``); None for a
+        PostgreSQL server."""
+        return Path(self.database_url.removeprefix(SQLITE_PREFIX)) if is_sqlite(self.database_url) else None
 
 
 class OpsSettings(BaseModel):

@@ -11,6 +11,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode
 
+from bot.database_url import SQLITE_PREFIX, is_postgres, is_sqlite
+
 T = TypeVar("T")
 
 
@@ -112,10 +114,13 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
     return check
 
 
-def _sqlite_url(text: str) -> str:
-    if not text.startswith("sqlite:///") or len(text) <= len("sqlite:///"):
-        raise ValueError("not a sqlite:/// URL")
-    return text
+def _database_url(text: str) -> str:
+    if is_sqlite(text) and len(text) > len(SQLITE_PREFIX):
+        return text
+    _scheme, _, rest = text.partition("://")
+    if is_postgres(text) and rest.strip("/") and not any(c.isspace() for c in text):
+        return text
+    raise ValueError("not a sqlite:/// or postgresql:// URL")  # never the value: it may hold a password
 
 
 def _host(text: str) -> str:
@@ -126,7 +131,7 @@ def _host(text: str) -> str:
 
 HttpBaseUrl = Annotated[str, AfterValidator(_url(("http", "https")))]
 WebSocketUrl = Annotated[str, AfterValidator(_url(("ws", "wss")))]
-SqliteUrl = Annotated[str, AfterValidator(_sqlite_url)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 Host = Annotated[str, AfterValidator(_host)]
 # Comma-separated lists: NoDecode keeps pydantic-settings from reading the text as JSON.
 Ids = Annotated[tuple[Annotated[int, Field(gt=0)], ...], NoDecode, BeforeValidator(split)]

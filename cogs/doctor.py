@@ -144,7 +144,7 @@ async def run_doctor(
     # discord.py's own INFO lines (login, gateway) would interleave with the report.
     logging.getLogger("discord").setLevel(logging.WARNING)
     findings = check_settings(settings, mock_ready=mock_available())
-    findings.append(await check_database(settings.database_path, lambda _path: open_store(settings.database_url)))
+    findings.append(await check_database(settings.database_url, open_store))
     async with aiohttp.ClientSession() as session:
         findings.append(await check_cometapi(settings, session))
     discord_findings, application_id = await check_discord(settings, intents=intents, gateway_wait=gateway_wait)

@@ -1,13 +1,16 @@
-"""Shared fixtures: a fresh migrated job store per test, a hand-driven clock, the --run-slow option."""
+"""Shared fixtures: a fresh migrated job store per test, a hand-driven clock, the --run-slow option, and a
+throwaway PostgreSQL server for the tests that need one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from db.sqlite.store import SqliteJobStore
+from tests.support import postgres
+from tests.support.postgres import PostgresServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,3 +59,28 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteJobStore]:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session (started on first use); skips, or fails in CI, without one."""
+    try:
+        server = postgres.start()
+    except postgres.NoServer as exc:
+        postgres.unavailable(str(exc))
+        raise  # unreachable: unavailable() skips or fails
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def core_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database for a job core's tests, once on each backend (``job_core(..., database_url=...)``)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'veo.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    async with server.database() as url:
+        yield url

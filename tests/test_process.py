@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -142,3 +143,22 @@ async def test_a_worker_process_runs_the_jobs_of_its_database_without_a_gateway(
         assert worker.returncode == 0, text
         assert "VEO_ROLE=worker: no gateway connection" in text and "job=1 delivered" in text
         assert w.discord.identify_count == 1 and len(w.discord.command_puts) == syncs
+
+
+async def test_an_unreachable_postgresql_database_stops_the_start_with_one_line_and_no_password(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket closes
+    async with discord_world(tmp_path) as w:
+        env = bot_env(w.env(VEO_PROVIDER="mock", DATABASE_URL=f"postgresql://veo:pg-pa55-word@127.0.0.1:{port}/veo"))
+        proc = await start_bot(tmp_path, env, merge_stderr=False)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+        assert proc.returncode == 2 and out == b""
+        [line] = err.decode().splitlines()
+        assert line.startswith(f"veo-bot: cannot open the PostgreSQL database postgresql://veo:***@127.0.0.1:{port}/veo")
+        assert line.endswith("; check the host and port in DATABASE_URL, and that the PostgreSQL server is running "
+                             "and reachable")
+        assert "pg-pa55-word" not in line
+        assert not [r for r in w.discord.requests if r.path == "/users/@me"]  # nothing was started

@@ -181,7 +181,8 @@ class WorkspaceAdmin:
     async def pause(self, workspace: Workspace, actor_id: str, reason: str | None) -> WorkspaceSettings:
         """Stop starting new jobs in the workspace; its queue is kept and its jobs say why they wait."""
         current = await self.store.workspace_settings(workspace)
-        clean = " ".join((reason or "").split())[:200] or None
+        # NUL would not be shown anyway, and PostgreSQL's text type cannot hold it.
+        clean = " ".join((reason or "").replace("\x00", " ").split())[:200] or None
         updated = with_changes(current, paused=True, pause_reason=clean)
         return await self._save(updated, actor_id, "pause", clean or "")
 

@@ -21,6 +21,7 @@ class JobStore(Protocol):
     """
 
     async def close(self) -> None: ...
+    async def describe(self) -> str: ...
     async def count_by_status(self) -> Mapping[JobStatus, int]: ...
     async def insert_job(self, new: NewJob, now: float) -> Job: ...
     async def get_job(self, job_id: int) -> Job | None: ...
@@ -84,6 +85,17 @@ class StoreInUse(RuntimeError):
 
     Its text is one line for the operator: what is wrong and what to do instead.
     """
+
+
+class StoreUnavailable(RuntimeError):
+    """The job store's database cannot be opened (unreachable, refused, not migratable).
+
+    Its text is one line for the operator, naming the database without its password; ``fix`` says what to do.
+    """
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 class DeliveryFailed(Exception):

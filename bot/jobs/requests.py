@@ -47,6 +47,9 @@ def clean_prompt(prompt: str, max_chars: int) -> str:
     except UnicodeEncodeError:
         # A lone surrogate (possible in JSON's \uD800 escapes) can be neither stored nor sent on.
         raise InvalidInput("The prompt contains characters that are not valid text. Please type it again.") from None
+    if "\x00" in text:
+        # NUL is no text to a video model, and PostgreSQL's text type cannot hold it.
+        raise InvalidInput("The prompt contains characters that are not valid text. Please type it again.")
     if not _INVISIBLE.sub("", text):
         raise InvalidInput("The prompt is empty. Describe the video you want, e.g. `a red fox running through snow`.")
     if len(text) > max_chars:

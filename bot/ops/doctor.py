@@ -15,7 +15,8 @@ import aiohttp
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
 from bot.config import DEFAULT_COMETAPI_BASE_URL, Settings
-from bot.jobs.ports import StoreInUse
+from bot.database_url import SQLITE_PREFIX, is_sqlite, redact, scrub
+from bot.jobs.ports import StoreInUse, StoreUnavailable
 from bot.jobs.provider import ProviderBusy, ProviderConfigError, ProviderRejected, TaskNotFound, VideoApiError
 
 # A task id no account has: the status request needs the key but creates nothing and costs nothing.
@@ -46,6 +47,7 @@ class DoctorStore(Protocol):
     """The store calls the database check makes."""
 
     async def set_meta(self, key: str, value: str) -> None: ...
+    async def describe(self) -> str: ...
     async def close(self) -> None: ...
 
 
@@ -78,32 +80,42 @@ def check_settings(settings: Settings, *, mock_ready: bool) -> list[Finding]:
     return found
 
 
-async def check_database(path: Path, open_store: Callable[[Path], Awaitable[DoctorStore]]) -> Finding:
-    """Open (creating and migrating if needed) the job store, and write to it."""
-    directory = path.parent
-    if directory.exists() and not directory.is_dir():
-        return Finding(Level.FAIL, "database", f"{directory} is not a directory", "change DATABASE_URL")
-    if directory.exists() and not os.access(directory, os.W_OK | os.X_OK):
-        return Finding(Level.FAIL, "database", f"cannot write in {directory}",
-                       "make the directory writable by the user that runs the bot, or change DATABASE_URL")
+async def check_database(url: str, open_store: Callable[[str], Awaitable[DoctorStore]]) -> Finding:
+    """Open (creating and migrating if needed) the job store named by ``url``, write to it, and describe it."""
+    path = Path(url.removeprefix(SQLITE_PREFIX)) if is_sqlite(url) else None
+    shown = str(path) if path is not None else redact(url)
+    if path is not None:
+        directory = path.parent
+        if directory.exists() and not directory.is_dir():
+            return Finding(Level.FAIL, "database", f"{directory} is not a directory", "change DATABASE_URL")
+        if directory.exists() and not os.access(directory, os.W_OK | os.X_OK):
+            return Finding(Level.FAIL, "database", f"cannot write in {directory}",
+                           "make the directory writable by the user that runs the bot, or change DATABASE_URL")
     try:
-        store = await open_store(path)
+        store = await open_store(url)
     except StoreInUse:
         # The bot is running on it (the usual case) or another copy is: the database is not opened twice.
-        return Finding(Level.WARN, "database", f"{path} is in use by a running veo-bot process, so it was not checked",
+        return Finding(Level.WARN, "database", f"{shown} is in use by a running veo-bot process, so it was not checked",
                        "stop that process to check the database, or run one bot per SQLite database")
+    except StoreUnavailable as exc:
+        return Finding(Level.FAIL, "database", scrub(str(exc), url), exc.fix)
     except Exception as exc:
-        return Finding(Level.FAIL, "database", f"cannot open {path}: {type(exc).__name__}: {str(exc)[:200]}",
-                       "check DATABASE_URL, the file's owner and the free disk space")
+        return Finding(Level.FAIL, "database",
+                       f"cannot open {shown}: {type(exc).__name__}: {scrub(str(exc), url)[:200]}",
+                       "check DATABASE_URL, the file's owner and the free disk space" if path is not None
+                       else "check DATABASE_URL and the PostgreSQL server's log")
     try:
         await store.set_meta("doctor_checked_at", "ok")
+        described = await store.describe()
     except Exception as exc:
-        return Finding(Level.FAIL, "database", f"{path} takes no writes: {type(exc).__name__}: {str(exc)[:200]}",
-                       "check the file's owner and mode, and that no other program holds it locked")
+        return Finding(Level.FAIL, "database", f"{shown} takes no writes: {type(exc).__name__}: "
+                       f"{scrub(str(exc), url)[:200]}",
+                       "check the file's owner and mode, and that no other program holds it locked" if path is not None
+                       else "grant the role INSERT, UPDATE and DELETE on the bot's tables")
     finally:
         with contextlib.suppress(Exception):
             await store.close()
-    return Finding(Level.OK, "database", f"{path} opens, is up to date and takes writes")
+    return Finding(Level.OK, "database", f"{shown} opens, is up to date and takes writes ({described})")
 
 
 async def check_cometapi(settings: Settings, session: aiohttp.ClientSession) -> Finding:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
 from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
+from db.claims import UserKey, WorkspaceKey, select_claimable, workspace_caps
 from db.sqlite.base import marks, scalar
 from db.sqlite.preference_queries import PreferenceQueries
 from db.sqlite.stats_queries import StatsQueries
@@ -81,51 +82,27 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
         return []
     # Counts per candidate's workspace and member, through the indexes, only for the workspaces and members
     # in the queue: a claim costs the same whether ten or ten thousand jobs are at the provider.
-    per_user: dict[tuple[str, str, str], int] = {}
-    per_workspace: dict[tuple[str, str], int] = {}
 
-    def workspace_count(key: tuple[str, str]) -> int:
-        if key not in per_workspace:
-            per_workspace[key] = int(scalar(
-                conn, "SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ?"
-                f" AND status IN ({_marks(_ACTIVE)})", (key[1], key[0], *_ACTIVE)))
-        return per_workspace[key]
+    def workspace_count(key: WorkspaceKey) -> int:
+        return int(scalar(
+            conn, "SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ?"
+            f" AND status IN ({_marks(_ACTIVE)})", (key[1], key[0], *_ACTIVE)))
 
-    def user_count(key: tuple[str, str, str]) -> int:
-        if key not in per_user:
-            per_user[key] = int(scalar(
-                # "+user_id": read the workspace's active jobs through jobs_status (covering), not the
-                # member's whole history through jobs_user_created.
-                conn, "SELECT COUNT(*) FROM jobs WHERE +user_id = ? AND workspace_id = ? AND platform = ?"
-                f" AND status IN ({_marks(_ACTIVE)})", (key[2], key[1], key[0], *_ACTIVE)))
-        return per_user[key]
+    def user_count(key: UserKey) -> int:
+        return int(scalar(
+            # "+user_id": read the workspace's active jobs through jobs_status (covering), not the
+            # member's whole history through jobs_user_created.
+            conn, "SELECT COUNT(*) FROM jobs WHERE +user_id = ? AND workspace_id = ? AND platform = ?"
+            f" AND status IN ({_marks(_ACTIVE)})", (key[2], key[1], key[0], *_ACTIVE)))
 
-    caps: dict[tuple[str, str], tuple[int, int, bool]] = {}
-    for platform, workspace_id, user_cap, workspace_cap, paused in conn.execute(
+    caps = workspace_caps(conn.execute(
         "SELECT platform, workspace_id, max_active_per_user, max_active_per_guild, paused FROM workspace_settings"
-    ):
-        caps[(platform, workspace_id)] = (
-            limits.per_user if user_cap is None else user_cap,
-            limits.per_guild if workspace_cap is None else workspace_cap,
-            bool(paused),
-        )
-    claimed: list[int] = []
-    # Scan the queue in FIFO order; a job blocked by its member's or workspace's cap does not block others.
+    ), limits)
     queued = conn.execute(
         "SELECT id, user_id, workspace_id, platform FROM jobs WHERE status = ? ORDER BY id", (JobStatus.QUEUED,)
     ).fetchall()
-    for job_id, user_id, workspace_id, platform in queued:
-        if total >= limits.total or len(claimed) >= batch:
-            break
-        where = (platform, workspace_id)
-        user_cap, workspace_cap, paused = caps.get(where, (limits.per_user, limits.per_guild, False))
-        key = (platform, workspace_id, user_id)
-        if paused or user_count(key) >= user_cap or workspace_count(where) >= workspace_cap:
-            continue
-        claimed.append(job_id)
-        total += 1
-        per_user[key] += 1
-        per_workspace[where] += 1
+    claimed = select_claimable(queued, active_total=total, user_count=user_count, workspace_count=workspace_count,
+                               caps=caps, limits=limits, batch=batch)
     jobs = []
     for job_id in claimed:
         conn.execute(

@@ -134,10 +134,12 @@ def test_check_config_hides_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DISCORD_TOKEN", "discord-token-abcdef")
     monkeypatch.setenv("COMETAPI_KEY", "sk-comet-abcdef")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://veo:db-pa55-word@db.internal/veo")
     assert main(["check-config"]) == 0
     out = capsys.readouterr().out
     assert "poll_interval = 10.0" in out
     assert "discord-token-abcdef" not in out and "sk-comet-abcdef" not in out
+    assert "database_url = 'postgresql://veo:***@db.internal/veo'" in out and "db-pa55-word" not in out
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

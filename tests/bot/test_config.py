@@ -87,7 +87,8 @@ def test_blank_required_setting_counts_as_missing() -> None:
         ("COMETAPI_BASE_URL", "ftp://x/v1"),
         ("DISCORD_API_BASE_URL", "not a url"),
         ("DISCORD_GATEWAY_URL", "https://gateway.discord.gg"),
-        ("DATABASE_URL", "postgres://localhost/veo"),
+        ("DATABASE_URL", "mysql://localhost/veo"),
+        ("DATABASE_URL", "postgresql://"),
         ("DATABASE_URL", "sqlite:///"),
         ("VEO_POLL_INTERVAL", "0"),
         ("VEO_POLL_INTERVAL", "-1"),
@@ -116,6 +117,21 @@ def test_malformed_values_name_the_variable(name: str, value: str) -> None:
     assert len(info.value.problems) == 1
     line = info.value.problems[0]
     assert line.startswith(f"{name} is malformed: expected ")
+
+
+@pytest.mark.parametrize("url", ["postgresql://veo:pa55-word@db.internal:5432/veo",
+                                 "postgres://veo:pa55-word@127.0.0.1/veo?sslmode=require"])
+def test_a_postgresql_url_is_accepted_and_its_password_never_shown(url: str) -> None:
+    s = load_settings({**BASE, "DATABASE_URL": url})
+    assert s.database_url == url and s.database_path is None
+    assert "pa55-word" not in repr(s) and "pa55-word" not in str(s)
+
+
+def test_a_malformed_database_url_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({**BASE, "DATABASE_URL": "postgresql://veo:pa55-word@db host/veo"})
+    assert info.value.problems[0].startswith("DATABASE_URL is malformed: expected ")
+    assert "pa55-word" not in str(info.value) and info.value.__cause__ is None
 
 
 def test_default_model_must_be_listed() -> None:

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import discord
+import pytest
 
 from bot.config import load_settings
 from cogs.doctor import run_doctor
 from tests.fakes.discord.models import VIEW_CHANNEL
 from tests.support.e2e import World, world
+from tests.support.postgres import PostgresServer
 
 
 async def _doctor(w: World, *, intents: discord.Intents | None = None, **env: str) -> tuple[int, str]:
@@ -105,3 +107,17 @@ async def test_the_doctor_command_runs_as_a_process(tmp_path: Path) -> None:
     assert "[FAIL] cometapi: CometAPI refused COMETAPI_KEY (HTTP 401)" in text
     assert "[ ok ] gateway" in text and "Invite link" in text
     assert "sk-wrong-key-123456" not in text and w.discord.token not in text
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_database_is_checked_and_its_password_never_printed(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    async with postgres_server.database(migrated=False) as url, world(tmp_path) as w:
+        with_password = url.replace("postgresql://postgres@", "postgresql://postgres:doctor-db-pa55@")
+        code, text = await _doctor(w, DATABASE_URL=with_password)
+        assert code == 0, text
+        [line] = [line for line in text.splitlines() if "database:" in line]
+        assert line.startswith("[ ok ] database: postgresql://postgres:***@")
+        assert "opens, is up to date and takes writes (PostgreSQL " in line and ", schema version 1)" in line
+        assert "doctor-db-pa55" not in text

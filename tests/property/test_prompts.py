@@ -4,6 +4,7 @@ limits, pinging nobody but the requester even if a message went out without ``al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +14,14 @@ from hypothesis import HealthCheck, example, given, settings
 
 from bot.comet.parse import parse_task_status
 from bot.jobs.errors import InvalidInput
-from bot.jobs.ports import StatusView
+from bot.jobs.ports import JobStore, StatusView
 from bot.jobs.records import Job, JobStatus, NewJob
 from bot.jobs.requests import clean_prompt
 from cogs.render import failure_text, result_text, status_embed
-from db.sqlite.store import SqliteJobStore
+from db import open_store
 from tests.fakes.discord.mentions import resolve_pings
 from tests.property.strategies import prompts, provider_texts
+from tests.support.postgres import PostgresServer
 
 MAX_PROMPT = 1500
 USER = 123456789012345679
@@ -91,18 +93,25 @@ def test_any_failure_reason_is_shown_within_limits_without_pings(text: str) -> N
             _pings_only_the_requester(failure_text(job))
 
 
-@pytest.fixture
-def store_loop(tmp_path: Path) -> Iterator[tuple[asyncio.AbstractEventLoop, SqliteJobStore]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_loop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[asyncio.AbstractEventLoop, JobStore]]:
+    """A store on each backend, with the event loop the (synchronous) property test drives it on."""
     loop = asyncio.new_event_loop()
-    store = loop.run_until_complete(SqliteJobStore.open(tmp_path / "veo.sqlite3"))
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(loop.close)
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'veo.sqlite3'}"
+        else:
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+            database = server.database()
+            url = loop.run_until_complete(database.__aenter__())
+            cleanup.callback(lambda: loop.run_until_complete(database.__aexit__(None, None, None)))
+        store = loop.run_until_complete(open_store(url))
+        cleanup.callback(lambda: loop.run_until_complete(store.close()))
         yield loop, store
-    finally:
-        loop.run_until_complete(store.close())
-        loop.close()
 
 
-def test_any_accepted_prompt_is_stored_exactly(store_loop: tuple[asyncio.AbstractEventLoop, SqliteJobStore]) -> None:
+def test_any_accepted_prompt_is_stored_exactly(store_loop: tuple[asyncio.AbstractEventLoop, JobStore]) -> None:
     loop, store = store_loop
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

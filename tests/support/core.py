@@ -16,12 +16,12 @@ from pydantic import SecretStr
 from bot.comet.client import VideoClient
 from bot.comet.types import RetryPolicy
 from bot.jobs.config import CoreConfig
-from bot.jobs.ports import Fitter, StatusView
+from bot.jobs.ports import Fitter, JobStore, StatusView
 from bot.jobs.records import Job, JobStatus, Limits, NewJob
 from bot.jobs.service import JobService
 from bot.jobs.videos import VideoStore
 from bot.jobs.worker import JobWorker
-from db.sqlite.store import SqliteJobStore
+from db import open_store
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI
 
@@ -100,7 +100,7 @@ class RecordingNotifier:
 class Core:
     """The pieces of one job core instance."""
 
-    store: SqliteJobStore
+    store: JobStore
     worker: JobWorker
     service: JobService
     notifier: RecordingNotifier
@@ -132,10 +132,12 @@ async def job_core(
     max_download_bytes: int = 200 * 1024 * 1024,
     videos: VideoStore | None = None,
     fitter: Fitter | None = None,
+    database_url: str | None = None,
     **config: Any,
 ) -> AsyncIterator[Core]:
-    """A store on ``tmp_path/veo.sqlite3`` and a worker talking to ``api``; closed on exit."""
-    store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
+    """A store (on ``database_url``, by default ``tmp_path/veo.sqlite3``) and a worker talking to ``api``; closed
+    on exit."""
+    store = await open_store(database_url or f"sqlite:///{tmp_path / 'veo.sqlite3'}")
     async with aiohttp.ClientSession() as session:
         client = VideoClient(session, base_url=api.base_url, api_key=SecretStr(api.api_key),
                              retry=RetryPolicy(attempts=3, request_timeout=2.0),

@@ -18,9 +18,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
 
 
-async def test_text_job_goes_from_queued_to_delivered(tmp_path: Path, clock: FakeClock) -> None:
+async def test_text_job_goes_from_queued_to_delivered(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
     video = make_mp4_bytes(10_000)
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         api.script_next_task(TaskScript(polls_until_done=2, video=video))
         job = await core.service.create_job(core.request(prompt="a fox"))
         assert job.status is JobStatus.SUBMITTED and job.task_id and job.status_message_id == "1000"
@@ -45,8 +45,10 @@ async def test_text_job_goes_from_queued_to_delivered(tmp_path: Path, clock: Fak
         assert len(core.notifier.for_job(job.id)) == 1
 
 
-async def test_images_are_sent_in_order_and_then_removed(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_images_are_sent_in_order_and_then_removed(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         images = [ImageInput(PNG, "image.png", "image/png"), ImageInput(JPEG, "last_frame.jpg", "image/jpeg")]
         job = await core.service.create_job(core.request(), images)
         assert job.image_count == 2
@@ -55,8 +57,12 @@ async def test_images_are_sent_in_order_and_then_removed(tmp_path: Path, clock: 
         assert job.input_dir is not None and not Path(job.input_dir).exists()
 
 
-async def test_per_user_cap_queues_and_frees_slots_in_order(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, limits=Limits(2, 10, 20)) as core:
+async def test_per_user_cap_queues_and_frees_slots_in_order(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, limits=Limits(2, 10, 20),
+    ) as core:
         api.default_script = TaskScript(polls_until_done=0)
         jobs = [await core.service.create_job(core.request(user=7)) for _ in range(3)]
         assert [j.status for j in jobs] == [JobStatus.SUBMITTED, JobStatus.SUBMITTED, JobStatus.QUEUED]
@@ -69,8 +75,8 @@ async def test_per_user_cap_queues_and_frees_slots_in_order(tmp_path: Path, cloc
         assert len(api.create_requests()) == 4
 
 
-async def test_provider_failure_reasons_are_sanitised(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_provider_failure_reasons_are_sanitised(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         api.script_next_task(TaskScript(polls_until_done=0, outcome="failure", failure_style="fail_reason",
                                         failure_message="Upstream overloaded (request id: 123abc)"))
         api.script_next_task(TaskScript.safety_failure(polls_until_done=0, final_status="FAILURE"))
@@ -87,8 +93,10 @@ async def test_provider_failure_reasons_are_sanitised(tmp_path: Path, clock: Fak
         assert (await core.job(plain.id)).delivered_message_id is not None
 
 
-async def test_job_times_out(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, job_timeout=60.0) as core:
+async def test_job_times_out(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, job_timeout=60.0,
+    ) as core:
         api.script_next_task(TaskScript(polls_until_done=10_000))
         job = await core.service.create_job(core.request())
         for _ in range(6):
@@ -99,8 +107,10 @@ async def test_job_times_out(tmp_path: Path, clock: FakeClock) -> None:
         assert notice.kind == "failure"
 
 
-async def test_refused_submission_fails_the_job_without_retrying(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_refused_submission_fails_the_job_without_retrying(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         api.inject("create", Fault.http(401, message="invalid api key sk-abc"))
         job = await core.service.create_job(core.request())
         assert job.status is JobStatus.FAILED and "misconfigured" in (job.error or "")
@@ -111,8 +121,8 @@ async def test_refused_submission_fails_the_job_without_retrying(tmp_path: Path,
         assert [d.kind for d in core.notifier.deliveries] == ["failure", "failure"]
 
 
-async def test_poll_errors_back_off_and_recover(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_poll_errors_back_off_and_recover(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         api.script_next_task(TaskScript(polls_until_done=0))
         job = await core.service.create_job(core.request())
         api.inject("get", Fault.server_error(503), times=3)  # the client's whole retry budget
@@ -125,9 +135,11 @@ async def test_poll_errors_back_off_and_recover(tmp_path: Path, clock: FakeClock
         assert (await core.job(job.id)).status is JobStatus.DELIVERED
 
 
-async def test_one_bad_job_does_not_stop_the_others(tmp_path: Path, clock: FakeClock) -> None:
+async def test_one_bad_job_does_not_stop_the_others(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
     notifier = RecordingNotifier(fail_next=[RuntimeError("bug in the notifier")])
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, notifier=notifier) as core:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, notifier=notifier,
+    ) as core:
         api.default_script = TaskScript(polls_until_done=0)
         jobs = [await core.service.create_job(core.request(user=u)) for u in (1, 2, 3)]
         await core.tick(15)
@@ -138,22 +150,22 @@ async def test_one_bad_job_does_not_stop_the_others(tmp_path: Path, clock: FakeC
         assert sorted(d.job_id for d in notifier.deliveries) == sorted(j.id for j in jobs)
 
 
-async def test_unknown_task_fails_the_job(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_unknown_task_fails_the_job(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         job = await core.service.create_job(core.request())
         api.tasks.clear()  # the provider forgot it
         await core.tick(15)
         assert (await core.job(job.id)).status is JobStatus.FAILED
 
 
-async def test_a_new_instance_resumes_unfinished_jobs(tmp_path: Path, clock: FakeClock) -> None:
+async def test_a_new_instance_resumes_unfinished_jobs(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
     async with FakeCometAPI() as api:
         api.default_script = TaskScript(polls_until_done=1)
-        async with job_core(tmp_path, api, clock, limits=Limits(1, 10, 20)) as first:
+        async with job_core(tmp_path, api, clock, database_url=core_database_url, limits=Limits(1, 10, 20)) as first:
             running = await first.service.create_job(first.request())
             queued = await first.service.create_job(first.request())
             assert queued.status is JobStatus.QUEUED
-        async with job_core(tmp_path, api, clock, limits=Limits(1, 10, 20)) as second:
+        async with job_core(tmp_path, api, clock, database_url=core_database_url, limits=Limits(1, 10, 20)) as second:
             for _ in range(6):
                 await second.tick(15)
             assert (await second.job(running.id)).status is JobStatus.DELIVERED
@@ -162,8 +174,10 @@ async def test_a_new_instance_resumes_unfinished_jobs(tmp_path: Path, clock: Fak
             assert len(api.create_requests()) == 2
 
 
-async def test_submission_a_dead_process_left_is_reported_at_the_first_tick(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_submission_a_dead_process_left_is_reported_at_the_first_tick(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         job = await core.store.insert_job(core.request(), clock.now)
         # Claimed by the process before this one, which died during the POST: the grace has not passed.
         [claimed] = await core.store.claim_submittable(Limits(9, 9, 9), clock.now, clock.now + 120, 9)
@@ -177,8 +191,10 @@ async def test_submission_a_dead_process_left_is_reported_at_the_first_tick(tmp_
         assert notice.kind == "failure" and notice.error == INTERRUPTED_SUBMISSION
 
 
-async def test_own_submission_unanswered_after_the_grace_is_reported(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_own_submission_unanswered_after_the_grace_is_reported(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         await core.tick(0)  # this process has started: nothing was left in submitting
         job = await core.store.insert_job(core.request(), clock.now)
         # Claimed by this process, whose submit step then never recorded an answer.
@@ -194,9 +210,9 @@ async def test_own_submission_unanswered_after_the_grace_is_reported(tmp_path: P
 
 
 async def test_a_submission_under_way_at_the_first_tick_is_not_taken_for_interrupted(
-    tmp_path: Path, clock: FakeClock
+    tmp_path: Path, clock: FakeClock, core_database_url: str
 ) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         api.inject("create", Fault.slow(0.5))  # the create is still in flight when the first tick runs
         job = await core.store.insert_job(core.request(), clock.now)
         submitting = asyncio.create_task(core.worker.dispatch())
@@ -210,10 +226,14 @@ async def test_a_submission_under_way_at_the_first_tick_is_not_taken_for_interru
         assert core.notifier.for_job(job.id) == [] and len(api.create_requests()) == 1
 
 
-async def test_delivery_is_retried_then_given_up_when_permanent(tmp_path: Path, clock: FakeClock) -> None:
+async def test_delivery_is_retried_then_given_up_when_permanent(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
     notifier = RecordingNotifier(fail_next=[DeliveryFailed("Discord answered 503", permanent=False),
                                             DeliveryFailed("Discord answered 403", permanent=True)])
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, notifier=notifier) as core:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, notifier=notifier,
+    ) as core:
         api.default_script = TaskScript(polls_until_done=0)
         job = await core.service.create_job(core.request())
         await core.tick(15)
@@ -228,8 +248,8 @@ async def test_delivery_is_retried_then_given_up_when_permanent(tmp_path: Path, 
         assert notifier.deliveries == []
 
 
-async def test_cancelled_job_is_never_delivered(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock) as core:
+async def test_cancelled_job_is_never_delivered(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
         api.script_next_task(TaskScript(polls_until_done=0))
         job = await core.service.create_job(core.request(user=5))
         cancelled = await core.service.cancel(str(job.id), Workspace("discord", "10"), "5", is_moderator=False)
@@ -241,8 +261,8 @@ async def test_cancelled_job_is_never_delivered(tmp_path: Path, clock: FakeClock
         assert core.notifier.statuses[-1][1] is JobStatus.CANCELLED
 
 
-async def test_progress_edits_are_coalesced(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, poll_interval=2.0,
+async def test_progress_edits_are_coalesced(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url, poll_interval=2.0,
                                                  status_edit_interval=10.0) as core:
         api.script_next_task(TaskScript(polls_until_done=20))
         job = await core.service.create_job(core.request())
@@ -255,9 +275,12 @@ async def test_progress_edits_are_coalesced(tmp_path: Path, clock: FakeClock) ->
         assert running == sorted(running)
 
 
-async def test_progress_edits_share_a_bot_wide_budget(tmp_path: Path, clock: FakeClock) -> None:
+async def test_progress_edits_share_a_bot_wide_budget(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
     async with FakeCometAPI() as api, job_core(
-        tmp_path, api, clock, limits=Limits(per_user=40, per_guild=40, total=40), poll_interval=10.0,
+        tmp_path, api, clock, database_url=core_database_url, limits=Limits(per_user=40, per_guild=40, total=40),
+        poll_interval=10.0,
         status_edit_interval=10.0, progress_edit_interval=10.0, progress_edits_per_second=0.1,
     ) as core:
         api.default_script = TaskScript(polls_until_done=50)
@@ -277,8 +300,12 @@ async def test_progress_edits_share_a_bot_wide_budget(tmp_path: Path, clock: Fak
         assert core.notifier.statuses[-1][:2] == (jobs[3].id, JobStatus.CANCELLED)
 
 
-async def test_a_slow_submission_does_not_hold_back_the_status_message(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, first_status_wait=0.05) as core:
+async def test_a_slow_submission_does_not_hold_back_the_status_message(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, first_status_wait=0.05,
+    ) as core:
         api.inject("create", Fault.slow(0.5))
         job = await core.service.create_job(core.request())
         seen = [(s, p) for (i, s, p, _) in core.notifier.statuses if i == job.id]
@@ -287,8 +314,10 @@ async def test_a_slow_submission_does_not_hold_back_the_status_message(tmp_path:
         assert job.status is JobStatus.SUBMITTED and job.status_message_id == "1000"
 
 
-async def test_too_large_video_is_delivered_as_a_link(tmp_path: Path, clock: FakeClock) -> None:
-    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, max_download_bytes=1000) as core:
+async def test_too_large_video_is_delivered_as_a_link(tmp_path: Path, clock: FakeClock, core_database_url: str) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, max_download_bytes=1000,
+    ) as core:
         api.script_next_task(TaskScript(polls_until_done=0, video=make_mp4_bytes(5000)))
         job = await core.service.create_job(core.request())
         await core.tick(15)

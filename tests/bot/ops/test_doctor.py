@@ -8,6 +8,7 @@ import aiohttp
 
 from bot.config import load_settings
 from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
+from db import open_store
 from db.sqlite.store import SqliteJobStore
 from tests.fakes.comet.api import FakeCometAPI, Fault
 
@@ -65,8 +66,10 @@ async def test_mock_provider_skips_cometapi() -> None:
 
 async def test_database_check_creates_migrates_and_writes(tmp_path: Path) -> None:
     path = tmp_path / "data" / "veo.sqlite3"
-    finding = await check_database(path, SqliteJobStore.open)
+    finding = await check_database(f"sqlite:///{path}", open_store)
     assert finding.level is Level.OK and path.exists()
+    assert f"{path} opens, is up to date and takes writes (SQLite 3." in finding.message
+    assert finding.message.endswith(", schema version 5)")
     store = await SqliteJobStore.open(path)
     try:
         assert await store.get_meta("doctor_checked_at") == "ok"
@@ -76,9 +79,9 @@ async def test_database_check_creates_migrates_and_writes(tmp_path: Path) -> Non
 
 async def test_database_check_fails_when_the_path_cannot_be_a_database(tmp_path: Path) -> None:
     (tmp_path / "data").write_text("a file where the directory should be")
-    finding = await check_database(tmp_path / "data" / "veo.sqlite3", SqliteJobStore.open)
+    finding = await check_database(f"sqlite:///{tmp_path / 'data' / 'veo.sqlite3'}", open_store)
     assert finding.level is Level.FAIL and "is not a directory" in finding.message and finding.fix
-    finding = await check_database(tmp_path / "data" / "sub" / "veo.sqlite3", SqliteJobStore.open)
+    finding = await check_database(f"sqlite:///{tmp_path / 'data' / 'sub' / 'veo.sqlite3'}", open_store)
     assert finding.level is Level.FAIL and "cannot open" in finding.message and finding.fix
 
 
@@ -86,7 +89,7 @@ async def test_database_check_does_not_open_a_database_the_bot_is_using(tmp_path
     path = tmp_path / "veo.sqlite3"
     running = await SqliteJobStore.open(path)
     try:
-        finding = await check_database(path, SqliteJobStore.open)
+        finding = await check_database(f"sqlite:///{path}", open_store)
     finally:
         await running.close()
     assert finding.level is Level.WARN and "in use by a running veo-bot process" in finding.message

@@ -1,0 +1,1 @@
+"""The PostgreSQL job store (``DATABASE_URL=postgresql://…``), on asyncpg."""
