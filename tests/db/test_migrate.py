@@ -27,6 +27,7 @@ from bot.jobs.videos import KEY_META
 from bot.runtime import NONCE_SALT_META
 from db import open_store
 from db.migrate import BadArguments, MigrationRefused, copy_database
+from db.migrate_command import main as migrate_db
 from db.sqlite.store import SqliteJobStore
 from tests.db.contract.helpers import ROOMY, T0, new_job, submitted, ws
 from tests.support.postgres import PostgresServer, with_database
@@ -349,3 +350,12 @@ async def test_a_wrong_password_is_never_printed(tmp_path: Path, postgres_server
     done = await asyncio.to_thread(run_cli, source, url)
     assert done.returncode == 1 and "nothing was written" in done.stderr
     assert "pw-x9z" not in done.stderr + done.stdout
+
+
+def test_without_asyncpg_the_command_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if the postgres extra were not installed
+    monkeypatch.delitem(sys.modules, "db.migrate")
+    assert migrate_db("sqlite:///veo.sqlite3", "postgresql://veo@db/veo") == 2
+    assert capsys.readouterr().err == ("veo-bot: migrate-db needs asyncpg to reach PostgreSQL: "
+                                       "pip install 'veo-bot[postgres]'\n")
