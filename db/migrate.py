@@ -107,6 +107,7 @@ def _open_source(path: Path) -> sqlite3.Connection:
         raise MigrationRefused(f"the source {path} is at schema version {version}, this veo-bot's is {latest}: "
                                "start this veo-bot on it once (it migrates the database as it starts), stop it, "
                                "then run migrate-db again")
+    conn.execute("BEGIN")  # one read transaction: every table as of one moment
     return conn
 
 

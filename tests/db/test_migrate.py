@@ -281,6 +281,10 @@ async def test_a_file_that_is_no_bot_database_is_refused(tmp_path: Path, target:
     sqlite3.connect(path).close()
     with pytest.raises(MigrationRefused, match="not a veo-bot database"):
         await copy_database(f"sqlite:///{path}", target)
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(MigrationRefused, match=r"cannot read the source .*not a database"):
+        await copy_database(f"sqlite:///{path}", target)
+    assert set((await row_counts(target)).values()) == {0}
 
 
 @pytest.mark.parametrize(("source", "target", "message"), [
