@@ -15,6 +15,7 @@ Lease state (columns named ``lease_…``) is process state, not data: it stays e
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,8 @@ SQLITE_INTERNAL = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4")
 POSTGRES_INTERNAL = ("schema_version",)
 # Tables copied first, in this order (the rest follow by name): the jobs are the bulk of any database.
 FIRST = ("jobs",)
+# The names the bot's schemas use; the only text ever put into a statement (quoted, by _identifier).
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 SESSION_SETTINGS = {"application_name": "veo-bot migrate-db"}
 
 
@@ -113,7 +116,7 @@ def _open_source(path: Path) -> sqlite3.Connection:
 
 def _source_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
     names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    return {name: [r[1] for r in conn.execute(f'PRAGMA table_info("{name}")')]
+    return {name: [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?) ORDER BY cid", (name,))]
             for name in names if name not in SQLITE_INTERNAL}
 
 
@@ -148,6 +151,16 @@ def _plan(source: dict[str, list[str]], target: dict[str, dict[str, str]]) -> li
     return plan
 
 
+def _identifier(*names: str) -> str:
+    """Table or column names, quoted for SQL and comma-separated, once each is checked to be a plain lower-case
+    name as the bot's schemas use (they come from the two databases' catalogues; anything else is refused,
+    never put in a statement)."""
+    for name in names:
+        if not PLAIN_NAME.fullmatch(name):
+            raise MigrationRefused(f"unexpected table or column name {name!r} in a database: not a veo-bot schema")
+    return ", ".join(f'"{name}"' for name in names)
+
+
 def _converter(data_type: str) -> Callable[[Any], Any]:
     """How a SQLite value becomes the value of a PostgreSQL column of ``data_type`` (NULL stays NULL)."""
     if data_type == "boolean":
@@ -163,8 +176,7 @@ def _converter(data_type: str) -> Callable[[Any], Any]:
 
 def _batches(conn: sqlite3.Connection, table: str, columns: Sequence[str],
              converters: Sequence[Callable[[Any], Any]]) -> Iterator[list[tuple[Any, ...]]]:
-    listed = ", ".join(f'"{c}"' for c in columns)
-    cursor = conn.execute(f'SELECT {listed} FROM "{table}" ORDER BY rowid')
+    cursor = conn.execute(f"SELECT {_identifier(*columns)} FROM {_identifier(table)} ORDER BY rowid")
     while rows := cursor.fetchmany(BATCH_ROWS):
         yield [tuple(convert(v) for convert, v in zip(converters, row, strict=True)) for row in rows]
 
@@ -172,7 +184,7 @@ def _batches(conn: sqlite3.Connection, table: str, columns: Sequence[str],
 async def _nonempty(conn: asyncpg.Connection[Any], tables: Sequence[str]) -> list[str]:
     found = []
     for table in tables:
-        if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}")'):
+        if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_identifier(table)})"):
             found.append(table)
     return found
 
@@ -190,7 +202,7 @@ async def _set_sequences(pg: asyncpg.Connection[Any], source: sqlite3.Connection
     handed_out = dict(source.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
     result = {}
     for table, column, sequence in await _identity_columns(pg):
-        highest = await pg.fetchval(f'SELECT max("{column}") FROM "{table}"')
+        highest = await pg.fetchval(f"SELECT max({_identifier(column)}) FROM {_identifier(table)}")
         last = max(int(highest or 0), int(handed_out.get(table) or 0))
         if last > 0:
             await pg.execute("SELECT setval($1, $2, true)", sequence, last)

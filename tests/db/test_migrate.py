@@ -363,3 +363,16 @@ def test_without_asyncpg_the_command_says_which_extra_to_install(monkeypatch: py
     assert migrate_db("sqlite:///veo.sqlite3", "postgresql://veo@db/veo") == 2
     assert capsys.readouterr().err == ("veo-bot: migrate-db needs asyncpg to reach PostgreSQL: "
                                        "pip install 'veo-bot[postgres]'\n")
+
+
+@pytest.mark.parametrize("name", ['jobs"; DROP TABLE meta; --', "Jobs", "job s", "", "x" * 64, "jobs\"", "1jobs"])
+def test_a_name_that_is_not_a_plain_schema_name_never_reaches_a_statement(name: str) -> None:
+    with pytest.raises(MigrationRefused, match="not a veo-bot schema"):
+        db.migrate._identifier(name)
+
+
+def test_plain_names_are_quoted() -> None:
+    assert db.migrate._identifier("delivered_message_id") == '"delivered_message_id"'
+    assert db.migrate._identifier("id", "prompt") == '"id", "prompt"'
+    with pytest.raises(MigrationRefused):
+        db.migrate._identifier("id", 'prompt" FROM meta --')
