@@ -9,6 +9,7 @@ import aiohttp
 from bot.config import load_settings
 from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
 from db import open_store
+from db.sqlite.connection import migration_scripts
 from db.sqlite.store import SqliteJobStore
 from tests.fakes.comet.api import FakeCometAPI, Fault
 
@@ -69,7 +70,7 @@ async def test_database_check_creates_migrates_and_writes(tmp_path: Path) -> Non
     finding = await check_database(f"sqlite:///{path}", open_store)
     assert finding.level is Level.OK and path.exists()
     assert f"{path} opens, is up to date and takes writes (SQLite 3." in finding.message
-    assert finding.message.endswith(", schema version 5)")
+    assert finding.message.endswith(f", schema version {len(migration_scripts())})")
     store = await SqliteJobStore.open(path)
     try:
         assert await store.get_meta("doctor_checked_at") == "ok"
