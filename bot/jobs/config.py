@@ -52,9 +52,9 @@ class CoreConfig:
     delivery_retry_cap: float = 900.0
     max_delivery_attempts: int = 8
     download_attempts: int = 3
-    # A result whose video is being fitted to the upload limit is tried again after this long if the fit never
-    # reports back (the process died); a fit that ends reschedules it at once.
-    fit_wait: float = default("fit_timeout") + 60.0
+    # While a result's video is being fitted to the upload limit, its job comes due this often: a fit that ends
+    # reschedules it at once, and one that died with its process is started again this soon after a restart.
+    fit_recheck: float = 10.0
     # A requester's direct message ("your video is ready") is given up after failing for this long.
     dm_give_up_after: float = 3600.0
     max_prompt_chars: int = default("max_prompt_chars")
@@ -87,7 +87,6 @@ class CoreConfig:
             defaults=defaults_from_settings(settings),
             submit_grace=settings.submit_grace,
             delivery_retry_base=settings.delivery_retry_base,
-            fit_wait=settings.fit_timeout + 60.0,
             progress_edits_per_second=settings.discord_edit_rate,
             progress_edit_burst=settings.discord_edit_burst,
         )

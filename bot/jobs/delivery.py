@@ -59,6 +59,10 @@ class Delivery:
 
     async def deliver(self, job: Job) -> bool:
         """Post the job's result (video or failure notice) once; return whether it was posted now."""
+        if job.id in self.fitting.running:
+            # Its copy is still being made: look again a little later, without counting an attempt.
+            await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None)
+            return False
         backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
         started = await self.store.begin_delivery(job.id, self.clock() + self._jitter(backoff))
         if started is None:
@@ -69,9 +73,9 @@ class Delivery:
                 if video is not None:
                     video = await self.fitting.file_for(started, video)
                     if video is None:
-                        # Being fitted in the background: posted when that is over. The attempt waits past the
-                        # time limit only when this process dies first.
-                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_wait, None)
+                        # Being fitted in the background: posted when that is over (or, if this process dies
+                        # first, fitted again soon after it is back).
+                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None)
                         return False
                 message_id = await self.notifier.deliver_video(started, video)
             else:
