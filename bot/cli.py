@@ -21,6 +21,7 @@ EXIT_SETTINGS = 2
 # Each chat face is loaded by name, as settings choose it (VEO_FRONTENDS), so that the runtime and the job core
 # stay free of any one platform.
 FACE_MODULES = {"discord": "cogs.runner"}
+MIGRATE_MODULE = "db.migrate_command"
 
 
 class Frontend(Protocol):
@@ -29,6 +30,12 @@ class Frontend(Protocol):
     async def run(self, settings: Settings) -> int: ...
     async def sync_commands(self, settings: Settings) -> int: ...
     async def doctor(self, settings: Settings) -> int: ...
+
+
+class MigrateCommand(Protocol):
+    """``veo-bot migrate-db``: copies one database into another and returns the exit code."""
+
+    def main(self, source: str, target: str) -> int: ...
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "doctor", help="check the settings, database, CometAPI key, Discord token, intents and permissions"
     )
+    migrate = commands.add_parser(
+        "migrate-db", help="copy a SQLite database into a new, empty PostgreSQL database (the bot stopped)",
+        description="Copy every table of the SQLite database SOURCE into the empty PostgreSQL database TARGET, "
+                    "ids kept, in one transaction: all of it or nothing. Stop the bot first.")
+    migrate.add_argument("source", metavar="SOURCE", help="sqlite:///path/to/veo.sqlite3")
+    migrate.add_argument("target", metavar="TARGET", help="postgresql://user:password@host:5432/database")
     return parser
 
 
@@ -61,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help(sys.stderr)
         return EXIT_SETTINGS
+    if args.command == "migrate-db":
+        # Needs no settings: both databases are named on the command line. Loaded by name, as the faces are:
+        # the stores sit above the core.
+        command: MigrateCommand = importlib.import_module(MIGRATE_MODULE)
+        return command.main(args.source, args.target)
     settings = _load_settings()
     if settings is None:
         return EXIT_SETTINGS

@@ -7,6 +7,10 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
 
 from bot.cli import _parser
 from bot.config import load_settings
@@ -85,19 +89,109 @@ def test_runs_as_a_non_root_user_with_data_on_the_volume() -> None:
     assert [rest for k, rest in stage if k == "EXPOSE"] == [str(settings.http_port)]
 
 
-def test_every_variable_the_image_or_compose_sets_is_a_documented_setting() -> None:
-    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    compose = (ROOT / "compose.yaml").read_text()
-    compose_env = dict(re.findall(r"^\s+([A-Z][A-Z_]+): *\"?([^\"\n]*)\"?$", compose, re.M))
-    settings_env = {k: v for k, v in image_env().items() if k.startswith(("VEO_", "DATABASE_"))}
-    assert set(settings_env) <= documented and set(compose_env) <= documented
-    assert compose_env == settings_env  # compose pins the same paths and port over whatever .env says
+COMPOSE_FILES = ("compose.yaml", "compose.scale.yaml")
+# Set in compose for the postgres image (POSTGRES_*), not settings of the bot.
+POSTGRES_IMAGE_VARIABLES = {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"}
+# How compose.yaml names the database password: from .env, refusing to start without it.
+PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+INTERPOLATED = re.compile(r"\$\{([A-Z_]+)(?::?[-?+][^}]*)?\}")
+
+
+def compose(name: str = "compose.yaml") -> dict[str, Any]:
+    """A compose file as Docker Compose reads it: YAML, anchors and ``<<`` merges resolved."""
+    loaded = yaml.safe_load((ROOT / name).read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def bots(name: str) -> dict[str, dict[str, Any]]:
+    """The services of a compose file that run this bot's image."""
+    return {k: v for k, v in compose(name)["services"].items() if v.get("image") == "veo-bot:latest"}
+
+
+def documented() -> set[str]:
+    return set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_every_variable_a_compose_file_sets_or_reads_is_documented(name: str) -> None:
+    text = (ROOT / name).read_text()
+    used = set(INTERPOLATED.findall(text))
+    assert used == {"POSTGRES_PASSWORD"}  # the one secret compose itself needs, from .env
+    assert used <= documented()
+    for service in bots(name).values():
+        assert set(service["environment"]) <= documented()
+    database = compose(name)["services"]["postgres"]["environment"]
+    assert set(database) == POSTGRES_IMAGE_VARIABLES
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_the_bot_pins_the_image_paths_and_port_and_uses_the_postgres_service(name: str) -> None:
+    image_paths = {k: v for k, v in image_env().items() if k.startswith("VEO_")}
+    database = compose(name)["services"]["postgres"]["environment"]
+    for service in bots(name).values():
+        env = {k: str(v) for k, v in service["environment"].items()}
+        assert {k: env[k] for k in image_paths} == image_paths
+        url = env["DATABASE_URL"]
+        assert url == f"postgresql://{database['POSTGRES_USER']}:{PASSWORD}@postgres:5432/{database['POSTGRES_DB']}"
+        assert service["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+        assert service["build"] == "." and service["env_file"] == ".env"
+        assert "veo-data:/data" in service["volumes"]
+        settings = load_settings({"DISCORD_TOKEN": "x" * 10, "COMETAPI_KEY": "y" * 10,
+                                  **{k: v.replace(PASSWORD, "pw")
+                                     for k, v in env.items()}})
+        assert settings.database_url.startswith("postgresql://veo:pw@postgres:5432/")
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_no_secret_is_written_in_a_compose_file(name: str) -> None:
+    text = (ROOT / name).read_text()
+    for service in compose(name)["services"].values():
+        for key, value in (service.get("environment") or {}).items():
+            if re.search("PASSWORD|TOKEN|KEY", key):
+                assert str(value).startswith("${"), key
+        for key in ("DISCORD_TOKEN", "COMETAPI_KEY"):
+            assert key not in (service.get("environment") or {})
+    # Passwords only ever come from .env: no user:password@ in a URL but the interpolated one.
+    assert set(re.findall(r"://[^/@\s:]+:(\$\{[^}]*\}|[^@\s]+)@", text)) == {PASSWORD}
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_every_service_has_a_health_check(name: str) -> None:
+    services = compose(name)["services"]
+    database = services["postgres"]
+    assert database["image"].split(":")[0] == "postgres" and ":" in database["image"]  # the official image, pinned
+    assert database["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert "--username=veo" in database["healthcheck"]["test"]
+    assert "veo-postgres:/var/lib/postgresql/data" in database["volumes"]
+    assert set(compose(name)["volumes"]) == {"veo-data", "veo-postgres"}
+    [docker_check] = [json.loads(rest.split(" CMD ", 1)[1]) for k, rest in final_stage() if k == "HEALTHCHECK"]
+    for service in bots(name).values():
+        assert service["healthcheck"]["test"] == ["CMD", *docker_check]
 
 
 def test_compose_builds_this_image_with_the_data_volume_and_local_port() -> None:
-    compose = (ROOT / "compose.yaml").read_text()
-    assert re.search(r"^\s+build: \.$", compose, re.M)
-    assert re.search(r"^\s+env_file: \.env$", compose, re.M)
-    assert re.search(r"^\s+- veo-data:/data$", compose, re.M) and re.search(r"^volumes:\n\s+veo-data:", compose, re.M)
+    [bot] = bots("compose.yaml").values()
     port = image_env()["VEO_HTTP_PORT"]
-    assert f'"127.0.0.1:{port}:{port}"' in compose
+    assert bot["ports"] == [f"127.0.0.1:{port}:{port}"]
+
+
+def test_the_scaled_out_example_runs_two_shards_and_a_worker() -> None:
+    services = bots("compose.scale.yaml")
+    shards = {name: s["environment"] for name, s in services.items() if s["environment"]["VEO_ROLE"] == "all"}
+    workers = [s["environment"] for s in services.values() if s["environment"]["VEO_ROLE"] == "worker"]
+    assert sorted(env["DISCORD_SHARD_IDS"] for env in shards.values()) == ["0", "1"]
+    assert len(workers) == 1
+    for env in [*shards.values(), *workers]:
+        values = {k: str(v).replace(PASSWORD, "pw") for k, v in env.items()}
+        settings = load_settings({"DISCORD_TOKEN": "x" * 10, "COMETAPI_KEY": "y" * 10, **values})
+        assert settings.shard_count == 2 and settings.role == values["VEO_ROLE"]
+    # One published port each, all on this machine, none twice.
+    published = [p for s in services.values() for p in s["ports"]]
+    assert all(p.startswith("127.0.0.1:") for p in published) and len(set(published)) == len(services)
+
+
+@pytest.mark.parametrize("name", ["compose.scale.yaml", "README.md"])
+def test_several_processes_are_said_to_be_unsafe_until_leases_are_in(name: str) -> None:
+    text = (ROOT / name).read_text()
+    assert "safe only once job leases are in" in " ".join(text.split())

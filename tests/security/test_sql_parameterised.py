@@ -1,7 +1,9 @@
 """SQL is only parameterised: values are always bound (``?``), never put into the statement text.
 
 A static check of the source: SQL lives in ``db/`` only; an f-string that builds SQL may interpolate only
-``_marks(...)`` (a list of ``?``), module constants (column names, status lists) and what is derived from them;
+``_marks(...)`` (a list of ``?``), ``_identifier(...)`` (``db.migrate``: a table or column name read from a
+schema, checked to be a plain lower-case name, then quoted), module constants (column names, status lists) and
+what is derived from them;
 ``%`` and ``.format`` never build SQL. The store round-trips hostile text in ``tests/property/test_prompts.py``.
 """
 
@@ -62,6 +64,8 @@ class Checker(ast.NodeVisitor):
         """Whether ``expr`` can only produce text the module itself fixed."""
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "_marks":
             return True  # only "?, ?, ?": the values it counts are bound separately
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "_identifier":
+            return True  # a plain lower-case name or an exception (tests/db/test_migrate.py)
         local_targets = {n.id for gen in ast.walk(expr) if isinstance(gen, ast.comprehension)
                          for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
         for name in (n for n in ast.walk(expr) if isinstance(n, ast.Name)):
