@@ -115,8 +115,10 @@ def manual_clock() -> ManualClock:
 
 @pytest.fixture
 async def fake(manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    """A running fake with discord.py pointed at it (short token life: 60 s on the manual clock)."""
-    async with FakeDiscord(token=TOKEN, token_life=60.0, clock=manual_clock, heartbeat_interval=5000) as server:
+    """A running fake with discord.py pointed at it (short token life: 60 s on the manual clock). The identify
+    window is off: these clients identify back to back, and test_shards.py tests the window itself."""
+    async with FakeDiscord(token=TOKEN, token_life=60.0, clock=manual_clock, heartbeat_interval=5000,
+                           identify_window=0.0) as server:
         monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
         monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
         yield server
