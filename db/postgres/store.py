@@ -31,17 +31,16 @@ _NOTICE_DUE = texts((JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT)
 _ENDED = texts((JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT))
 
 
-def _fenced(n: int) -> str:
-    """Fencing: a worker step's write names its claim's token (parameter ``n``) and is refused once another claim
-    has taken the job (a NULL token: an unfenced write)."""
-    return f" AND (${n}::bigint IS NULL OR lease_token = ${n}::bigint)"
-
-
-def _keep_lease(n: int) -> str:
-    """The schedule a write in the middle of a leased step sets: parameter ``n``, but no earlier than the lease
-    runs out, so that no other process takes the job while its owner is still at work."""
-    at = f"${n}::double precision"
-    return f"CASE WHEN lease_owner IS NOT NULL THEN GREATEST(next_poll_at, {at}) ELSE {at} END"
+# Fencing: a worker step's write names its claim's token (``_FENCED[n]``: parameter ``$n``) and is refused once
+# another claim has taken the job (a NULL token: an unfenced write).
+_FENCED = {n: f" AND (${n}::bigint IS NULL OR lease_token = ${n}::bigint)" for n in range(1, 10)}
+# The schedule a write in the middle of a leased step sets (``_KEEP_LEASE[n]``: parameter ``$n``), but no earlier
+# than the lease runs out, so that no other process takes the job while its owner is still at work.
+_KEEP_LEASE = {
+    n: f"CASE WHEN lease_owner IS NOT NULL THEN GREATEST(next_poll_at, ${n}::double precision)"
+       f" ELSE ${n}::double precision END"
+    for n in range(1, 10)
+}
 
 
 class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
@@ -205,7 +204,7 @@ every method keeps its meaning among them."""
         """Record the provider's task id for a job that was being submitted (ends the step: frees the lease)."""
         return await self._update(
             "UPDATE jobs SET status = 'submitted', task_id = $2, submitted_at = $3, next_poll_at = $4, attempts = 0,"
-            f" lease_owner = NULL WHERE id = $1 AND status = 'submitting'{_fenced(5)}",
+            f" lease_owner = NULL WHERE id = $1 AND status = 'submitting'{_FENCED[5]}",
             job_id, task_id, now, next_poll_at, token)
 
     async def record_progress(self, job_id: int, status: JobStatus, progress: int, next_poll_at: float, *,
@@ -213,22 +212,22 @@ every method keeps its meaning among them."""
         """Record a poll's answer for a job still at the provider and schedule the next poll (frees the lease)."""
         return await self._update(
             "UPDATE jobs SET status = $2, progress = GREATEST(progress, $3), next_poll_at = $4, attempts = 0,"
-            f" polls = polls + 1, lease_owner = NULL WHERE id = $1 AND status = ANY($5::text[]){_fenced(6)}",
+            f" polls = polls + 1, lease_owner = NULL WHERE id = $1 AND status = ANY($5::text[]){_FENCED[6]}",
             job_id, str(status), progress, next_poll_at, _POLLABLE, token)
 
     async def record_poll_error(self, job_id: int, next_poll_at: float, *, token: int | None = None) -> bool:
         """Count a failed poll and schedule a retry (frees the lease)."""
         return await self._update(
             "UPDATE jobs SET attempts = attempts + 1, polls = polls + 1, next_poll_at = $2, lease_owner = NULL"
-            f" WHERE id = $1 AND status = ANY($3::text[]){_fenced(4)}", job_id, next_poll_at, _POLLABLE, token)
+            f" WHERE id = $1 AND status = ANY($3::text[]){_FENCED[4]}", job_id, next_poll_at, _POLLABLE, token)
 
     async def mark_completed(self, job_id: int, video_url: str | None, now: float, *,
                              token: int | None = None) -> bool:
         """The provider finished the video: due for delivery at once (or when the step's lease runs out)."""
         return await self._update(
             "UPDATE jobs SET status = 'completed', progress = 100, video_url = $2, completed_at = $3,"
-            f" next_poll_at = {_keep_lease(3)}, attempts = 0, polls = polls + 1"
-            f" WHERE id = $1 AND status = ANY($4::text[]){_fenced(5)}",
+            f" next_poll_at = {_KEEP_LEASE[3]}, attempts = 0, polls = polls + 1"
+            f" WHERE id = $1 AND status = ANY($4::text[]){_FENCED[5]}",
             job_id, video_url, now, _POLLABLE, token)
 
     async def mark_failed(
@@ -246,8 +245,8 @@ every method keeps its meaning among them."""
         step's lease runs out)."""
         return await self._update(
             "UPDATE jobs SET status = $2, error = $3, safety_rejection = $4, finished_at = $5,"
-            f" next_poll_at = {_keep_lease(5)}, attempts = 0, refunded = true"
-            f" WHERE id = $1 AND status = ANY($6::text[]){_fenced(7)}",
+            f" next_poll_at = {_KEEP_LEASE[5]}, attempts = 0, refunded = true"
+            f" WHERE id = $1 AND status = ANY($6::text[]){_FENCED[7]}",
             job_id, str(status), error, bool(safety_rejection), now, texts(tuple(from_statuses)), token)
 
     async def cancel(self, job_id: int, now: float) -> bool:
@@ -262,8 +261,8 @@ every method keeps its meaning among them."""
     async def begin_delivery(self, job_id: int, retry_at: float, *, token: int | None = None) -> Job | None:
         """Count a delivery attempt before it starts, so a crash mid-upload is known after a restart."""
         return await self._one(
-            f"UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = {_keep_lease(2)}"
-            f" WHERE id = $1 AND delivered_at IS NULL AND status = ANY($3::text[]){_fenced(4)} RETURNING {JOB_COLUMNS}",
+            f"UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = {_KEEP_LEASE[2]}"
+            f" WHERE id = $1 AND delivered_at IS NULL AND status = ANY($3::text[]){_FENCED[4]} RETURNING {JOB_COLUMNS}",
             job_id, retry_at, _NOTICE_DUE, token)
 
     async def mark_delivered(self, job_id: int, message_id: str, now: float, *, token: int | None = None) -> bool:
@@ -276,24 +275,24 @@ every method keeps its meaning among them."""
         return await self._update(
             "UPDATE jobs SET status = CASE WHEN status = 'completed' THEN 'delivered' ELSE status END,"
             " delivered_at = $3::double precision, delivered_message_id = $2::text,"
-            f" next_poll_at = CASE WHEN dm_when_ready AND dm_sent_at IS NULL THEN {_keep_lease(3)} END,"
+            f" next_poll_at = CASE WHEN dm_when_ready AND dm_sent_at IS NULL THEN {_KEEP_LEASE[3]} END,"
             " lease_owner = CASE WHEN dm_when_ready AND dm_sent_at IS NULL THEN lease_owner END,"
             " finished_at = COALESCE(finished_at, $3::double precision)"
-            f" WHERE id = $1 AND delivered_at IS NULL{_fenced(4)}",
+            f" WHERE id = $1 AND delivered_at IS NULL{_FENCED[4]}",
             job_id, message_id, now, token)
 
     async def mark_dm_sent(self, job_id: int, now: float, *, token: int | None = None) -> bool:
         """Record that the requester's direct message was sent (or given up on): nothing more is due."""
         return await self._update(
             "UPDATE jobs SET dm_sent_at = $2, next_poll_at = NULL, lease_owner = NULL"
-            f" WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_fenced(3)}",
+            f" WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_FENCED[3]}",
             job_id, now, token)
 
     async def postpone_dm(self, job_id: int, retry_at: float, *, token: int | None = None) -> bool:
         """Try the requester's direct message again at ``retry_at`` (after an error that may pass)."""
         return await self._update(
             "UPDATE jobs SET next_poll_at = $2, lease_owner = NULL"
-            f" WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_fenced(3)}",
+            f" WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_FENCED[3]}",
             job_id, retry_at, token)
 
     async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None, *,
@@ -302,7 +301,7 @@ every method keeps its meaning among them."""
         lease)."""
         return await self._update(
             "UPDATE jobs SET next_poll_at = $2, error = COALESCE($3, error), lease_owner = NULL"
-            f" WHERE id = $1 AND delivered_at IS NULL{_fenced(4)}",
+            f" WHERE id = $1 AND delivered_at IS NULL{_FENCED[4]}",
             job_id, retry_at, error, token)
 
     # -- the status message -----------------------------------------------------------------------
