@@ -277,8 +277,8 @@ def watch_deliveries(store: SqliteJobStore, finished: set[int]) -> None:
     """Note each job whose result (video or failure notice) was recorded as posted."""
     inner = store.mark_delivered
 
-    async def mark_delivered(job_id: int, message_id: int, now: float) -> bool:
-        done = await inner(job_id, message_id, now)
+    async def mark_delivered(job_id: int, message_id: str, now: float, **fenced: Any) -> bool:
+        done = await inner(job_id, message_id, now, **fenced)
         if done:
             finished.add(job_id)
         return done

@@ -82,7 +82,9 @@ async def capture(store: SqliteJobStore, active: list[int]) -> list[Plan]:
     policy = Policy.effective(defaults, await store.workspace_settings(job.workspace))
     n = len(active)
     calls: dict[str, Callable[[], Awaitable[object]]] = {
-        "worker tick: due jobs": lambda: store.due_jobs(T0 + 1e6 + n // 2, 100),
+        "worker tick: claim due jobs": lambda: store.claim_due("bench", T0 + 1e6 + n // 2, 60.0, 100),
+        "heartbeat: renew leases": lambda: store.renew_leases(
+            "bench", dict.fromkeys(active[:100], 2), T0 + 1e6 + n // 2, 60.0),
         "worker tick: next due time": store.next_due_at,
         "worker tick: claim queued jobs": lambda: store.claim_submittable(
             Limits(per_user=n, per_guild=n, total=2 * n), T0 + 6e5, T0 + 6e5 + 60, 20),

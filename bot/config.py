@@ -128,8 +128,8 @@ class CoreSettings(BaseModel):
     max_prompt_chars: int = setting("VEO_MAX_PROMPT_CHARS", 1500, AT_LEAST_ONE, ge=1)
     max_image_bytes: int = setting("VEO_MAX_IMAGE_BYTES", 10 * MIB, "a number of bytes, 1 or more", ge=1)
     # Advanced timings; the defaults suit production, tests shorten them.
-    submit_grace: float = setting("VEO_SUBMIT_GRACE", 120.0, SECONDS, gt=0)
     delivery_retry_base: float = setting("VEO_DELIVERY_RETRY_BASE", 15.0, SECONDS, gt=0)
+    lease_seconds: float = setting("VEO_LEASE_SECONDS", 60.0, "a number of seconds, 5 or more", ge=5)
 
     @field_validator("default_model")
     @classmethod

@@ -33,9 +33,9 @@ class CoreConfig:
     tick_gap: float = 0.25
     poll_concurrency: int = 16
     submit_batch: int = 20
-    # A submission still unanswered this long after its claim is reported as interrupted (never sent again).
-    # Those a dead process left in ``submitting`` do not wait for it: the next start reports them at once.
-    submit_grace: float = default("submit_grace")
+    # A worker step holds its job under a lease this long, renewed by a heartbeat every quarter of it; a process
+    # that dies or freezes loses its jobs to another process when the lease runs out.
+    lease_seconds: float = default("lease_seconds")
     error_backoff_cap: float = 300.0
     status_edit_interval: float = 10.0
     # Progress alone (same state) is shown at most this often (None: three status edit intervals), so a
@@ -85,7 +85,7 @@ class CoreConfig:
             data_dir=settings.data_dir,
             max_prompt_chars=settings.max_prompt_chars,
             defaults=defaults_from_settings(settings),
-            submit_grace=settings.submit_grace,
+            lease_seconds=settings.lease_seconds,
             delivery_retry_base=settings.delivery_retry_base,
             progress_edits_per_second=settings.discord_edit_rate,
             progress_edit_burst=settings.discord_edit_burst,

@@ -41,6 +41,7 @@ class Delivery:
         refresh: Callable[..., Awaitable[None]],
         wake: Callable[[], None],
         fitter: Fitter | None = None,
+        may_send: Callable[[int], bool] = lambda job_id: True,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -51,20 +52,26 @@ class Delivery:
         self._jitter = jitter
         self._refresh = refresh
         self._wake = wake
+        self._may_send = may_send
         self.fitting = UploadFitting(fitter, notifier, videos, on_done=self._fitting_done)
 
     def video_path(self, job: Job) -> Path:
         """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
         return self.videos.path_for(job.id)
 
-    async def deliver(self, job: Job) -> bool:
-        """Post the job's result (video or failure notice) once; return whether it was posted now."""
+    async def deliver(self, job: Job, *, token: int | None = None) -> bool:
+        """Post the job's result (video or failure notice) once; return whether it was posted now.
+
+        ``token``: the fencing token of the worker step's claim; every write is refused once the job is taken
+        over, and nothing is posted once the step may no longer send.
+        """
         if job.id in self.fitting.running:
             # Its copy is still being made: look again a little later, without counting an attempt.
-            await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None)
+            await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None, token=token)
             return False
         backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
-        started = await self.store.begin_delivery(job.id, self.clock() + self._jitter(backoff))
+        retry_at = self.clock() + self._jitter(backoff)
+        started = await self.store.begin_delivery(job.id, retry_at, token=token)
         if started is None:
             return False
         try:
@@ -75,21 +82,32 @@ class Delivery:
                     if video is None:
                         # Being fitted in the background: posted when that is over (or, if this process dies
                         # first, fitted again soon after it is back).
-                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None)
+                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None,
+                                                           token=token)
                         return False
+                if not self._may_send(job.id):
+                    return False
                 message_id = await self.notifier.deliver_video(started, video)
             else:
+                if not self._may_send(job.id):
+                    return False
                 message_id = await self.notifier.deliver_failure(started)
         except _TryLater:
-            return False  # begin_delivery already scheduled the next attempt
+            await self.store.postpone_delivery(job.id, retry_at, None, token=token)
+            return False
         except DeliveryFailed as exc:
             give_up = exc.permanent or started.delivery_attempts >= self.config.max_delivery_attempts
             log.warning("job=%s delivery failed (%s)%s", job.id, exc.reason, "; giving up" if give_up else "")
             if give_up:
-                await self.store.postpone_delivery(job.id, None, f"Could not post the result: {exc.reason}")
+                await self.store.postpone_delivery(job.id, None, f"Could not post the result: {exc.reason}",
+                                                   token=token)
                 self.fitting.discard(job.id)
+            else:
+                await self.store.postpone_delivery(job.id, retry_at, None, token=token)
             return False
-        await self.store.mark_delivered(job.id, message_id, self.clock())
+        if not await self.store.mark_delivered(job.id, message_id, self.clock(), token=token):
+            log.warning("job=%s posted message=%s but the job was taken over meanwhile", job.id, message_id)
+            return False
         log.info("job=%s delivered message=%s", job.id, message_id)
         self.fitting.discard(job.id)
         if not self.videos.keeps_videos:

@@ -24,44 +24,46 @@ class ReadyMessages:
     """Sends each due direct message once, and reschedules or gives up on the ones that fail."""
 
     def __init__(self, store: JobStore, notifier: Notifier, config: CoreConfig, *, clock: Callable[[], float],
-                 jitter: Callable[[float], float]) -> None:
+                 jitter: Callable[[float], float], may_send: Callable[[int], bool] = lambda job_id: True) -> None:
         self.store = store
         self.notifier = notifier
         self.config = config
         self.clock = clock
         self._jitter = jitter
+        self._may_send = may_send
 
-    async def send(self, job: Job) -> bool:
+    async def send(self, job: Job, *, token: int | None = None) -> bool:
         """Send the job's direct message if it is due; return whether it was sent now. Never raises for a
-        failed send: the channel post it follows must not be disturbed by it."""
-        if not job.dm_due:
+        failed send: the channel post it follows must not be disturbed by it. ``token``: the worker step's
+        claim (its writes are refused once the job is taken over)."""
+        if not job.dm_due or not self._may_send(job.id):
             return False
         try:
             message_id = await self.notifier.send_ready_dm(job)
         except DeliveryFailed as exc:
             if exc.permanent:
                 log.info("job=%s direct message not possible (%s); giving up", job.id, exc.reason)
-                await self.store.mark_dm_sent(job.id, self.clock())
+                await self.store.mark_dm_sent(job.id, self.clock(), token=token)
             else:
-                await self._retry_or_give_up(job, exc.reason)
+                await self._retry_or_give_up(job, exc.reason, token)
             return False
         except Exception:
             log.exception("job=%s direct message failed unexpectedly", job.id)
-            await self._retry_or_give_up(job, "unexpected error")
+            await self._retry_or_give_up(job, "unexpected error", token)
             return False
-        await self.store.mark_dm_sent(job.id, self.clock())
+        await self.store.mark_dm_sent(job.id, self.clock(), token=token)
         log.info("job=%s direct message sent message=%s", job.id, message_id)
         return True
 
-    async def _retry_or_give_up(self, job: Job, reason: str) -> None:
+    async def _retry_or_give_up(self, job: Job, reason: str, token: int | None) -> None:
         now = self.clock()
         assert job.delivered_at is not None
         waited = now - job.delivered_at
         if waited >= self.config.dm_give_up_after:
             log.warning("job=%s direct message still failing (%s) after %.0f s; giving up", job.id, reason, waited)
-            await self.store.mark_dm_sent(job.id, now)
+            await self.store.mark_dm_sent(job.id, now, token=token)
             return
         # The wait doubles with each failure, roughly: it is as long as the time already spent, within bounds.
         delay = min(max(waited, self.config.delivery_retry_base), self.config.delivery_retry_cap)
         log.warning("job=%s direct message failed (%s); trying again in %.0f s", job.id, reason, delay)
-        await self.store.postpone_dm(job.id, now + self._jitter(delay))
+        await self.store.postpone_dm(job.id, now + self._jitter(delay), token=token)

@@ -109,6 +109,10 @@ class Job:
     in_thread: bool = False  # the status message starts a thread, and the result is posted in it
     dm_when_ready: bool = False  # the requester is told by direct message once the result is posted
     dm_sent_at: float | None = None  # when that direct message was sent (or given up)
+    # The lease: the process whose worker step is under way on the job (None when none is), and the fencing
+    # token of the latest claim. While leased, ``next_poll_at`` is when the lease runs out.
+    lease_owner: str | None = None
+    lease_token: int = 0
 
     @property
     def workspace(self) -> Workspace:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.direct_messages import ReadyMessages
 from bot.jobs.errors import msg
 from bot.jobs.inputs import load_inputs, remove_inputs
+from bot.jobs.leases import Leases
 from bot.jobs.ports import Fitter, JobStore, Notifier, StatusView
 from bot.jobs.provider import (
     ProviderBusy,
@@ -57,8 +61,11 @@ class JobWorker:
         rng: random.Random | None = None,
         videos: VideoStore | None = None,
         fitter: Fitter | None = None,
+        owner: str | None = None,
     ) -> None:
         self.store = store
+        # Who holds the leases this worker takes: unique per process (and per worker), readable in the database.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.provider = provider
         self.notifier = notifier
         self.config = config
@@ -76,16 +83,18 @@ class JobWorker:
             enabled=config.adaptive_polling, tick_slack=min(config.tick_gap, config.poll_interval / 4),
         )
         self._schedule_seeded = False
-        # The jobs a dead process left in ``submitting``: read once, before this process claims any (None until
-        # then), and reported at the first tick (then []).
-        self._interrupted: list[Job] | None = None
-        self._interrupted_lock = asyncio.Lock()
+        # The steps under way here: the job ids this worker holds a lease on, with their claims' fencing tokens.
+        self.leases = Leases(config.lease_seconds, clock=lambda: self.clock())
+        self._started = False
+        self._start_lock = asyncio.Lock()
         # Both read the worker's clock at each use: whoever replaces it (a benchmark's simulated clock)
         # replaces theirs too.
         self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
         self.delivery = Delivery(store, provider, notifier, self.videos, config, clock=lambda: self.clock(),
-                                 jitter=self._jitter, refresh=self.refresh_status, wake=self.wake, fitter=fitter)
-        self.ready_messages = ReadyMessages(store, notifier, config, clock=lambda: self.clock(), jitter=self._jitter)
+                                 jitter=self._jitter, refresh=self.refresh_status, wake=self.wake, fitter=fitter,
+                                 may_send=self.leases.may_send)
+        self.ready_messages = ReadyMessages(store, notifier, config, clock=lambda: self.clock(), jitter=self._jitter,
+                                            may_send=self.leases.may_send)
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -106,7 +115,39 @@ class JobWorker:
 
         ``time_scale``: how many clock seconds pass per real second (a benchmark's fast clock).
         """
-        log.info("job worker started")
+        log.info("job worker started (lease owner %s)", self.owner)
+        heartbeat = asyncio.create_task(self._heartbeat(stop, time_scale))
+        try:
+            await self._tick_until(stop, idle, time_scale)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        log.info("job worker stopped")
+
+    async def _heartbeat(self, stop: asyncio.Event, time_scale: float) -> None:
+        """Renew this worker's leases every quarter of their length, until ``stop``."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.lease_seconds / 4 / time_scale)
+            if not stop.is_set():
+                await self.renew_leases()
+
+    async def renew_leases(self) -> None:
+        """Extend the leases of the steps under way here, in one statement; a step whose lease is gone stops
+        before it sends anything more."""
+        held = self.leases.held()
+        if not held:
+            return
+        now = self.clock()
+        try:
+            renewed = await self.store.renew_leases(self.owner, held, now, self.config.lease_seconds)
+        except Exception:
+            log.exception("could not renew the leases of %d job(s)", len(held))
+            return
+        self.leases.renewed(held, renewed, now)
+
+    async def _tick_until(self, stop: asyncio.Event, idle: float, time_scale: float) -> None:
         while not stop.is_set():
             self._step_failed = False
             try:
@@ -127,7 +168,6 @@ class JobWorker:
                 await asyncio.wait_for(asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED), delay / time_scale)
             for w in waits:
                 w.cancel()
-        log.info("job worker stopped")
 
     def _sleep_until(self, due: float, idle: float) -> float:
         """Seconds to sleep before the tick that handles work due at ``due``: none when it is already due
@@ -165,27 +205,17 @@ class JobWorker:
         learned = self.schedule.seed((model, at, max(0.0, seconds - half)) for model, at, seconds in recent)
         log.info("poll schedule learned %d recent durations", learned)
 
-    async def _note_interrupted(self) -> None:
-        """Once, before this process's first claim: remember the jobs found in ``submitting``.
-
-        Only this process submits to this database (the store refuses a second one), so a job in ``submitting``
-        before it claimed anything was claimed by a process that died mid-request: whether the service
-        received it is unknown, and it must not be sent again.
-        """
-        async with self._interrupted_lock:
-            if self._interrupted is None:
-                self._interrupted = await self.store.submitting_jobs()
-
-    async def _report_interrupted(self) -> None:
-        """Fail the submissions the last run's end interrupted and tell their members (at the first tick).
-
-        The jobs this process is submitting are never among them: they were read before its first claim.
-        """
-        if self._interrupted == []:
-            return
-        await self._note_interrupted()
-        jobs, self._interrupted = self._interrupted or [], []
-        await asyncio.gather(*(self._guarded(job, self._fail_interrupted) for job in jobs))
+    async def _start(self) -> None:
+        """Once, before this worker's first claim: make due at once what a dead process left under way, where
+        the store knows it is dead (one SQLite process); elsewhere its leases run out. A job it left in
+        ``submitting`` is then failed as interrupted: whether the service received it is unknown, and it must
+        not be sent again."""
+        async with self._start_lock:
+            if not self._started:
+                ended = await self.store.end_dead_leases(self.clock())
+                self._started = True
+                if ended:
+                    log.info("%d job(s) were under way when the last run ended; taking them up now", ended)
 
     async def _fail_interrupted(self, job: Job) -> None:
         log.warning("job=%s submission was interrupted; not resubmitting", job.id)
@@ -194,12 +224,14 @@ class JobWorker:
     async def poll_once(self) -> int:
         """Submit what fits under the caps, then handle every due job once; return how many were handled."""
         self.last_tick = self.clock()
-        await self._report_interrupted()
+        await self._start()
         if not self._schedule_seeded:
             await self._seed_schedule()
             await self._tidy_after_restart()
         await self.dispatch()
-        due = await self.store.due_jobs(self.clock(), self.config.poll_batch)
+        now = self.clock()
+        due = await self.store.claim_due(self.owner, now, self.config.lease_seconds, self.config.poll_batch)
+        self.leases.claimed(due, now)
         await asyncio.gather(*(self._guarded(job, self._handle_due) for job in due))
         if due:
             # Jobs that finished freed provider slots: let queued jobs take them in the same tick.
@@ -211,18 +243,21 @@ class JobWorker:
             try:
                 await step(job)
             except Exception:
-                # One bad job never stops the loop; it is retried when next due.
+                # One bad job never stops the loop; it is retried when next due (when its lease runs out).
                 log.exception("job=%s step failed in status %s", job.id, job.status)
                 self._step_failed = True
+            finally:
+                self.leases.done(job.id)
 
     async def dispatch(self) -> list[Job]:
         """Submit queued jobs, oldest first, as long as the user, guild and total caps allow."""
         async with self._dispatch_lock:
-            await self._note_interrupted()
+            await self._start()
             now = self.clock()
             claimed = await self.store.claim_submittable(
-                self.config.limits, now, now + self.config.submit_grace, self.config.submit_batch
+                self.config.limits, now, now + self.config.lease_seconds, self.config.submit_batch, self.owner
             )
+            self.leases.claimed(claimed, now)
             await asyncio.gather(*(self._guarded(job, self._submit) for job in claimed))
             return claimed
 
@@ -235,6 +270,8 @@ class JobWorker:
             log.warning("job=%s input images missing", job.id)
             await self._fail(job, JobStatus.FAILED, LOST_INPUTS, from_statuses=(JobStatus.SUBMITTING,))
             return
+        if not self.leases.may_send(job.id):
+            return  # the lease is gone: whoever holds the job now reports it as interrupted, never resends it
         try:
             task_id = await self.provider.create(job.prompt, job.model, job.orientation, images)
         except VideoApiError as exc:
@@ -257,16 +294,16 @@ class JobWorker:
                              from_statuses=(JobStatus.SUBMITTING,))
             return
         now = self.clock()
-        if await self.store.mark_submitted(job.id, task_id, now, self.schedule.first_poll(job.id, job.model, now)):
+        if await self.store.mark_submitted(job.id, task_id, now, self.schedule.first_poll(job.id, job.model, now),
+                                           token=job.lease_token):
             log.info("job=%s submitted task=%s", job.id, task_id)
         else:
-            log.info("job=%s submitted task=%s but it was cancelled meanwhile", job.id, task_id)
+            log.warning("job=%s submitted task=%s but it was cancelled or taken over meanwhile", job.id, task_id)
         await self.refresh_status(job.id, force=True)
 
     async def _handle_due(self, job: Job) -> None:
         if job.status is JobStatus.SUBMITTING:
-            # Still without an answer ``submit_grace`` after the claim: this process's own submission (those a
-            # dead process left were reported at the first tick, unless the store failed then).
+            # Its submission's lease ran out (or the process that held it is known dead): it was interrupted.
             await self._fail_interrupted(job)
         elif job.status in (JobStatus.SUBMITTED, JobStatus.RUNNING):
             await self._poll(job)
@@ -274,9 +311,9 @@ class JobWorker:
             await self._deliver(job)
         elif job.dm_due:
             # The result was posted but the process stopped before the requester's direct message.
-            await self.ready_messages.send(job)
+            await self.ready_messages.send(job, token=job.lease_token)
         else:
-            await self.store.postpone_delivery(job.id, None, None)
+            await self.store.postpone_delivery(job.id, None, None, token=job.lease_token)
 
     async def _poll(self, job: Job) -> None:
         assert job.task_id is not None
@@ -295,14 +332,14 @@ class JobWorker:
             log.warning("job=%s poll failed (%s); retrying later", job.id, type(exc).__name__)
             rate_limited = isinstance(exc, ProviderBusy) and exc.status == 429
             retry_at = self.schedule.rate_limited(now) if rate_limited else self._after_error(job.attempts + 1)
-            await self.store.record_poll_error(job.id, retry_at)
+            await self.store.record_poll_error(job.id, retry_at, token=job.lease_token)
             return
         if status.state is TaskState.SUCCEEDED and job.submitted_at is not None:
             self.schedule.completed(job.id, job.model, job.submitted_at, self.clock())  # learn from videos only
         elif status.state is TaskState.FAILED:
             self.schedule.forget(job.id)
         if status.state is TaskState.SUCCEEDED:
-            if await self.store.mark_completed(job.id, status.video_url, self.clock()):
+            if await self.store.mark_completed(job.id, status.video_url, self.clock(), token=job.lease_token):
                 log.info("job=%s completed", job.id)
                 # The status message goes straight to "delivered" when the post follows at once; it says
                 # "done" only when the post has to wait (a retry), which saves an edit per job. (begin_delivery
@@ -319,7 +356,8 @@ class JobWorker:
             next_poll = self.schedule.next_poll(job.id, job.model, job.submitted_at or now, now, status.progress)
             # The same test refresh_status makes, on the row at hand: most progress answers change nothing
             # that may be shown yet, and skipping here saves the status queries.
-            if await self.store.record_progress(job.id, stage, status.progress, next_poll) and self.status.may_edit(
+            if await self.store.record_progress(job.id, stage, status.progress, next_poll,
+                                                token=job.lease_token) and self.status.may_edit(
                 job.platform, shown_state(job), stage, job.status_edited_at, now
             ):
                 await self.refresh_status(job.id)
@@ -333,13 +371,13 @@ class JobWorker:
         safety: bool = False,
         from_statuses: tuple[JobStatus, ...] = (JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING),
     ) -> None:
-        if await self.store.mark_failed(job.id, status, error, self.clock(),
-                                        safety_rejection=safety, from_statuses=from_statuses):
+        if await self.store.mark_failed(job.id, status, error, self.clock(), safety_rejection=safety,
+                                        from_statuses=from_statuses, token=job.lease_token):
             remove_inputs(job.input_dir)
             await self.refresh_status(job.id, force=True)
             fresh = await self.store.get_job(job.id)
             if fresh is not None:
-                await self._deliver(fresh)
+                await self._deliver(fresh, token=job.lease_token)
 
     # -- delivery: exactly once (bot/jobs/delivery.py) ---------------------------------------------------
 
@@ -347,12 +385,14 @@ class JobWorker:
         """Where a job's downloaded video is kept (until it is posted, or for the store's retention)."""
         return self.delivery.video_path(job)
 
-    async def _deliver(self, job: Job) -> bool:
-        delivered = await self.delivery.deliver(job)
+    async def _deliver(self, job: Job, *, token: int | None = None) -> bool:
+        """Post the job's result under the step's claim (``token``: the claim's, when ``job`` was read since)."""
+        token = job.lease_token if token is None else token
+        delivered = await self.delivery.deliver(job, token=token)
         if delivered and job.dm_when_ready:
             fresh = await self.store.get_job(job.id)
             if fresh is not None:
-                await self.ready_messages.send(fresh)
+                await self.ready_messages.send(fresh, token=token)
         return delivered
 
     # -- the status message -----------------------------------------------------------------------

@@ -23,10 +23,24 @@ from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
 from db.postgres.submit_queue import ADMIT_LOCK_SPACE, CLAIM_LOCK, admit, claim
 from db.postgres.workspace_queries import WorkspaceQueries
 
+_J_COLUMNS = ", ".join(f"j.{name}" for name in JOB_COLUMNS.split(", "))
+
 _IN_FLIGHT = texts(sorted(IN_FLIGHT_STATUSES))
 _POLLABLE = texts((JobStatus.SUBMITTED, JobStatus.RUNNING))
 _NOTICE_DUE = texts((JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT))
 _ENDED = texts((JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT))
+
+
+# Fencing: a worker step's write names its claim's token (``_FENCED[n]``: parameter ``$n``) and is refused once
+# another claim has taken the job (a NULL token: an unfenced write).
+_FENCED = {n: f" AND (${n}::bigint IS NULL OR lease_token = ${n}::bigint)" for n in range(1, 10)}
+# The schedule a write in the middle of a leased step sets (``_KEEP_LEASE[n]``: parameter ``$n``), but no earlier
+# than the lease runs out, so that no other process takes the job while its owner is still at work.
+_KEEP_LEASE = {
+    n: f"CASE WHEN lease_owner IS NOT NULL THEN GREATEST(next_poll_at, ${n}::double precision)"
+       f" ELSE ${n}::double precision END"
+    for n in range(1, 10)
+}
 
 
 class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
@@ -83,6 +97,37 @@ every method keeps its meaning among them."""
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= $1"
             " ORDER BY next_poll_at LIMIT $2", now, limit)
 
+    async def claim_due(self, owner: str, now: float, lease_s: float, limit: int) -> list[Job]:
+        """Claim the jobs with work due, soonest first, at most ``limit``: each leased to ``owner`` until
+        ``now + lease_s`` under a new fencing token (a lease that ran out is taken over).
+
+        ``SKIP LOCKED``: processes claiming at once get disjoint jobs without waiting for each other; a row changed
+        meanwhile (a cancel) is checked against the condition again before it is taken.
+        """
+        rows = await self._rows(
+            "WITH due AS (SELECT id FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= $2"
+            " ORDER BY next_poll_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
+            " UPDATE jobs j SET lease_owner = $1, lease_token = j.lease_token + 1, next_poll_at = $3"
+            f" FROM due WHERE j.id = due.id AND j.next_poll_at <= $2 RETURNING {_J_COLUMNS}",
+            owner, now, now + lease_s, limit)
+        return [job_of(r) for r in rows]
+
+    async def renew_leases(self, owner: str, tokens: Mapping[int, int], now: float, lease_s: float) -> set[int]:
+        """Extend to ``now + lease_s`` the leases ``owner`` still holds among ``tokens`` (job id: token), in one
+        statement; return the ids of the jobs whose lease was renewed."""
+        if not tokens:
+            return set()
+        rows = await self._rows(
+            "UPDATE jobs j SET next_poll_at = GREATEST(j.next_poll_at, $2) FROM unnest($3::bigint[], $4::bigint[])"
+            " AS held(id, token) WHERE j.id = held.id AND j.lease_token = held.token AND j.lease_owner = $1"
+            " RETURNING j.id", owner, now + lease_s, list(tokens), list(tokens.values()))
+        return {int(row[0]) for row in rows}
+
+    async def end_dead_leases(self, now: float) -> int:
+        """Nothing to do: several processes share the database, so a lease is known to be dead only once it
+        runs out (then ``claim_due`` takes it over)."""
+        return 0
+
     async def submitting_jobs(self) -> list[Job]:
         """Jobs whose submission is under way (status ``submitting``), oldest first."""
         return await self._many(f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'submitting' ORDER BY id")
@@ -137,46 +182,53 @@ every method keeps its meaning among them."""
 
     # -- the submit queue -------------------------------------------------------------------------
 
-    async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int) -> list[Job]:
+    async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int,
+                                owner: str | None = None) -> list[Job]:
         """Move the oldest queued jobs that fit under the caps to submitting, in one transaction.
 
         ``limits`` are the bot's defaults; a workspace's own caps (and its pause) come from workspace_settings.
-        The claim lock makes counting and claiming one step for every process.
+        The claim lock makes counting and claiming one step for every process. Each claim gets a new fencing
+        token; with an ``owner`` it is leased to it until ``deadline``.
         """
         # Every poll tick asks; with nothing queued (the usual case) one index probe answers, without the lock.
         if not await self._scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued')"):
             return []
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
-            return await claim(conn, limits, deadline, batch)
+            return await claim(conn, limits, deadline, batch, owner)
 
     # -- state transitions; each guarded by the states it may leave, so a cancel always wins ------
 
-    async def mark_submitted(self, job_id: int, task_id: str, now: float, next_poll_at: float) -> bool:
-        """Record the provider's task id for a job that was being submitted."""
+    async def mark_submitted(self, job_id: int, task_id: str, now: float, next_poll_at: float, *,
+                             token: int | None = None) -> bool:
+        """Record the provider's task id for a job that was being submitted (ends the step: frees the lease)."""
         return await self._update(
-            "UPDATE jobs SET status = 'submitted', task_id = $2, submitted_at = $3, next_poll_at = $4, attempts = 0"
-            " WHERE id = $1 AND status = 'submitting'", job_id, task_id, now, next_poll_at)
+            "UPDATE jobs SET status = 'submitted', task_id = $2, submitted_at = $3, next_poll_at = $4, attempts = 0,"
+            f" lease_owner = NULL WHERE id = $1 AND status = 'submitting'{_FENCED[5]}",
+            job_id, task_id, now, next_poll_at, token)
 
-    async def record_progress(self, job_id: int, status: JobStatus, progress: int, next_poll_at: float) -> bool:
-        """Record a poll's answer for a job still at the provider and schedule the next poll."""
+    async def record_progress(self, job_id: int, status: JobStatus, progress: int, next_poll_at: float, *,
+                              token: int | None = None) -> bool:
+        """Record a poll's answer for a job still at the provider and schedule the next poll (frees the lease)."""
         return await self._update(
             "UPDATE jobs SET status = $2, progress = GREATEST(progress, $3), next_poll_at = $4, attempts = 0,"
-            " polls = polls + 1 WHERE id = $1 AND status = ANY($5::text[])",
-            job_id, str(status), progress, next_poll_at, _POLLABLE)
+            f" polls = polls + 1, lease_owner = NULL WHERE id = $1 AND status = ANY($5::text[]){_FENCED[6]}",
+            job_id, str(status), progress, next_poll_at, _POLLABLE, token)
 
-    async def record_poll_error(self, job_id: int, next_poll_at: float) -> bool:
-        """Count a failed poll and schedule a retry."""
+    async def record_poll_error(self, job_id: int, next_poll_at: float, *, token: int | None = None) -> bool:
+        """Count a failed poll and schedule a retry (frees the lease)."""
         return await self._update(
-            "UPDATE jobs SET attempts = attempts + 1, polls = polls + 1, next_poll_at = $2"
-            " WHERE id = $1 AND status = ANY($3::text[])", job_id, next_poll_at, _POLLABLE)
+            "UPDATE jobs SET attempts = attempts + 1, polls = polls + 1, next_poll_at = $2, lease_owner = NULL"
+            f" WHERE id = $1 AND status = ANY($3::text[]){_FENCED[4]}", job_id, next_poll_at, _POLLABLE, token)
 
-    async def mark_completed(self, job_id: int, video_url: str | None, now: float) -> bool:
-        """The provider finished the video: due for delivery at once."""
+    async def mark_completed(self, job_id: int, video_url: str | None, now: float, *,
+                             token: int | None = None) -> bool:
+        """The provider finished the video: due for delivery at once (or when the step's lease runs out)."""
         return await self._update(
             "UPDATE jobs SET status = 'completed', progress = 100, video_url = $2, completed_at = $3,"
-            " next_poll_at = $3, attempts = 0, polls = polls + 1 WHERE id = $1 AND status = ANY($4::text[])",
-            job_id, video_url, now, _POLLABLE)
+            f" next_poll_at = {_KEEP_LEASE[3]}, attempts = 0, polls = polls + 1"
+            f" WHERE id = $1 AND status = ANY($4::text[]){_FENCED[5]}",
+            job_id, video_url, now, _POLLABLE, token)
 
     async def mark_failed(
         self,
@@ -187,59 +239,70 @@ every method keeps its meaning among them."""
         *,
         safety_rejection: bool = False,
         from_statuses: Iterable[JobStatus] = (JobStatus.SUBMITTING, JobStatus.SUBMITTED, JobStatus.RUNNING),
+        token: int | None = None,
     ) -> bool:
-        """End a job without a video (failed or timed out); its failure notice is due at once."""
+        """End a job without a video (failed or timed out); its failure notice is due at once (or when the
+        step's lease runs out)."""
         return await self._update(
-            "UPDATE jobs SET status = $2, error = $3, safety_rejection = $4, finished_at = $5, next_poll_at = $5,"
-            " attempts = 0, refunded = true WHERE id = $1 AND status = ANY($6::text[])",
-            job_id, str(status), error, bool(safety_rejection), now, texts(tuple(from_statuses)))
+            "UPDATE jobs SET status = $2, error = $3, safety_rejection = $4, finished_at = $5,"
+            f" next_poll_at = {_KEEP_LEASE[5]}, attempts = 0, refunded = true"
+            f" WHERE id = $1 AND status = ANY($6::text[]){_FENCED[7]}",
+            job_id, str(status), error, bool(safety_rejection), now, texts(tuple(from_statuses)), token)
 
     async def cancel(self, job_id: int, now: float) -> bool:
         """Cancel a job that has not finished; nothing is delivered for it afterwards."""
         return await self._update(
-            "UPDATE jobs SET status = 'cancelled', finished_at = $2, next_poll_at = NULL,"
+            "UPDATE jobs SET status = 'cancelled', finished_at = $2, next_poll_at = NULL, lease_owner = NULL,"
             " refunded = (status = 'queued' OR refunded) WHERE id = $1 AND status = ANY($3::text[])",
             job_id, now, _IN_FLIGHT)
 
     # -- delivery ---------------------------------------------------------------------------------
 
-    async def begin_delivery(self, job_id: int, retry_at: float) -> Job | None:
+    async def begin_delivery(self, job_id: int, retry_at: float, *, token: int | None = None) -> Job | None:
         """Count a delivery attempt before it starts, so a crash mid-upload is known after a restart."""
         return await self._one(
-            "UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = $2"
-            f" WHERE id = $1 AND delivered_at IS NULL AND status = ANY($3::text[]) RETURNING {JOB_COLUMNS}",
-            job_id, retry_at, _NOTICE_DUE)
+            f"UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = {_KEEP_LEASE[2]}"
+            f" WHERE id = $1 AND delivered_at IS NULL AND status = ANY($3::text[]){_FENCED[4]} RETURNING {JOB_COLUMNS}",
+            job_id, retry_at, _NOTICE_DUE, token)
 
-    async def mark_delivered(self, job_id: int, message_id: str, now: float) -> bool:
+    async def mark_delivered(self, job_id: int, message_id: str, now: float, *, token: int | None = None) -> bool:
         """Record the message that carried the result (the video, or the failure notice).
 
-        A job whose requester asked for a direct message stays due (now) until that message is sent: usually in
-        the same step, or by a later tick when the process died in between.
+        A job whose requester asked for a direct message stays due (now, or when the step's lease runs out) until
+        that message is sent: usually in the same step, or by a later tick when the process died in between.
+        Otherwise this ends the step and frees the lease.
         """
         return await self._update(
             "UPDATE jobs SET status = CASE WHEN status = 'completed' THEN 'delivered' ELSE status END,"
             " delivered_at = $3::double precision, delivered_message_id = $2::text,"
-            " next_poll_at = CASE WHEN dm_when_ready AND dm_sent_at IS NULL THEN $3::double precision END,"
-            " finished_at = COALESCE(finished_at, $3::double precision) WHERE id = $1 AND delivered_at IS NULL",
-            job_id, message_id, now)
+            f" next_poll_at = CASE WHEN dm_when_ready AND dm_sent_at IS NULL THEN {_KEEP_LEASE[3]} END,"
+            " lease_owner = CASE WHEN dm_when_ready AND dm_sent_at IS NULL THEN lease_owner END,"
+            " finished_at = COALESCE(finished_at, $3::double precision)"
+            f" WHERE id = $1 AND delivered_at IS NULL{_FENCED[4]}",
+            job_id, message_id, now, token)
 
-    async def mark_dm_sent(self, job_id: int, now: float) -> bool:
+    async def mark_dm_sent(self, job_id: int, now: float, *, token: int | None = None) -> bool:
         """Record that the requester's direct message was sent (or given up on): nothing more is due."""
         return await self._update(
-            "UPDATE jobs SET dm_sent_at = $2, next_poll_at = NULL"
-            " WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL", job_id, now)
+            "UPDATE jobs SET dm_sent_at = $2, next_poll_at = NULL, lease_owner = NULL"
+            f" WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_FENCED[3]}",
+            job_id, now, token)
 
-    async def postpone_dm(self, job_id: int, retry_at: float) -> bool:
+    async def postpone_dm(self, job_id: int, retry_at: float, *, token: int | None = None) -> bool:
         """Try the requester's direct message again at ``retry_at`` (after an error that may pass)."""
         return await self._update(
-            "UPDATE jobs SET next_poll_at = $2"
-            " WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL", job_id, retry_at)
+            "UPDATE jobs SET next_poll_at = $2, lease_owner = NULL"
+            f" WHERE id = $1 AND dm_when_ready AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_FENCED[3]}",
+            job_id, retry_at, token)
 
-    async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None) -> bool:
-        """Schedule another delivery attempt (or none, with ``retry_at`` None) after a failed one."""
+    async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None, *,
+                                token: int | None = None) -> bool:
+        """Schedule another delivery attempt (or none, with ``retry_at`` None) after a failed one (frees the
+        lease)."""
         return await self._update(
-            "UPDATE jobs SET next_poll_at = $2, error = COALESCE($3, error) WHERE id = $1 AND delivered_at IS NULL",
-            job_id, retry_at, error)
+            "UPDATE jobs SET next_poll_at = $2, error = COALESCE($3, error), lease_owner = NULL"
+            f" WHERE id = $1 AND delivered_at IS NULL{_FENCED[4]}",
+            job_id, retry_at, error, token)
 
     # -- the status message -----------------------------------------------------------------------
 

@@ -39,8 +39,9 @@ async def admit(conn: Connection, new: NewJob, policy: Policy, now: float) -> Ad
     return Admission(job.id, used_today=user_used + 1)
 
 
-async def claim(conn: Connection, limits: Limits, deadline: float, batch: int) -> list[Job]:
-    """Claim the oldest queued jobs that fit under the caps; in a transaction holding the claim lock."""
+async def claim(conn: Connection, limits: Limits, deadline: float, batch: int, owner: str | None) -> list[Job]:
+    """Claim the oldest queued jobs that fit under the caps (leased to ``owner``, under new fencing tokens); in a
+    transaction holding the claim lock."""
     # Every job at the provider, grouped by member: a few dozen rows at most (the total cap bounds them).
     active = await conn.fetch(
         "SELECT platform, workspace_id, user_id, COUNT(*) AS n FROM jobs WHERE status = ANY($1::text[])"
@@ -64,7 +65,7 @@ async def claim(conn: Connection, limits: Limits, deadline: float, batch: int) -
     if not claimed:
         return []
     rows = await conn.fetch(
-        "UPDATE jobs SET status = 'submitting', next_poll_at = $2, attempts = 0"
-        f" WHERE id = ANY($1::bigint[]) AND status = 'queued' RETURNING {JOB_COLUMNS}",
-        claimed, deadline)
+        "UPDATE jobs SET status = 'submitting', next_poll_at = $2, attempts = 0, lease_owner = $3,"
+        f" lease_token = lease_token + 1 WHERE id = ANY($1::bigint[]) AND status = 'queued' RETURNING {JOB_COLUMNS}",
+        claimed, deadline, owner)
     return sorted((job_of(r) for r in rows), key=lambda job: job.id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
@@ -21,6 +22,13 @@ _POLLABLE = (JobStatus.SUBMITTED, JobStatus.RUNNING)
 
 
 _marks = marks
+
+# Fencing: a worker step's write names the token of its claim and is refused once another claim has taken
+# the job (None: an unfenced write). Two parameters: (token, token).
+_FENCED = " AND (? IS NULL OR lease_token = ?)"
+# A write in the middle of a leased step schedules the job no earlier than its lease runs out, so that no
+# other process takes it while its owner is still at work (two parameters: (at, at)).
+_KEEP_LEASE = "CASE WHEN lease_owner IS NOT NULL THEN MAX(next_poll_at, ?) ELSE ? END"
 
 
 # Jobs are read with their columns in the order of Job's fields and built positionally: a third of the
@@ -60,22 +68,23 @@ def _insert(conn: sqlite3.Connection, new: NewJob, now: float) -> int:
 
 
 def _record_progress(conn: sqlite3.Connection, job_id: int, status: JobStatus, progress: int,
-                     next_poll_at: float) -> bool:
+                     next_poll_at: float, token: int | None) -> bool:
     # Most polls leave the status as it was. Setting it anyway would rewrite the row's entry in every index
     # on status (four), which costs about three times the rest of the update; so try without it first.
     if status in _POLLABLE and conn.execute(
-        "UPDATE jobs SET progress = MAX(progress, ?), next_poll_at = ?, attempts = 0, polls = polls + 1"
-        " WHERE id = ? AND status = ?", (progress, next_poll_at, job_id, status)
+        "UPDATE jobs SET progress = MAX(progress, ?), next_poll_at = ?, attempts = 0, polls = polls + 1,"
+        f" lease_owner = NULL WHERE id = ? AND status = ?{_FENCED}",
+        (progress, next_poll_at, job_id, status, token, token)
     ).rowcount > 0:
         return True
     return conn.execute(
         "UPDATE jobs SET status = ?, progress = MAX(progress, ?), next_poll_at = ?, attempts = 0,"
-        f" polls = polls + 1 WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
-        (status, progress, next_poll_at, job_id, *_POLLABLE),
+        f" polls = polls + 1, lease_owner = NULL WHERE id = ? AND status IN ({_marks(_POLLABLE)}){_FENCED}",
+        (status, progress, next_poll_at, job_id, *_POLLABLE, token, token),
     ).rowcount > 0
 
 
-def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int) -> list[Job]:
+def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int, owner: str | None) -> list[Job]:
     """Claim the oldest queued jobs that fit under the caps (see ``claim_submittable``)."""
     total = int(scalar(conn, f"SELECT COUNT(*) FROM jobs WHERE status IN ({_marks(_ACTIVE)})", _ACTIVE))
     if total >= limits.total:
@@ -106,8 +115,9 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
     jobs = []
     for job_id in claimed:
         conn.execute(
-            "UPDATE jobs SET status = ?, next_poll_at = ?, attempts = 0 WHERE id = ? AND status = ?",
-            (JobStatus.SUBMITTING, deadline, job_id, JobStatus.QUEUED),
+            "UPDATE jobs SET status = ?, next_poll_at = ?, attempts = 0, lease_owner = ?,"
+            " lease_token = lease_token + 1 WHERE id = ? AND status = ?",
+            (JobStatus.SUBMITTING, deadline, owner, job_id, JobStatus.QUEUED),
         )
         job = _job_by_id(conn, job_id)
         if job is not None:
@@ -176,6 +186,36 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
             " ORDER BY next_poll_at LIMIT ?",
             (now, limit),
         )
+
+    async def claim_due(self, owner: str, now: float, lease_s: float, limit: int) -> list[Job]:
+        """Claim the jobs with work due, soonest first, at most ``limit``: each leased to ``owner`` until
+        ``now + lease_s`` under a new fencing token (a lease that ran out is taken over)."""
+        return await self._write(lambda conn: [_job(r) for r in conn.execute(
+            "UPDATE jobs SET lease_owner = ?, lease_token = lease_token + 1, next_poll_at = ? WHERE id IN"
+            " (SELECT id FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? ORDER BY next_poll_at"
+            f" LIMIT ?) RETURNING {_JOB_COLUMNS}", (owner, now + lease_s, now, limit)).fetchall()])
+
+    async def renew_leases(self, owner: str, tokens: Mapping[int, int], now: float, lease_s: float) -> set[int]:
+        """Extend to ``now + lease_s`` the leases ``owner`` still holds among ``tokens`` (job id: token), in one
+        statement; return the ids of the jobs whose lease was renewed."""
+        if not tokens:
+            return set()
+        pairs = json.dumps([[job_id, token] for job_id, token in tokens.items()])
+        rows = await self._write(lambda conn: conn.execute(
+            "UPDATE jobs SET next_poll_at = MAX(next_poll_at, ?) WHERE lease_owner = ? AND (id, lease_token) IN"
+            " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) RETURNING id",
+            (now + lease_s, owner, pairs)).fetchall())
+        return {int(row[0]) for row in rows}
+
+    async def end_dead_leases(self, now: float) -> int:
+        """Make due now the steps a dead process left under way; return how many.
+
+        One SQLite database serves one process (the store's file lock), so at start every lease, and every job
+        left in ``submitting``, is a dead process's: no need to wait for them to run out.
+        """
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE jobs SET next_poll_at = ?, lease_owner = NULL WHERE lease_owner IS NOT NULL OR status = ?",
+            (now, JobStatus.SUBMITTING)).rowcount)
 
     async def submitting_jobs(self) -> list[Job]:
         """Jobs whose submission is under way (status ``submitting``), oldest first."""
@@ -254,47 +294,52 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
 
     # -- the submit queue -------------------------------------------------------------------------
 
-    async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int) -> list[Job]:
+    async def claim_submittable(self, limits: Limits, now: float, deadline: float, batch: int,
+                                owner: str | None = None) -> list[Job]:
         """Move the oldest queued jobs that fit under the caps to submitting, in one transaction.
 
         ``limits`` are the bot's defaults; a workspace's own caps (and its pause) come from workspace_settings.
+        Each claim gets a new fencing token; with an ``owner`` it is leased to it until ``deadline``.
         """
         # Every poll tick asks; with nothing queued (the usual case) one index probe answers, without the
         # write transaction and the counts over every job at the provider.
         if not await self._scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE status = ?)", (JobStatus.QUEUED,)):
             return []
-        return await self._write(lambda conn: _claim(conn, limits, deadline, batch))
+        return await self._write(lambda conn: _claim(conn, limits, deadline, batch, owner))
 
     # -- state transitions; each guarded by the states it may leave, so a cancel always wins ------
 
-    async def mark_submitted(self, job_id: int, task_id: str, now: float, next_poll_at: float) -> bool:
-        """Record the provider's task id for a job that was being submitted."""
+    async def mark_submitted(self, job_id: int, task_id: str, now: float, next_poll_at: float, *,
+                             token: int | None = None) -> bool:
+        """Record the provider's task id for a job that was being submitted (ends the step: frees the lease)."""
         return await self._update(
-            "UPDATE jobs SET status = ?, task_id = ?, submitted_at = ?, next_poll_at = ?, attempts = 0"
-            " WHERE id = ? AND status = ?",
-            (JobStatus.SUBMITTED, task_id, now, next_poll_at, job_id, JobStatus.SUBMITTING),
+            "UPDATE jobs SET status = ?, task_id = ?, submitted_at = ?, next_poll_at = ?, attempts = 0,"
+            f" lease_owner = NULL WHERE id = ? AND status = ?{_FENCED}",
+            (JobStatus.SUBMITTED, task_id, now, next_poll_at, job_id, JobStatus.SUBMITTING, token, token),
         )
 
     async def record_progress(
-        self, job_id: int, status: JobStatus, progress: int, next_poll_at: float
+        self, job_id: int, status: JobStatus, progress: int, next_poll_at: float, *, token: int | None = None
     ) -> bool:
-        """Record a poll's answer for a job still at the provider and schedule the next poll."""
-        return await self._write(lambda conn: _record_progress(conn, job_id, status, progress, next_poll_at))
+        """Record a poll's answer for a job still at the provider and schedule the next poll (frees the lease)."""
+        return await self._write(lambda conn: _record_progress(conn, job_id, status, progress, next_poll_at, token))
 
-    async def record_poll_error(self, job_id: int, next_poll_at: float) -> bool:
-        """Count a failed poll and schedule a retry."""
+    async def record_poll_error(self, job_id: int, next_poll_at: float, *, token: int | None = None) -> bool:
+        """Count a failed poll and schedule a retry (frees the lease)."""
         return await self._update(
-            "UPDATE jobs SET attempts = attempts + 1, polls = polls + 1, next_poll_at = ?"
-            f" WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
-            (next_poll_at, job_id, *_POLLABLE),
+            "UPDATE jobs SET attempts = attempts + 1, polls = polls + 1, next_poll_at = ?, lease_owner = NULL"
+            f" WHERE id = ? AND status IN ({_marks(_POLLABLE)}){_FENCED}",
+            (next_poll_at, job_id, *_POLLABLE, token, token),
         )
 
-    async def mark_completed(self, job_id: int, video_url: str | None, now: float) -> bool:
-        """The provider finished the video: due for delivery at once."""
+    async def mark_completed(self, job_id: int, video_url: str | None, now: float, *,
+                             token: int | None = None) -> bool:
+        """The provider finished the video: due for delivery at once (or when the step's lease runs out)."""
         return await self._update(
-            "UPDATE jobs SET status = ?, progress = 100, video_url = ?, completed_at = ?, next_poll_at = ?,"
-            f" attempts = 0, polls = polls + 1 WHERE id = ? AND status IN ({_marks(_POLLABLE)})",
-            (JobStatus.COMPLETED, video_url, now, now, job_id, *_POLLABLE),
+            "UPDATE jobs SET status = ?, progress = 100, video_url = ?, completed_at = ?,"
+            f" next_poll_at = {_KEEP_LEASE}, attempts = 0, polls = polls + 1"
+            f" WHERE id = ? AND status IN ({_marks(_POLLABLE)}){_FENCED}",
+            (JobStatus.COMPLETED, video_url, now, now, now, job_id, *_POLLABLE, token, token),
         )
 
     async def mark_failed(
@@ -306,19 +351,22 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
         *,
         safety_rejection: bool = False,
         from_statuses: Iterable[JobStatus] = (JobStatus.SUBMITTING, *_POLLABLE),
+        token: int | None = None,
     ) -> bool:
-        """End a job without a video (failed or timed out); its failure notice is due at once."""
+        """End a job without a video (failed or timed out); its failure notice is due at once (or when the
+        step's lease runs out)."""
         allowed = tuple(from_statuses)
         return await self._update(
-            "UPDATE jobs SET status = ?, error = ?, safety_rejection = ?, finished_at = ?, next_poll_at = ?,"
-            f" attempts = 0, refunded = 1 WHERE id = ? AND status IN ({_marks(allowed)})",
-            (status, error, int(safety_rejection), now, now, job_id, *allowed),
+            "UPDATE jobs SET status = ?, error = ?, safety_rejection = ?, finished_at = ?,"
+            f" next_poll_at = {_KEEP_LEASE}, attempts = 0, refunded = 1"
+            f" WHERE id = ? AND status IN ({_marks(allowed)}){_FENCED}",
+            (status, error, int(safety_rejection), now, now, now, job_id, *allowed, token, token),
         )
 
     async def cancel(self, job_id: int, now: float) -> bool:
         """Cancel a job that has not finished; nothing is delivered for it afterwards."""
         return await self._update(
-            "UPDATE jobs SET status = ?, finished_at = ?, next_poll_at = NULL,"
+            "UPDATE jobs SET status = ?, finished_at = ?, next_poll_at = NULL, lease_owner = NULL,"
             " refunded = CASE WHEN status = ? THEN 1 ELSE refunded END"
             f" WHERE id = ? AND status IN ({_marks(_IN_FLIGHT)})",
             (JobStatus.CANCELLED, now, JobStatus.QUEUED, job_id, *_IN_FLIGHT),
@@ -326,52 +374,58 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
 
     # -- delivery ---------------------------------------------------------------------------------
 
-    async def begin_delivery(self, job_id: int, retry_at: float) -> Job | None:
+    async def begin_delivery(self, job_id: int, retry_at: float, *, token: int | None = None) -> Job | None:
         """Count a delivery attempt before it starts, so a crash mid-upload is known after a restart."""
         def work(conn: sqlite3.Connection) -> Job | None:
             updated = conn.execute(
-                "UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = ?"
-                " WHERE id = ? AND delivered_at IS NULL AND status IN (?, ?, ?)",
-                (retry_at, job_id, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT),
+                f"UPDATE jobs SET delivery_attempts = delivery_attempts + 1, next_poll_at = {_KEEP_LEASE}"
+                f" WHERE id = ? AND delivered_at IS NULL AND status IN (?, ?, ?){_FENCED}",
+                (retry_at, retry_at, job_id, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMED_OUT,
+                 token, token),
             ).rowcount
             return _job_by_id(conn, job_id) if updated else None
         return await self._write(work)
 
-    async def mark_delivered(self, job_id: int, message_id: str, now: float) -> bool:
+    async def mark_delivered(self, job_id: int, message_id: str, now: float, *, token: int | None = None) -> bool:
         """Record the message that carried the result (the video, or the failure notice).
 
-        A job whose requester asked for a direct message stays due (now) until that message is sent: usually in
-        the same step, or by a later tick when the process died in between.
+        A job whose requester asked for a direct message stays due (now, or when the step's lease runs out) until
+        that message is sent: usually in the same step, or by a later tick when the process died in between.
+        Otherwise this ends the step and frees the lease.
         """
         return await self._update(
             "UPDATE jobs SET status = CASE status WHEN ? THEN ? ELSE status END, delivered_at = ?,"
             " delivered_message_id = ?,"
-            " next_poll_at = CASE WHEN dm_when_ready = 1 AND dm_sent_at IS NULL THEN ? ELSE NULL END,"
-            " finished_at = COALESCE(finished_at, ?) WHERE id = ? AND delivered_at IS NULL",
-            (JobStatus.COMPLETED, JobStatus.DELIVERED, now, message_id, now, now, job_id),
+            f" next_poll_at = CASE WHEN dm_when_ready = 1 AND dm_sent_at IS NULL THEN {_KEEP_LEASE} ELSE NULL END,"
+            " lease_owner = CASE WHEN dm_when_ready = 1 AND dm_sent_at IS NULL THEN lease_owner END,"
+            f" finished_at = COALESCE(finished_at, ?) WHERE id = ? AND delivered_at IS NULL{_FENCED}",
+            (JobStatus.COMPLETED, JobStatus.DELIVERED, now, message_id, now, now, now, job_id, token, token),
         )
 
-    async def mark_dm_sent(self, job_id: int, now: float) -> bool:
+    async def mark_dm_sent(self, job_id: int, now: float, *, token: int | None = None) -> bool:
         """Record that the requester's direct message was sent (or given up on): nothing more is due."""
         return await self._update(
-            "UPDATE jobs SET dm_sent_at = ?, next_poll_at = NULL"
-            " WHERE id = ? AND dm_when_ready = 1 AND delivered_at IS NOT NULL AND dm_sent_at IS NULL",
-            (now, job_id),
+            "UPDATE jobs SET dm_sent_at = ?, next_poll_at = NULL, lease_owner = NULL"
+            f" WHERE id = ? AND dm_when_ready = 1 AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_FENCED}",
+            (now, job_id, token, token),
         )
 
-    async def postpone_dm(self, job_id: int, retry_at: float) -> bool:
+    async def postpone_dm(self, job_id: int, retry_at: float, *, token: int | None = None) -> bool:
         """Try the requester's direct message again at ``retry_at`` (after an error that may pass)."""
         return await self._update(
-            "UPDATE jobs SET next_poll_at = ?"
-            " WHERE id = ? AND dm_when_ready = 1 AND delivered_at IS NOT NULL AND dm_sent_at IS NULL",
-            (retry_at, job_id),
+            "UPDATE jobs SET next_poll_at = ?, lease_owner = NULL"
+            f" WHERE id = ? AND dm_when_ready = 1 AND delivered_at IS NOT NULL AND dm_sent_at IS NULL{_FENCED}",
+            (retry_at, job_id, token, token),
         )
 
-    async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None) -> bool:
-        """Schedule another delivery attempt (or none, with ``retry_at`` None) after a failed one."""
+    async def postpone_delivery(self, job_id: int, retry_at: float | None, error: str | None, *,
+                                token: int | None = None) -> bool:
+        """Schedule another delivery attempt (or none, with ``retry_at`` None) after a failed one (frees the
+        lease)."""
         return await self._update(
-            "UPDATE jobs SET next_poll_at = ?, error = COALESCE(?, error) WHERE id = ? AND delivered_at IS NULL",
-            (retry_at, error, job_id),
+            "UPDATE jobs SET next_poll_at = ?, error = COALESCE(?, error), lease_owner = NULL"
+            f" WHERE id = ? AND delivered_at IS NULL{_FENCED}",
+            (retry_at, error, job_id, token, token),
         )
 
     # -- the status message -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The real bot process SIGKILLed while its create request is at CometAPI: at the restart the job is failed and
-its member told within one poll interval (not after ``VEO_SUBMIT_GRACE``), and the job is never sent again."""
+its member told within one poll interval (not after ``VEO_LEASE_SECONDS``), and the job is never sent again."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.reliability.world import World, reliability_world, tag_of
 from tests.support.e2e import IDENTIFY_WINDOW, MEMBER_PERMISSIONS
 
 POLL_INTERVAL = 0.5
-SUBMIT_GRACE = 120  # the default: the notice must not wait for it
+LEASE_SECONDS = 60  # the default: with one SQLite process, the notice must not wait for it
 
 
 def _settings(w: World, workdir: Path) -> dict[str, str]:
@@ -34,7 +34,7 @@ def _settings(w: World, workdir: Path) -> dict[str, str]:
         "VEO_DATA_DIR": str(workdir / "data"),
         "DISCORD_GUILD_IDS": str(w.guild.id),
         "VEO_POLL_INTERVAL": str(POLL_INTERVAL),
-        "VEO_SUBMIT_GRACE": str(SUBMIT_GRACE),
+        "VEO_LEASE_SECONDS": str(LEASE_SECONDS),
         "VEO_ALLOW_HTTP_DOWNLOADS": "true",
         "VEO_LOG_LEVEL": "INFO",
     }

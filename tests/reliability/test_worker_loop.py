@@ -121,11 +121,11 @@ class SoonDueStore:
 
     def __getattr__(self, name: str) -> Any:
         async def answer(*args: Any, **kwargs: Any) -> Any:
-            if name == "due_jobs":
+            if name == "claim_due":
                 self.ticks += 1
             if name == "next_due_at":
                 return asyncio.get_running_loop().time() + 0.001
-            listing = ("due_jobs", "claim_submittable", "recent_durations", "stale_status_messages",
+            listing = ("claim_due", "claim_submittable", "recent_durations", "stale_status_messages",
                        "submitting_jobs")
             return [] if name in listing else None
 

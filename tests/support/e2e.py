@@ -36,7 +36,7 @@ FAST_CORE: dict[str, Any] = {
     "status_edit_interval": 0.0,
     "delivery_retry_base": 0.05,
     "delivery_retry_cap": 0.2,
-    "submit_grace": 5.0,
+    "lease_seconds": 5.0,
     "error_backoff_cap": 0.2,
 }
 # Discord's identify window (5 s per bucket) shortened alike in the fake gateway and the bot, so that a test
