@@ -23,9 +23,16 @@ log = logging.getLogger(__name__)
 
 # Discord's identify window (DISCORD_IDENTIFY_WINDOW); tests shorten it, with the fake gateway's.
 IDENTIFY_WINDOW = 5.0
-# Turns are booked this much further apart than the window: an IDENTIFY reaches Discord a little after its
-# turn (a sleep that overshoots, a busy event loop), and the next must not land inside its window.
+# Turns are booked further apart than the window: an IDENTIFY reaches Discord a little after its turn (a sleep
+# that overshoots, a busy event loop), and the next must not land inside its window. A tenth of the window, and
+# a quarter second whatever the window (a short test window leaves no room otherwise).
 SPACING = 1.1
+MARGIN = 0.25
+
+
+def turn_spacing(window: float) -> float:
+    """How far apart the identify turns of one bucket are booked, for Discord's ``window``."""
+    return window * SPACING + MARGIN
 
 
 class IdentifyGate:
@@ -61,7 +68,7 @@ class IdentifyGate:
     async def wait(self, shard_id: int | None) -> float:
         """Book the shard's next identify and sleep until it; return the seconds waited."""
         bucket = (shard_id or 0) % await self._concurrency()
-        delay = await self.store.reserve_identify_slot(bucket, self.window * SPACING, self.clock())
+        delay = await self.store.reserve_identify_slot(bucket, turn_spacing(self.window), self.clock())
         if delay > 0:
             log.info("shard %s waits %.1f s for its turn to identify (bucket %s)", shard_id, delay, bucket)
             await self.sleep(delay)

@@ -10,7 +10,8 @@ The source is read under the SQLite store's own lock (``DatabaseLock``): a bot r
 bot can start on it while the copy runs. A source that is not at this veo-bot's latest SQLite migration is
 refused rather than migrated, so that the copy never changes the source.
 
-Lease state (columns named ``lease_…``) is process state, not data: it stays empty in the target.
+Who holds a job's lease (``lease_owner``) is process state, not data: it stays empty in the target. The job's
+fencing counter (``lease_token``) is copied, so that it only ever grows.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from db.sqlite.connection import migration_scripts as sqlite_migrations
 
 BATCH_ROWS = 5000
 # Columns that hold a process's claim on a job, never carried from one database to another.
-LEASE_PREFIX = "lease_"
+# Columns of process state, left empty in the target.
+PROCESS_STATE = frozenset({"lease_owner"})
 # Bookkeeping of each backend, not the bot's data.
 SQLITE_INTERNAL = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4")
 POSTGRES_INTERNAL = ("schema_version",)
@@ -142,7 +144,7 @@ def _plan(source: dict[str, list[str]], target: dict[str, dict[str, str]]) -> li
         if table not in target:
             raise MigrationRefused(f"the target has no table {table}: the source was made by a veo-bot that knows "
                                    "more than this one")
-        columns = [c for c in source[table] if not c.startswith(LEASE_PREFIX)]
+        columns = [c for c in source[table] if c not in PROCESS_STATE]
         missing = [c for c in columns if c not in target[table]]
         if missing:
             raise MigrationRefused(f"the target's table {table} has no column {', '.join(missing)}: the source was "

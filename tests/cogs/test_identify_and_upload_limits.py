@@ -9,7 +9,7 @@ import discord
 import pytest
 import yarl
 
-from cogs.identify import SPACING, IdentifyGate
+from cogs.identify import MARGIN, SPACING, IdentifyGate
 from cogs.upload_limits import DEFAULT_UPLOAD_LIMIT, UploadLimits
 from db.sqlite.store import SqliteJobStore
 from tests.fakes.discord.models import ManualClock, MiB
@@ -49,8 +49,8 @@ async def test_gates_of_two_processes_on_one_store_take_turns_per_bucket(
         fake: FakeDiscord, client: discord.Client, store: SqliteJobStore) -> None:
     slept = Sleeps()
     # Two processes' gates: each has its own client and asks Discord for max_concurrency itself.
-    first = IdentifyGate(store, client, window=5.0 / SPACING, clock=lambda: T0, sleep=slept)
-    second = IdentifyGate(store, client, window=5.0 / SPACING, clock=lambda: T0 + 1.0, sleep=slept)
+    first = IdentifyGate(store, client, window=(5.0 - MARGIN) / SPACING, clock=lambda: T0, sleep=slept)
+    second = IdentifyGate(store, client, window=(5.0 - MARGIN) / SPACING, clock=lambda: T0 + 1.0, sleep=slept)
     assert await first.wait(0) == 0.0  # bucket 0
     assert await second.wait(1) == 0.0  # bucket 1: max_concurrency is 2
     assert await second.wait(2) == pytest.approx(4.0)  # bucket 0 again, 1 s after shard 0 identified
@@ -63,7 +63,7 @@ async def test_gates_of_two_processes_on_one_store_take_turns_per_bucket(
 async def test_an_unreadable_concurrency_is_taken_as_one_and_asked_again(
         fake: FakeDiscord, client: discord.Client, store: SqliteJobStore) -> None:
     slept = Sleeps()
-    gate = IdentifyGate(store, client, window=5.0 / SPACING, clock=lambda: T0, sleep=slept)
+    gate = IdentifyGate(store, client, window=(5.0 - MARGIN) / SPACING, clock=lambda: T0, sleep=slept)
     fake.inject("GET", r"^/gateway/bot$", status=403, code=50001, message="Missing Access")
     assert await gate.wait(1) == 0.0  # in bucket 0 while the concurrency is unknown
     assert await gate.wait(0) == pytest.approx(5.0)  # so shard 0 (bucket 0) waits for it
