@@ -25,9 +25,12 @@ COMMAND_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 10.0
 # Per session, so the role needs no server settings: a session that stalls inside a transaction (a frozen
 # process) is ended by the server rather than holding the claim lock for every other connection, and a wait
-# for a lock fails after a few seconds instead of hanging a command.
+# for a lock fails after a few seconds instead of hanging a command. READ COMMITTED whatever the server's
+# default: caps and quotas are checked after taking an advisory lock, and a REPEATABLE READ snapshot, taken
+# before the lock wait, would not see what the previous holder admitted.
 SESSION_SETTINGS = {
     "application_name": "veo-bot",
+    "default_transaction_isolation": "read committed",
     "idle_in_transaction_session_timeout": "15s",
     "lock_timeout": "5s",
 }

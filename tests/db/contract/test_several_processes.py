@@ -166,3 +166,24 @@ async def test_one_job_claims_raced_from_several_processes_never_exceed_the_tota
         counts = await opened[0].count_by_status()
         assert counts.get(JobStatus.SUBMITTING, 0) <= 5
     assert counts == {JobStatus.SUBMITTING: 5, JobStatus.QUEUED: 35}
+
+
+@pytest.mark.postgres
+async def test_limits_hold_on_a_server_whose_default_isolation_is_repeatable_read(
+    postgres_server: PostgresServer,
+) -> None:
+    # Under REPEATABLE READ a transaction's snapshot is taken before it waits for the workspace's lock, so it
+    # would not see what the previous holder admitted: the store's sessions keep READ COMMITTED themselves.
+    async with postgres_server.database() as url:
+        name = url.rsplit("/", 1)[1]
+        await postgres_server._admin(
+            f"ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'repeatable read'")
+        opened = [await open_store(url) for _ in range(PROCESSES)]
+        try:
+            p = policy(daily_quota_per_user=3, max_queued=50)
+            answers = await asyncio.gather(*(opened[i % PROCESSES].admit_job(new_job(user=1), p, T0)
+                                             for i in range(24)))
+            assert len([a for a in answers if a.job_id is not None]) == 3
+        finally:
+            for store in opened:
+                await store.close()

@@ -91,5 +91,6 @@ async def test_sessions_end_a_stalled_transaction_and_give_up_waiting_for_a_lock
                 assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "15s"
                 assert await conn.fetchval("SHOW lock_timeout") == "5s"
                 assert await conn.fetchval("SHOW application_name") == "veo-bot"
+                assert await conn.fetchval("SHOW default_transaction_isolation") == "read committed"
         finally:
             await store.close()
