@@ -4,7 +4,6 @@ in a ``schema_version`` table, applied once however many processes start togethe
 from __future__ import annotations
 
 import logging
-from importlib import resources
 from typing import Any
 
 import asyncpg
@@ -12,6 +11,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from bot.database_url import redact, scrub
 from bot.jobs.ports import StoreUnavailable
+from db.migration_files import numbered_migrations
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,7 @@ SESSION_SETTINGS = {
 
 def migration_scripts() -> list[tuple[int, str, str]]:
     """The numbered migrations shipped with the package, as (version, name, sql), in order."""
-    scripts = []
-    for entry in resources.files("db.postgres.migrations").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            scripts.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    scripts.sort()
-    versions = [v for v, _, _ in scripts]
-    if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
-    return scripts
+    return numbered_migrations("db.postgres.migrations")
 
 
 async def schema_version(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> int:

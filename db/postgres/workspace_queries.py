@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
-from bot.jobs.policy import OVERRIDABLE, AuditEntry, DailyUsageRow, UsageRow, WorkspaceSettings
+from bot.jobs.policy import AuditEntry, DailyUsageRow, UsageRow, WorkspaceSettings
 from bot.jobs.records import Workspace
 from db.postgres.base import Executor, PostgresStoreBase
+from db.workspace_columns import BILLED_SQL, EPOCH, LIST_COLUMNS, SETTINGS_COLUMNS, decode_list, encode_list
 
-_LIST_COLUMNS = ("allowed_channels", "allowed_roles", "allowed_models", "thread_channels")
-_COLUMNS = (*OVERRIDABLE, "thread_channels", "paused", "pause_reason", "updated_at", "updated_by")
-# Likely billed by the provider: a video was made, or the job was cancelled after the provider accepted it.
-_BILLED = ("SUM(CASE WHEN status IN ('completed', 'delivered') OR (status = 'cancelled' AND task_id IS NOT NULL)"
-           " THEN 1 ELSE 0 END)")
-_EPOCH = datetime.date(1970, 1, 1)
-# Every column bound ($3 onwards, after platform and workspace id); only names from _COLUMNS in the text.
-_BOUND = tuple(f"${n}" for n in range(3, len(_COLUMNS) + 3))
-_UPSERT = (f"INSERT INTO workspace_settings (platform, workspace_id, {', '.join(_COLUMNS)})"
+# Every column bound ($3 onwards, after platform and workspace id); only names from SETTINGS_COLUMNS in the text.
+_BOUND = tuple(f"${n}" for n in range(3, len(SETTINGS_COLUMNS) + 3))
+_UPSERT = (f"INSERT INTO workspace_settings (platform, workspace_id, {', '.join(SETTINGS_COLUMNS)})"
            f" VALUES ($1, $2, {', '.join(_BOUND)})"
            f" ON CONFLICT (platform, workspace_id) DO UPDATE SET"
-           f" {', '.join(f'{name} = excluded.{name}' for name in _COLUMNS)}")
+           f" {', '.join(f'{name} = excluded.{name}' for name in SETTINGS_COLUMNS)}")
 
 
 def _encode(name: str, value: Any) -> Any:
-    if name in _LIST_COLUMNS and value is not None:
-        return json.dumps(list(value))
+    if name in LIST_COLUMNS and value is not None:
+        return encode_list(value)
     if name == "paused":
         return bool(value)
     if name == "cooldown_seconds" and value is not None:
@@ -35,8 +29,8 @@ def _encode(name: str, value: Any) -> Any:
 
 
 def _decode(name: str, value: Any) -> Any:
-    if name in _LIST_COLUMNS and value is not None:
-        return tuple(str(v) for v in json.loads(value))
+    if name in LIST_COLUMNS and value is not None:
+        return decode_list(value)
     return value
 
 
@@ -72,20 +66,20 @@ class WorkspaceQueries(PostgresStoreBase):
     async def workspace_settings(self, workspace: Workspace) -> WorkspaceSettings:
         """The workspace's overrides (all None when it never changed anything)."""
         row = await self._pool.fetchrow(
-            f"SELECT {', '.join(_COLUMNS)} FROM workspace_settings WHERE workspace_id = $1 AND platform = $2",
+            f"SELECT {', '.join(SETTINGS_COLUMNS)} FROM workspace_settings WHERE workspace_id = $1 AND platform = $2",
             workspace.id, workspace.platform)
         if row is None:
             return WorkspaceSettings(platform=workspace.platform, workspace_id=workspace.id)
         return WorkspaceSettings(platform=workspace.platform, workspace_id=workspace.id,
-                                 **{name: _decode(name, row[name]) for name in _COLUMNS})
+                                 **{name: _decode(name, row[name]) for name in SETTINGS_COLUMNS})
 
     async def save_workspace_settings(
         self, settings: WorkspaceSettings, *, actor_id: str, action: str, details: str, now: float
     ) -> None:
         """Store a workspace's overrides and the audit entry that explains the change, atomically."""
-        values = [_encode(name, getattr(settings, name)) for name in _COLUMNS]
-        values[_COLUMNS.index("updated_at")] = now
-        values[_COLUMNS.index("updated_by")] = actor_id
+        values = [_encode(name, getattr(settings, name)) for name in SETTINGS_COLUMNS]
+        values[SETTINGS_COLUMNS.index("updated_at")] = now
+        values[SETTINGS_COLUMNS.index("updated_by")] = actor_id
         workspace = Workspace(settings.platform, settings.workspace_id)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_UPSERT, settings.platform, settings.workspace_id, *values)
@@ -120,7 +114,7 @@ class WorkspaceQueries(PostgresStoreBase):
         provider accepted it. Failures and refusals are taken as not billed.
         """
         rows = await self._rows(
-            f"SELECT user_id, model, COUNT(*) AS jobs, {_BILLED} AS billed"
+            f"SELECT user_id, model, COUNT(*) AS jobs, {BILLED_SQL} AS billed"
             " FROM jobs WHERE workspace_id = $1 AND platform = $2 AND created_at >= $3 GROUP BY user_id, model"
             " ORDER BY billed DESC, jobs DESC",
             workspace.id, workspace.platform, since)
@@ -135,9 +129,9 @@ class WorkspaceQueries(PostgresStoreBase):
         # Whole days since the epoch: the UTC calendar day, as the daily quotas count them. floor(), not a
         # cast: PostgreSQL rounds a double to the nearest integer where SQLite truncates.
         rows = await self._rows(
-            f"SELECT floor(created_at / 86400)::bigint AS day, model, COUNT(*) AS jobs, {_BILLED} AS billed"
+            f"SELECT floor(created_at / 86400)::bigint AS day, model, COUNT(*) AS jobs, {BILLED_SQL} AS billed"
             " FROM jobs WHERE workspace_id = $1 AND platform = $2 AND created_at >= $3 GROUP BY day, model"
             " ORDER BY day, model",
             workspace.id, workspace.platform, since)
-        return [DailyUsageRow(day=_EPOCH + datetime.timedelta(days=int(r["day"])), model=r["model"],
+        return [DailyUsageRow(day=EPOCH + datetime.timedelta(days=int(r["day"])), model=r["model"],
                               jobs=int(r["jobs"]), billed_jobs=int(r["billed"])) for r in rows]

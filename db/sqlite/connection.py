@@ -6,10 +6,10 @@ import logging
 import os
 import sqlite3
 import sys
-from importlib import resources
 from pathlib import Path
 
 from bot.jobs.ports import StoreInUse
+from db.migration_files import numbered_migrations
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,7 @@ else:
 
 def migration_scripts() -> list[tuple[int, str, str]]:
     """The numbered migrations shipped with the package, as (version, name, sql), in order."""
-    scripts = []
-    for entry in resources.files("db.sqlite.migrations").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            scripts.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    scripts.sort()
-    versions = [v for v, _, _ in scripts]
-    if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
-    return scripts
+    return numbered_migrations("db.sqlite.migrations")
 
 
 def migrate(conn: sqlite3.Connection) -> int:

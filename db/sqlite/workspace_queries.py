@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import datetime
-import json
 import sqlite3
 from typing import Any
 
-from bot.jobs.policy import OVERRIDABLE, AuditEntry, DailyUsageRow, UsageRow, WorkspaceSettings
+from bot.jobs.policy import AuditEntry, DailyUsageRow, UsageRow, WorkspaceSettings
 from bot.jobs.records import Workspace
 from db.sqlite.base import StoreBase, scalar
-
-_LIST_COLUMNS = ("allowed_channels", "allowed_roles", "allowed_models", "thread_channels")
-_COLUMNS = (*OVERRIDABLE, "thread_channels", "paused", "pause_reason", "updated_at", "updated_by")
-# Likely billed by the provider: a video was made, or the job was cancelled after the provider accepted it.
-_BILLED = ("SUM(CASE WHEN status IN ('completed', 'delivered') OR (status = 'cancelled' AND task_id IS NOT NULL)"
-           " THEN 1 ELSE 0 END)")
-_EPOCH = datetime.date(1970, 1, 1)
+from db.workspace_columns import BILLED_SQL, EPOCH, LIST_COLUMNS, SETTINGS_COLUMNS, decode_list, encode_list
 
 
 def _encode(name: str, value: Any) -> Any:
-    if name in _LIST_COLUMNS and value is not None:
-        return json.dumps(list(value))
+    if name in LIST_COLUMNS and value is not None:
+        return encode_list(value)
     if name == "paused":
         return int(bool(value))
     return value
 
 
 def _decode(name: str, value: Any) -> Any:
-    if name in _LIST_COLUMNS and value is not None:
-        return tuple(str(v) for v in json.loads(value))
+    if name in LIST_COLUMNS and value is not None:
+        return decode_list(value)
     if name == "paused":
         return bool(value)
     return value
@@ -75,24 +68,24 @@ class WorkspaceQueries(StoreBase):
     async def workspace_settings(self, workspace: Workspace) -> WorkspaceSettings:
         """The workspace's overrides (all None when it never changed anything)."""
         rows = await self._rows(
-            f"SELECT {', '.join(_COLUMNS)} FROM workspace_settings WHERE workspace_id = ? AND platform = ?",
+            f"SELECT {', '.join(SETTINGS_COLUMNS)} FROM workspace_settings WHERE workspace_id = ? AND platform = ?",
             (workspace.id, workspace.platform),
         )
         if not rows:
             return WorkspaceSettings(platform=workspace.platform, workspace_id=workspace.id)
         return WorkspaceSettings(platform=workspace.platform, workspace_id=workspace.id,
-                                 **{name: _decode(name, rows[0][name]) for name in _COLUMNS})
+                                 **{name: _decode(name, rows[0][name]) for name in SETTINGS_COLUMNS})
 
     async def save_workspace_settings(
         self, settings: WorkspaceSettings, *, actor_id: str, action: str, details: str, now: float
     ) -> None:
         """Store a workspace's overrides and the audit entry that explains the change, atomically."""
-        values = [_encode(name, getattr(settings, name)) for name in _COLUMNS]
-        values[_COLUMNS.index("updated_at")] = now
-        values[_COLUMNS.index("updated_by")] = actor_id
-        assignments = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS)
-        upsert = (f"INSERT INTO workspace_settings (platform, workspace_id, {', '.join(_COLUMNS)})"
-                  f" VALUES (?, ?, {', '.join('?' for _ in _COLUMNS)})"
+        values = [_encode(name, getattr(settings, name)) for name in SETTINGS_COLUMNS]
+        values[SETTINGS_COLUMNS.index("updated_at")] = now
+        values[SETTINGS_COLUMNS.index("updated_by")] = actor_id
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in SETTINGS_COLUMNS)
+        upsert = (f"INSERT INTO workspace_settings (platform, workspace_id, {', '.join(SETTINGS_COLUMNS)})"
+                  f" VALUES (?, ?, {', '.join('?' for _ in SETTINGS_COLUMNS)})"
                   f" ON CONFLICT (platform, workspace_id) DO UPDATE SET {assignments}")
         workspace = Workspace(settings.platform, settings.workspace_id)
 
@@ -131,7 +124,7 @@ class WorkspaceQueries(StoreBase):
         provider accepted it. Failures and refusals are taken as not billed.
         """
         rows = await self._rows(
-            f"SELECT user_id, model, COUNT(*) AS jobs, {_BILLED} AS billed"
+            f"SELECT user_id, model, COUNT(*) AS jobs, {BILLED_SQL} AS billed"
             " FROM jobs WHERE workspace_id = ? AND platform = ? AND created_at >= ? GROUP BY user_id, model"
             " ORDER BY billed DESC, jobs DESC",
             (workspace.id, workspace.platform, since),
@@ -145,10 +138,10 @@ class WorkspaceQueries(StoreBase):
         """
         # Whole days since the epoch: the UTC calendar day, as the daily quotas count them.
         rows = await self._rows(
-            f"SELECT CAST(created_at / 86400 AS INTEGER) AS day, model, COUNT(*) AS jobs, {_BILLED} AS billed"
+            f"SELECT CAST(created_at / 86400 AS INTEGER) AS day, model, COUNT(*) AS jobs, {BILLED_SQL} AS billed"
             " FROM jobs WHERE workspace_id = ? AND platform = ? AND created_at >= ? GROUP BY day, model"
             " ORDER BY day, model",
             (workspace.id, workspace.platform, since),
         )
-        return [DailyUsageRow(day=_EPOCH + datetime.timedelta(days=int(r["day"])), model=r["model"], jobs=r["jobs"],
+        return [DailyUsageRow(day=EPOCH + datetime.timedelta(days=int(r["day"])), model=r["model"], jobs=r["jobs"],
                               billed_jobs=r["billed"]) for r in rows]

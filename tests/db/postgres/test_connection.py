@@ -11,7 +11,6 @@ import pytest
 from bot.jobs.ports import StoreUnavailable
 from db import open_store
 from db.postgres.connection import migration_scripts
-from db.postgres.connection import migration_scripts as pg_migrations
 from db.postgres.store import PostgresJobStore
 from tests.db.contract.helpers import ROOMY, T0, new_job, policy
 from tests.support.postgres import PostgresServer, with_database
@@ -49,7 +48,7 @@ async def test_opening_and_using_the_store_logs_no_password(
         store = await open_store(with_password)
         try:
             assert await store.get_or_create_meta("k", "v") == "v"
-            assert f"schema version {len(pg_migrations())}" in await store.describe()
+            assert f"schema version {len(migration_scripts())}" in await store.describe()
         finally:
             await store.close()
     assert "applied migration 0001_schema.sql" in caplog.text
