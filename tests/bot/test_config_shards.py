@@ -102,3 +102,13 @@ def test_settings_are_documented() -> None:
     for name in ("DISCORD_SHARD_COUNT", "DISCORD_SHARD_IDS", "VEO_ROLE"):
         assert f"\n{name}=" in example or f"\n# {name}=" in example, name
         assert f"| `{name}` |" in readme, name
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "61", "nan", "soon"])
+def test_a_bad_identify_window_is_refused_by_name(value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({**REQUIRED, "DISCORD_IDENTIFY_WINDOW": value})
+    [problem] = info.value.problems
+    assert problem.startswith("DISCORD_IDENTIFY_WINDOW is malformed")
+    assert load_settings({**REQUIRED, "DISCORD_IDENTIFY_WINDOW": "0.3"}).discord_identify_window == 0.3
+    assert load_settings(REQUIRED).discord_identify_window == 5.0
