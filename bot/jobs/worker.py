@@ -21,6 +21,7 @@ from bot.jobs.inputs import load_inputs, remove_inputs
 from bot.jobs.leases import Leases
 from bot.jobs.ports import Fitter, JobStore, Notifier, StatusView
 from bot.jobs.provider import (
+    ImageInput,
     ProviderBusy,
     SafetyRejected,
     SubmissionUncertain,
@@ -265,7 +266,7 @@ class JobWorker:
 
     async def _submit(self, job: Job) -> None:
         try:
-            images = load_inputs(job.input_dir)
+            images = await self._images(job)
         except (OSError, ValueError, KeyError):
             log.warning("job=%s input images missing", job.id)
             await self._fail(job, JobStatus.FAILED, LOST_INPUTS, from_statuses=(JobStatus.SUBMITTING,))
@@ -284,7 +285,8 @@ class JobWorker:
             await self._fail(job, JobStatus.FAILED, SUBMIT_FAILED, from_statuses=(JobStatus.SUBMITTING,))
             return
         finally:
-            remove_inputs(job.input_dir)
+            # Sent or refused, a job is never sent again: its images are of no further use.
+            await self._drop_images(job)
         other = await self.store.get_job_by_task(task_id)
         if other is not None and other.id != job.id:
             # Two jobs cannot share a task (a replayed or cached answer?): which one is billed is unknown.
@@ -300,6 +302,20 @@ class JobWorker:
         else:
             log.warning("job=%s submitted task=%s but it was cancelled or taken over meanwhile", job.id, task_id)
         await self.refresh_status(job.id, force=True)
+
+    async def _images(self, job: Job) -> list[ImageInput]:
+        """The job's input images: stored with it, or (a job queued before they were) in files."""
+        images = await self.store.job_images(job.id)
+        if not images and job.input_dir is not None:
+            images = load_inputs(job.input_dir)
+        if len(images) != job.image_count:
+            raise FileNotFoundError(f"{len(images)} of {job.image_count} images")
+        return images
+
+    async def _drop_images(self, job: Job) -> None:
+        if job.image_count:
+            await self.store.drop_job_images(job.id)
+            remove_inputs(job.input_dir)
 
     async def _handle_due(self, job: Job) -> None:
         if job.status is JobStatus.SUBMITTING:
@@ -373,7 +389,7 @@ class JobWorker:
     ) -> None:
         if await self.store.mark_failed(job.id, status, error, self.clock(), safety_rejection=safety,
                                         from_statuses=from_statuses, token=job.lease_token):
-            remove_inputs(job.input_dir)
+            await self._drop_images(job)
             await self.refresh_status(job.id, force=True)
             fresh = await self.store.get_job(job.id)
             if fresh is not None:
