@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.continuation import Continuations
 from bot.jobs.ports import JobStore
+from bot.jobs.process_leases import exclusive
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
 from bot.runtime import Runtime
@@ -42,6 +43,7 @@ from db import open_store
 
 log = logging.getLogger(__name__)
 
+SYNC_LEASE = "chore:sync-commands"
 
 
 def configure_discord_endpoints(settings: Settings) -> None:
@@ -105,10 +107,16 @@ class VeoBot(commands.Bot):
         self.add_dynamic_items(RegenerateButton, ContinueButton, DeleteButton)
         self.add_listener(form_submitted, "on_interaction")
         if self.app.sync_on_start:
-            try:
-                await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
-            except discord.HTTPException as exc:
-                log.error("slash command sync failed: %s %s; run `veo-bot sync` to retry", exc.status, exc.code)
+            # Processes starting together sync once, the one holding the lease (they all register the same
+            # commands); Discord allows 200 command creates a day per guild.
+            async with exclusive(self.app.store, SYNC_LEASE, self.app.runtime.owner,
+                                 self.app.settings.lease_seconds) as mine:
+                if not mine:
+                    return
+                try:
+                    await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
+                except discord.HTTPException as exc:
+                    log.error("slash command sync failed: %s %s; run `veo-bot sync` to retry", exc.status, exc.code)
 
 
 class ShardedVeoBot(VeoBot, commands.AutoShardedBot):

@@ -79,7 +79,7 @@ class LeaseHolder:
 
     def __init__(self, store: LeaseStore, owner: str, lease_s: float, *,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,  # between two attempts to take
                  on_lost: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.owner = owner
@@ -118,7 +118,7 @@ class LeaseHolder:
 
     async def _renew_forever(self) -> None:
         while self.held:
-            await self.sleep(self.lease_s / 4)
+            await asyncio.sleep(self.lease_s / 4)  # real time: the lease runs out in the store's time
             await self.renew()
 
     async def renew(self) -> set[str]:

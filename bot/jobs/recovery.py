@@ -1,12 +1,20 @@
-"""Tidying up after a crash: the steps a killed process may have left undone between two commits."""
+"""Tidying up after a crash: the steps a killed process may have left undone between two commits.
+
+Two halves. The files on this machine's disk (partial downloads and fits, fitted copies) are looked at by each
+process, which removes only what no live process is still writing (``bot.part_files``). The rows the processes
+share (status messages left showing an earlier state, images of jobs already sent) are tidied by one process at a
+time, under the ``chore:tidy-after-restart`` lease: several processes starting together do it once, not once each.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from bot.jobs.ports import JobStore
+from bot.jobs.process_leases import exclusive
 from bot.jobs.videos import VideoStore, fitted_job_id
 from bot.part_files import is_part_file
 
@@ -14,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # Status messages refreshed per start; older ones stay as they are (a crash hits only the jobs in flight).
 STATUS_REFRESH_LIMIT = 100
+TIDY_LEASE = "chore:tidy-after-restart"
 
 
 async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
@@ -58,3 +67,17 @@ async def refresh_stale_statuses(store: JobStore, refresh: Callable[[int], Await
         log.info("job=%s status message shows an earlier state; updating it", job.id)
         await refresh(job.id)
     return len(stale)
+
+
+async def tidy_shared_rows(store: JobStore, refresh: Callable[[int], Awaitable[None]], *, owner: str, lease_s: float,
+                           clock: Callable[[], float] = time.time) -> bool:
+    """Refresh stale status messages and forget the images of jobs already sent, unless another process is doing
+    it right now (then its run covers this one's); True when this process did it."""
+    async with exclusive(store, TIDY_LEASE, owner, lease_s, clock=clock) as mine:
+        if not mine:
+            return False
+        await refresh_stale_statuses(store, refresh)
+        dropped = await store.drop_spent_images()
+        if dropped:
+            log.info("forgot %d input image(s) of jobs sent or ended before their images were", dropped)
+        return True

@@ -31,7 +31,7 @@ from bot.jobs.provider import (
     VideoProvider,
 )
 from bot.jobs.records import Job, JobStatus
-from bot.jobs.recovery import refresh_stale_statuses, remove_leftover_files
+from bot.jobs.recovery import remove_leftover_files, tidy_shared_rows
 from bot.jobs.schedule import PollSchedule
 from bot.jobs.status_messages import StatusMessages, shown_state
 from bot.jobs.videos import VideoStore
@@ -189,7 +189,8 @@ class JobWorker:
         """Once per process, before any download: finish what a crashed predecessor left between two steps."""
         try:
             await remove_leftover_files(self.store, self.videos)
-            await refresh_stale_statuses(self.store, lambda job_id: self.refresh_status(job_id, force=True))
+            await tidy_shared_rows(self.store, lambda job_id: self.refresh_status(job_id, force=True),
+                                   owner=self.owner, lease_s=self.config.lease_seconds, clock=self.clock)
         except Exception:
             log.exception("tidying up after the last run failed; carrying on")
 
