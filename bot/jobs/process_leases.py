@@ -138,13 +138,17 @@ class LeaseHolder:
                     await self.on_lost(name)
         return lost
 
-    async def release_all(self) -> None:
-        """Stop renewing and release every lease held, so that a waiting process takes them at once."""
+    async def abandon(self) -> None:
+        """Stop renewing without releasing anything, as a process that dies does (the leases run out)."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
             self._heartbeat = None
+
+    async def release_all(self) -> None:
+        """Stop renewing and release every lease held, so that a waiting process takes them at once."""
+        await self.abandon()
         held, self.held = self.held, {}
         for name, token in held.items():
             try:
