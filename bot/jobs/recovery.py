@@ -12,11 +12,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot.jobs.ports import JobStore
 from bot.jobs.process_leases import exclusive
-from bot.jobs.videos import VideoStore, fitted_job_id
-from bot.part_files import is_part_file
+from bot.jobs.videos import STALE_WORK_AGE, VideoStore, fitted_job_id, part_job_id
+from bot.part_files import OwnerState, PartOwner, host_tag, is_part_file, owner_state, part_owner
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,13 @@ STATUS_REFRESH_LIMIT = 100
 TIDY_LEASE = "chore:tidy-after-restart"
 
 
-async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
-    """Remove partial downloads and fits, fitted copies of results already posted (or given up) and, unless
-    videos are kept, the videos of jobs that are over; return how many.
+async def remove_leftover_files(store: JobStore, videos: VideoStore, *, now: float | None = None) -> int:
+    """Remove partial downloads and fits whose writer is dead, fitted copies of results already posted (or given
+    up) and, unless videos are kept, the videos of jobs that are over; return how many.
 
-    Call before the first download of a process starts: any partial file then belongs to a dead process.
+    A part file's writer is dead when it ran on this host and has ended, or ran on another host and no longer
+    holds the lease of the job the file is for; whatever the writer, a part file older than ``STALE_WORK_AGE``
+    is work that ended without tidying up. ``now`` is the store's time (the leases'), by default the wall clock.
     """
     if not videos.root.is_dir():
         return 0
@@ -37,7 +40,7 @@ async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
     for path in list(videos.root.iterdir()):
         fitted_for = fitted_job_id(path)
         if is_part_file(path):
-            leftover = True
+            leftover = await _part_is_leftover(store, path, time.time() if now is None else now)
         elif fitted_for is not None:
             leftover = await _is_over(store, fitted_for)
         elif not videos.keeps_videos and videos.resolve(path.name) is not None:
@@ -51,6 +54,33 @@ async def remove_leftover_files(store: JobStore, videos: VideoStore) -> int:
     if removed:
         log.info("removed %d file(s) left by an earlier run", removed)
     return removed
+
+
+async def _part_is_leftover(store: JobStore, path: Path, now: float) -> bool:
+    """True when no live process is still writing the part file ``path``."""
+    try:
+        if path.stat().st_mtime < time.time() - STALE_WORK_AGE:
+            return True
+    except FileNotFoundError:
+        return False  # renamed into place (or removed) meanwhile
+    owner = part_owner(path)
+    if owner is None:
+        return True  # written before part files named their writer: by a process that has since stopped
+    state = owner_state(owner)
+    if state is not OwnerState.ELSEWHERE:
+        return state is OwnerState.DEAD
+    job_id = part_job_id(path)
+    job = await store.get_job(job_id) if job_id is not None else None
+    return not (job is not None and job.next_poll_at is not None and job.next_poll_at > now
+                and _lease_owned_by(job.lease_owner, owner))
+
+
+def _lease_owned_by(lease_owner: str | None, owner: PartOwner) -> bool:
+    """Whether a job lease's owner (``host:pid:worker``, see ``JobWorker``) is the part file's writer."""
+    if lease_owner is None or lease_owner.count(":") < 2:
+        return False
+    host, pid, _ = lease_owner.rsplit(":", 2)
+    return host_tag(host) == owner.host and pid == str(owner.pid)
 
 
 async def _is_over(store: JobStore, job_id: int) -> bool:

@@ -25,13 +25,19 @@ _NAME = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.mp4$")
 _FITTED = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.fit\.mp4$")
 FITTED_SUFFIX = ".fit.mp4"
 # Downloads and fits land in ``.<name>.<random>.part`` files beside their destination, then are renamed.
-_PART = re.compile(r"^\.[0-9]{1,18}-[0-9a-f]{24}(\.fit)?\.mp4\..*\.part$")
+_PART = re.compile(r"^\.(?P<job>[0-9]{1,18})-[0-9a-f]{24}(\.fit)?\.mp4\..*\.part$")
 PRUNE_INTERVAL = 3600.0
 # Beside the videos: the volume's id, which names the lease its pruning takes (``volume_id``).
 VOLUME_ID_FILE = ".volume-id"
 # Part files and fitted copies are work in progress for minutes (a download, an encode, a few delivery
 # attempts): one this old belongs to work that ended without tidying up, whatever the retention.
 STALE_WORK_AGE = DAY
+
+
+def part_job_id(path: Path) -> int | None:
+    """The job whose video (or fitted copy) the part file ``path`` is being written for, or None."""
+    match = _PART.match(path.name)
+    return int(match["job"]) if match else None
 
 
 def fitted_job_id(path: Path) -> int | None:

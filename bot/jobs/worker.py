@@ -188,7 +188,7 @@ class JobWorker:
     async def _tidy_after_restart(self) -> None:
         """Once per process, before any download: finish what a crashed predecessor left between two steps."""
         try:
-            await remove_leftover_files(self.store, self.videos)
+            await remove_leftover_files(self.store, self.videos, now=self.clock())
             await tidy_shared_rows(self.store, lambda job_id: self.refresh_status(job_id, force=True),
                                    owner=self.owner, lease_s=self.config.lease_seconds, clock=self.clock)
         except Exception:
