@@ -14,8 +14,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.config import load_settings
+from cogs.app import VeoApp
 from cogs.gateway_leases import lease_name
-from tests.support.e2e import World, running_bot, world
+from tests.support.e2e import FAST_CORE, FAST_RETRY, World, running_bot, world
 from tests.support.postgres import PostgresServer
 from tests.test_process import bot_env, start_bot
 
@@ -146,3 +148,24 @@ async def test_a_process_that_lost_its_shards_lease_closes_the_shard_and_waits_f
         await w.discord.wait_until(lambda: w.discord.identify_count == 2 and identified_connections(w) == 1,
                                    timeout=10)
         assert app.bot.get_guild(w.guild.id) is not None and not w.discord.identify_violations
+
+
+async def test_a_process_stopped_while_waiting_for_a_shard_closes_at_once(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    async with postgres_server.database() as url, world(tmp_path) as w:
+        env = {"DATABASE_URL": url, "DISCORD_SHARD_COUNT": "1"}
+        async with running_bot(w, env) as holder:
+            settings = load_settings(w.env(**env, VEO_DATA_DIR=str(tmp_path / "newcomer")))
+            newcomer = await VeoApp.create(settings, retry=FAST_RETRY, **FAST_CORE)
+            try:
+                await newcomer.start()
+                await w.discord.wait_until(lambda: newcomer.gateway_leases.waiting == 1, timeout=10)
+            finally:
+                closing = time.monotonic()
+                await asyncio.wait_for(newcomer.close(), 20)
+            # Stopping does not wait for the shard it never opened (a close that waits for it takes 20 s).
+            assert time.monotonic() - closing < 5
+            assert w.discord.identify_count == 1 and identified_connections(w) == 1
+            [lease] = await holder.store.live_process_leases(time.time(), "shard:")
+            assert lease.owner == holder.runtime.owner  # the newcomer never held it, and released nothing
