@@ -314,9 +314,14 @@ class JobWorker:
         return images
 
     async def _drop_images(self, job: Job) -> None:
-        if job.image_count:
+        if not job.image_count:
+            return
+        remove_inputs(job.input_dir)
+        try:
             await self.store.drop_job_images(job.id)
-            remove_inputs(job.input_dir)
+        except Exception:
+            # Never in the way of recording the submission: the tidying after a restart drops them anyway.
+            log.exception("job=%s could not forget its input images", job.id)
 
     async def _handle_due(self, job: Job) -> None:
         if job.status is JobStatus.SUBMITTING:
