@@ -26,6 +26,7 @@ from bot.jobs.config import CoreConfig
 from bot.jobs.continuation import Continuations
 from bot.jobs.notifiers import FaceNotifiers
 from bot.jobs.ports import Fitter, JobStore, Notifier
+from bot.jobs.process_leases import exclusive
 from bot.jobs.provider import VideoProvider
 from bot.jobs.records import Job
 from bot.jobs.service import JobService
@@ -41,6 +42,7 @@ from bot.orientations import parse_orientation_map
 log = logging.getLogger(__name__)
 
 NONCE_SALT_META = "nonce_salt"
+PRUNE_LEASE_PREFIX = "chore:prune-videos:"
 
 
 def build_provider(
@@ -140,6 +142,11 @@ class Runtime:
         for probe in health_probes:
             self.health.add_probe(probe)
 
+    @property
+    def owner(self) -> str:
+        """Who this process is in the leases it holds (its job leases, its named leases): unique per process."""
+        return self.worker.owner
+
     def video_link(self, job: Job) -> str | None:
         """The lasting public URL of a job's stored video, if there is one."""
         return self.videos.public_url(job.id)
@@ -149,8 +156,14 @@ class Runtime:
         if self.http is not None:
             await self.http.start()
         if self.videos.keeps_videos and self._pruner is None:
+            # The videos are on this machine's disk, or a volume several processes mount: each volume is pruned
+            # by one process at a time, whichever holds the lease named after it.
+            lease = f"{PRUNE_LEASE_PREFIX}{await asyncio.to_thread(self.videos.volume_id)}"
             self._pruner = asyncio.create_task(
-                self.videos.run_pruner(self._stop, on_pruned=self.metrics.videos_pruned.inc),
+                self.videos.run_pruner(
+                    self._stop, on_pruned=self.metrics.videos_pruned.inc,
+                    turn=lambda: exclusive(self.store, lease, self.owner, self.worker.config.lease_seconds),
+                ),
                 name="veo-video-pruner",
             )
 

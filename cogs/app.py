@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.jobs.admin import WorkspaceAdmin
 from bot.jobs.continuation import Continuations
 from bot.jobs.ports import JobStore
+from bot.jobs.process_leases import exclusive
 from bot.jobs.service import JobService
 from bot.jobs.worker import JobWorker
 from bot.runtime import Runtime
@@ -30,6 +31,7 @@ from cogs.commands.prefer import PreferCog
 from cogs.commands.queue import QueueCog
 from cogs.commands.veo import VeoCog
 from cogs.errors import VeoCommandTree
+from cogs.gateway_leases import GatewayLeases
 from cogs.health import DiscordHealth
 from cogs.identify import IdentifyGate
 from cogs.ids import PLATFORM
@@ -42,6 +44,7 @@ from db import open_store
 
 log = logging.getLogger(__name__)
 
+SYNC_LEASE = "chore:sync-commands"
 
 
 def configure_discord_endpoints(settings: Settings) -> None:
@@ -85,6 +88,8 @@ class VeoBot(commands.Bot):
         return self.app.runtime.continuations
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # First the shard's lease: a shard a live process holds is not opened a second time (this one waits).
+        await self.app.gateway_leases.acquire(shard_id)
         # Instead of discord.py's 5 s sleep between this process's shards: a turn booked in the store, which
         # every process of the bot shares.
         await self.app.identify_gate.wait(shard_id)
@@ -105,10 +110,16 @@ class VeoBot(commands.Bot):
         self.add_dynamic_items(RegenerateButton, ContinueButton, DeleteButton)
         self.add_listener(form_submitted, "on_interaction")
         if self.app.sync_on_start:
-            try:
-                await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
-            except discord.HTTPException as exc:
-                log.error("slash command sync failed: %s %s; run `veo-bot sync` to retry", exc.status, exc.code)
+            # Processes starting together sync once, the one holding the lease (they all register the same
+            # commands); Discord allows 200 command creates a day per guild.
+            async with exclusive(self.app.store, SYNC_LEASE, self.app.runtime.owner,
+                                 self.app.settings.lease_seconds) as mine:
+                if not mine:
+                    return
+                try:
+                    await sync_commands(self.tree, self.app.store, self.app.settings.guild_ids)
+                except discord.HTTPException as exc:
+                    log.error("slash command sync failed: %s %s; run `veo-bot sync` to retry", exc.status, exc.code)
 
 
 class ShardedVeoBot(VeoBot, commands.AutoShardedBot):
@@ -132,6 +143,9 @@ class VeoApp:
         self.role = self.settings.role
         self.bot = build_bot(self)
         self.identify_gate = IdentifyGate(runtime.store, self.bot, window=self.settings.discord_identify_window)
+        self.gateway_leases = GatewayLeases(runtime.store, self.bot, owner=runtime.owner,
+                                            lease_s=self.settings.lease_seconds,
+                                            shard_count=self.settings.shard_count or 1)
         shards = self.settings.shards if isinstance(self.bot, ShardedVeoBot) else None
         self.discord_health = DiscordHealth(runtime.metrics, shards=shards)
         self.discord_health.attach(self.bot)
@@ -215,8 +229,12 @@ class VeoApp:
         if not self.bot.is_closed():
             await self.bot.close()
         if self._bot_task is not None:
+            if self.gateway_leases.waiting:
+                self._bot_task.cancel()  # a shard still waiting for its lease: closing the client does not end that
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._bot_task
+        # The gateway is closed: a process waiting for these shards may open them now.
+        await self.gateway_leases.release_all()
         await self.runtime.close()
 
     async def kill(self) -> None:
@@ -227,4 +245,5 @@ class VeoApp:
                 await self._bot_task
         with contextlib.suppress(Exception):
             await self.bot.http.close()
+        await self.gateway_leases.abandon()  # a dead process renews nothing: its shards' leases run out
         await self.runtime.kill()

@@ -33,9 +33,14 @@ from db.sqlite.connection import DatabaseLock
 from db.sqlite.connection import migration_scripts as sqlite_migrations
 
 BATCH_ROWS = 5000
+# Rows per batch of a table whose rows are large: a job's images are up to VEO_MAX_IMAGE_BYTES each, so a batch
+# holds at most this many of them in memory.
+LARGE_ROW_BATCHES = {"job_images": 8}
 # Columns that hold a process's claim on a job, never carried from one database to another.
 # Columns of process state, left empty in the target.
 PROCESS_STATE = frozenset({"lease_owner"})
+# Tables of process state only (who holds which named lease): the source's holders are gone, nothing to copy.
+PROCESS_TABLES = frozenset({"process_leases"})
 # Bookkeeping of each backend, not the bot's data.
 SQLITE_INTERNAL = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4")
 POSTGRES_INTERNAL = ("schema_version",)
@@ -119,7 +124,7 @@ def _open_source(path: Path) -> sqlite3.Connection:
 def _source_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
     names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     return {name: [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?) ORDER BY cid", (name,))]
-            for name in names if name not in SQLITE_INTERNAL}
+            for name in names if name not in SQLITE_INTERNAL and name not in PROCESS_TABLES}
 
 
 async def _target_tables(conn: asyncpg.Connection[Any]) -> dict[str, dict[str, str]]:
@@ -179,7 +184,8 @@ def _converter(data_type: str) -> Callable[[Any], Any]:
 def _batches(conn: sqlite3.Connection, table: str, columns: Sequence[str],
              converters: Sequence[Callable[[Any], Any]]) -> Iterator[list[tuple[Any, ...]]]:
     cursor = conn.execute(f"SELECT {_identifier(*columns)} FROM {_identifier(table)} ORDER BY rowid")
-    while rows := cursor.fetchmany(BATCH_ROWS):
+    size = LARGE_ROW_BATCHES.get(table, BATCH_ROWS)
+    while rows := cursor.fetchmany(size):
         yield [tuple(convert(v) for convert, v in zip(converters, row, strict=True)) for row in rows]
 
 

@@ -22,6 +22,8 @@ class CoreConfig:
     poll_interval: float = default("poll_interval")
     job_timeout: float = default("job_timeout")
     data_dir: Path = _DATA_DIR
+    # The largest input image a job may carry (VEO_MAX_IMAGE_BYTES): checked again before a job is stored.
+    max_image_bytes: int = default("max_image_bytes")
     # The first poll comes a little after submission: Veo never finishes in under half a minute.
     first_poll_delay: float | None = None
     # Learn how long jobs take and poll around the expected completion (bot/jobs/schedule.py); when off,
@@ -83,6 +85,7 @@ class CoreConfig:
             poll_interval=settings.poll_interval,
             job_timeout=settings.job_timeout,
             data_dir=settings.data_dir,
+            max_image_bytes=settings.max_image_bytes,
             max_prompt_chars=settings.max_prompt_chars,
             defaults=defaults_from_settings(settings),
             lease_seconds=settings.lease_seconds,

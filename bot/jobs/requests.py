@@ -6,6 +6,7 @@ Each refusal is an ``InvalidInput`` that says what to change; nothing is stored 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.jobs.errors import InvalidInput
@@ -112,3 +113,13 @@ def image_from_bytes(data: bytes, label: str, kind: ImageKind, max_bytes: int) -
         raise InvalidInput("`{option}` is not a valid {kind} image (its content does not match).",
                            params={"option": label, "kind": kind.extension.upper()})
     return ImageInput(data=data, filename=f"{label}.{kind.extension}", content_type=kind.content_type)
+
+
+def check_job_images(images: Sequence[ImageInput], max_bytes: int) -> None:
+    """Refuse, before a job is stored, images a face let through that no job may carry: more than a first and a
+    last frame, or one that is not a PNG, JPEG or WebP image of at most ``max_bytes``."""
+    if len(images) > 2:
+        raise InvalidInput("A video takes at most two images: `image` and `last_frame`.")
+    for label, image in zip(("image", "last_frame"), images, strict=False):
+        kind = image_kind(image.content_type, len(image.data), label, max_bytes)
+        image_from_bytes(image.data, label, kind, max_bytes)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from bot.jobs.errors import ChannelList, LimitReached, NotAllowed, NotFound
-from bot.jobs.inputs import remove_inputs, save_inputs
+from bot.jobs.inputs import remove_inputs
 from bot.jobs.policy import Policy, Refusal, day_start
 from bot.jobs.ports import JobStore, StatusView
 from bot.jobs.preferences import (
@@ -22,6 +22,7 @@ from bot.jobs.preferences import (
 )
 from bot.jobs.provider import ImageInput
 from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, NewJob, Workspace
+from bot.jobs.requests import check_job_images
 from bot.jobs.worker import JobWorker
 
 log = logging.getLogger(__name__)
@@ -74,22 +75,18 @@ class JobService:
     async def create_job(
         self, new: NewJob, images: Sequence[ImageInput] = (), *, policy: Policy | None = None
     ) -> Job:
-        """Admit a request under the guild's limits (images first, then the row), post its status message,
-        and submit it if a slot is free; raise ``LimitReached`` when a limit refuses it."""
+        """Admit a request under the guild's limits (the row and its images in one transaction, so that any
+        process can submit it), post its status message, and submit it if a slot is free; raise ``LimitReached``
+        when a limit refuses it, ``InvalidInput`` for images no job may carry (nothing stored either way)."""
+        check_job_images(images, self.worker.config.max_image_bytes)
         policy = policy or await self.policy(new.workspace)
         # Whether the job gets a thread is decided now, once: a later change of the channel's setting leaves it be.
         in_thread = new.in_thread or new.channel_id in policy.thread_channels
-        input_dir = save_inputs(self.worker.config.data_dir, images)
-        try:
-            admission = await self.store.admit_job(
-                dataclasses.replace(new, image_count=len(images), input_dir=input_dir, in_thread=in_thread),
-                policy, self.clock(),
-            )
-        except BaseException:
-            remove_inputs(input_dir)
-            raise
+        admission = await self.store.admit_job(
+            dataclasses.replace(new, image_count=len(images), input_dir=None, in_thread=in_thread),
+            policy, self.clock(), images,
+        )
         if admission.job_id is None:
-            remove_inputs(input_dir)
             raise self._refusal(admission.refusal, admission.retry_at, policy)
         job_id = admission.job_id
         log.info("job=%s created platform=%s workspace=%s user=%s model=%s images=%s",
@@ -239,7 +236,8 @@ class JobService:
             state = _label(fresh.status) if fresh else "gone"
             raise NotAllowed("Job #{job} finished while you were cancelling it ({state}).",
                              params={"job": job.id, "state": state})
-        remove_inputs(job.input_dir)
+        await self.store.drop_job_images(job.id)
+        remove_inputs(job.input_dir)  # a job queued before images moved into the database
         log.info("job=%s cancelled by user=%s moderator=%s", job.id, user_id, is_moderator)
         if job.user_id != user_id:
             await self.store.add_audit(workspace, user_id, "cancel", f"job #{job.id}", self.clock(), job_id=job.id)

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import time
@@ -24,11 +25,19 @@ _NAME = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.mp4$")
 _FITTED = re.compile(r"^(?P<job>[0-9]{1,18})-(?P<token>[0-9a-f]{24})\.fit\.mp4$")
 FITTED_SUFFIX = ".fit.mp4"
 # Downloads and fits land in ``.<name>.<random>.part`` files beside their destination, then are renamed.
-_PART = re.compile(r"^\.[0-9]{1,18}-[0-9a-f]{24}(\.fit)?\.mp4\..*\.part$")
+_PART = re.compile(r"^\.(?P<job>[0-9]{1,18})-[0-9a-f]{24}(\.fit)?\.mp4\..*\.part$")
 PRUNE_INTERVAL = 3600.0
+# Beside the videos: the volume's id, which names the lease its pruning takes (``volume_id``).
+VOLUME_ID_FILE = ".volume-id"
 # Part files and fitted copies are work in progress for minutes (a download, an encode, a few delivery
 # attempts): one this old belongs to work that ended without tidying up, whatever the retention.
 STALE_WORK_AGE = DAY
+
+
+def part_job_id(path: Path) -> int | None:
+    """The job whose video (or fitted copy) the part file ``path`` is being written for, or None."""
+    match = _PART.match(path.name)
+    return int(match["job"]) if match else None
 
 
 def fitted_job_id(path: Path) -> int | None:
@@ -119,20 +128,43 @@ class VideoStore:
             log.info("removed %d stored video(s) older than %.1f days", removed, self.retention / DAY)
         return removed
 
+    def volume_id(self) -> str:
+        """The id of the volume the videos are on, made once by whichever process comes first and read by every
+        other that shares the volume (from this machine or another): the name of the lease that prunes it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / VOLUME_ID_FILE
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_text(encoding="ascii").strip()
+        staged = self.root / f"{VOLUME_ID_FILE}.{secrets.token_hex(8)}.tmp"
+        staged.write_text(secrets.token_hex(12), encoding="ascii")
+        try:
+            os.link(staged, path)  # whole or not at all, and only if no other process made it first
+        except FileExistsError:
+            pass
+        finally:
+            staged.unlink()
+        return path.read_text(encoding="ascii").strip()
+
     async def run_pruner(
         self,
         stop: asyncio.Event,
         *,
         interval: float = PRUNE_INTERVAL,
         on_pruned: Callable[[int], None] | None = None,
+        turn: Callable[[], contextlib.AbstractAsyncContextManager[bool]] | None = None,
     ) -> None:
-        """Prune now and then every ``interval`` seconds until ``stop`` is set."""
+        """Prune now and then every ``interval`` seconds until ``stop`` is set; with ``turn`` (the volume's lease),
+        only the rounds whose turn says True prune (another process is pruning the same volume otherwise)."""
         while not stop.is_set():
             try:
-                removed = await asyncio.to_thread(self.prune)
+                if turn is None:
+                    removed = await asyncio.to_thread(self.prune)
+                else:
+                    async with turn() as mine:
+                        removed = await asyncio.to_thread(self.prune) if mine else 0
                 if on_pruned is not None and removed:
                     on_pruned(removed)
-            except OSError:
+            except Exception:
                 log.exception("pruning stored videos failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)

@@ -21,6 +21,7 @@ from bot.jobs.inputs import load_inputs, remove_inputs
 from bot.jobs.leases import Leases
 from bot.jobs.ports import Fitter, JobStore, Notifier, StatusView
 from bot.jobs.provider import (
+    ImageInput,
     ProviderBusy,
     SafetyRejected,
     SubmissionUncertain,
@@ -30,7 +31,7 @@ from bot.jobs.provider import (
     VideoProvider,
 )
 from bot.jobs.records import Job, JobStatus
-from bot.jobs.recovery import refresh_stale_statuses, remove_leftover_files
+from bot.jobs.recovery import remove_leftover_files, tidy_shared_rows
 from bot.jobs.schedule import PollSchedule
 from bot.jobs.status_messages import StatusMessages, shown_state
 from bot.jobs.videos import VideoStore
@@ -187,8 +188,9 @@ class JobWorker:
     async def _tidy_after_restart(self) -> None:
         """Once per process, before any download: finish what a crashed predecessor left between two steps."""
         try:
-            await remove_leftover_files(self.store, self.videos)
-            await refresh_stale_statuses(self.store, lambda job_id: self.refresh_status(job_id, force=True))
+            await remove_leftover_files(self.store, self.videos, now=self.clock())
+            await tidy_shared_rows(self.store, lambda job_id: self.refresh_status(job_id, force=True),
+                                   owner=self.owner, lease_s=self.config.lease_seconds, clock=self.clock)
         except Exception:
             log.exception("tidying up after the last run failed; carrying on")
 
@@ -265,7 +267,7 @@ class JobWorker:
 
     async def _submit(self, job: Job) -> None:
         try:
-            images = load_inputs(job.input_dir)
+            images = await self._images(job)
         except (OSError, ValueError, KeyError):
             log.warning("job=%s input images missing", job.id)
             await self._fail(job, JobStatus.FAILED, LOST_INPUTS, from_statuses=(JobStatus.SUBMITTING,))
@@ -284,7 +286,8 @@ class JobWorker:
             await self._fail(job, JobStatus.FAILED, SUBMIT_FAILED, from_statuses=(JobStatus.SUBMITTING,))
             return
         finally:
-            remove_inputs(job.input_dir)
+            # Sent or refused, a job is never sent again: its images are of no further use.
+            await self._drop_images(job)
         other = await self.store.get_job_by_task(task_id)
         if other is not None and other.id != job.id:
             # Two jobs cannot share a task (a replayed or cached answer?): which one is billed is unknown.
@@ -300,6 +303,25 @@ class JobWorker:
         else:
             log.warning("job=%s submitted task=%s but it was cancelled or taken over meanwhile", job.id, task_id)
         await self.refresh_status(job.id, force=True)
+
+    async def _images(self, job: Job) -> list[ImageInput]:
+        """The job's input images: stored with it, or (a job queued before they were) in files."""
+        images = await self.store.job_images(job.id)
+        if not images and job.input_dir is not None:
+            images = load_inputs(job.input_dir)
+        if len(images) != job.image_count:
+            raise FileNotFoundError(f"{len(images)} of {job.image_count} images")
+        return images
+
+    async def _drop_images(self, job: Job) -> None:
+        if not job.image_count:
+            return
+        remove_inputs(job.input_dir)
+        try:
+            await self.store.drop_job_images(job.id)
+        except Exception:
+            # Never in the way of recording the submission: the tidying after a restart drops them anyway.
+            log.exception("job=%s could not forget its input images", job.id)
 
     async def _handle_due(self, job: Job) -> None:
         if job.status is JobStatus.SUBMITTING:
@@ -373,7 +395,7 @@ class JobWorker:
     ) -> None:
         if await self.store.mark_failed(job.id, status, error, self.clock(), safety_rejection=safety,
                                         from_statuses=from_statuses, token=job.lease_token):
-            remove_inputs(job.input_dir)
+            await self._drop_images(job)
             await self.refresh_status(job.id, force=True)
             fresh = await self.store.get_job(job.id)
             if fresh is not None:

@@ -12,14 +12,17 @@ the wait and let the caps be exceeded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from bot.jobs.policy import Admission, Policy
+from bot.jobs.provider import ImageInput
 from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
+from db.image_kinds import image_rows
 from db.postgres.base import texts
 from db.postgres.connection import schema_version
 from db.postgres.preference_queries import PreferenceQueries
 from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
+from db.postgres.shared_state import SharedStateQueries
 from db.postgres.submit_queue import ADMIT_LOCK_SPACE, CLAIM_LOCK, admit, claim
 from db.postgres.workspace_queries import WorkspaceQueries
 
@@ -43,7 +46,7 @@ _KEEP_LEASE = {
 }
 
 
-class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
+class PostgresJobStore(WorkspaceQueries, PreferenceQueries, SharedStateQueries):
     """The job store on a PostgreSQL database; any number of connections (and store objects) may share it, and
 every method keeps its meaning among them."""
 
@@ -72,16 +75,19 @@ every method keeps its meaning among them."""
         """Store a new job as queued, with no limit checks, and return it with its number."""
         return await insert(self._pool, new, now)
 
-    async def admit_job(self, new: NewJob, policy: Policy, now: float) -> Admission:
-        """Check the queue length, cooldown and daily quotas and store the job, in one transaction.
+    async def admit_job(self, new: NewJob, policy: Policy, now: float, images: Sequence[ImageInput] = ()
+                        ) -> Admission:
+        """Check the queue length, cooldown and daily quotas and store the job with its ``images``, in one
+        transaction (a job is never stored without its images).
 
         The workspace's advisory lock makes check-and-insert one step for every process: concurrent requests
         can never exceed a limit. Unrelated workspaces admit in parallel (a hash collision only serialises two).
         """
+        image_rows(images)  # more images than a job holds: refused before anything is written
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", ADMIT_LOCK_SPACE,
                                f"{new.platform}:{new.workspace_id}")
-            return await admit(conn, new, policy, now)
+            return await admit(conn, new, policy, now, images)
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this number, or None."""

@@ -4,11 +4,15 @@ claiming queued jobs under the caps. Each runs in a transaction that holds its a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
+from bot.jobs.provider import ImageInput
 from bot.jobs.records import ACTIVE_STATUSES, Job, Limits, NewJob
 from db.claims import select_claimable, workspace_caps
 from db.postgres.base import Connection, texts
 from db.postgres.rows import JOB_COLUMNS, insert, job_of
+from db.postgres.shared_state import insert_images
 from db.postgres.workspace_queries import last_request_at, quota_used
 
 _ACTIVE = texts(sorted(ACTIVE_STATUSES))
@@ -18,7 +22,8 @@ CLAIM_LOCK = (7305, 1)
 ADMIT_LOCK_SPACE = 7306
 
 
-async def admit(conn: Connection, new: NewJob, policy: Policy, now: float) -> Admission:
+async def admit(conn: Connection, new: NewJob, policy: Policy, now: float,
+                images: Sequence[ImageInput] = ()) -> Admission:
     """Check the limits and insert the job (see ``admit_job``); in a transaction holding the workspace's lock."""
     since = day_start(now)
     queued = await conn.fetchval(
@@ -36,6 +41,7 @@ async def admit(conn: Connection, new: NewJob, policy: Policy, now: float) -> Ad
     if policy.daily_quota_per_guild and workspace_used >= policy.daily_quota_per_guild:
         return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
     job = await insert(conn, new, now)
+    await insert_images(conn, job.id, images)
     return Admission(job.id, used_today=user_used + 1)
 
 

@@ -116,6 +116,9 @@ def open_database(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     try:
         migrate(conn)
+        # The database is this process's alone (its file lock): a named lease found in it was held by a process
+        # that has died. Freed now, so that a restart does not wait for it to run out (the token stays).
+        conn.execute("UPDATE process_leases SET owner = '', expires_at = 0 WHERE owner != ''")
     except BaseException:
         conn.close()
         raise

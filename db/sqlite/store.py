@@ -9,10 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
+from bot.jobs.provider import ImageInput
 from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
 from db.claims import UserKey, WorkspaceKey, select_claimable, workspace_caps
+from db.image_kinds import image_rows
 from db.sqlite.base import marks, scalar
 from db.sqlite.preference_queries import PreferenceQueries
+from db.sqlite.shared_state import SharedStateQueries, insert_images
 from db.sqlite.stats_queries import StatsQueries
 from db.sqlite.workspace_queries import WorkspaceQueries, last_request_at, quota_used
 
@@ -125,7 +128,8 @@ def _claim(conn: sqlite3.Connection, limits: Limits, deadline: float, batch: int
     return jobs
 
 
-def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) -> Admission:
+def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float,
+           images: Sequence[ImageInput]) -> Admission:
     """Check the limits and insert the job (see ``admit_job``)."""
     since = day_start(now)
     queued = int(scalar(conn, "SELECT COUNT(*) FROM jobs WHERE workspace_id = ? AND platform = ? AND status = ?",
@@ -142,10 +146,11 @@ def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) ->
     if policy.daily_quota_per_guild and workspace_used >= policy.daily_quota_per_guild:
         return Admission(None, Refusal.GUILD_QUOTA, retry_at=since + 86400, used_today=user_used)
     job_id = _insert(conn, new, now)
+    insert_images(conn, job_id, images)
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
+class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, SharedStateQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
@@ -164,12 +169,16 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
             return job
         return await self._write(work)
 
-    async def admit_job(self, new: NewJob, policy: Policy, now: float) -> Admission:
-        """Check the queue length, cooldown and daily quotas and store the job, in one transaction.
+    async def admit_job(self, new: NewJob, policy: Policy, now: float, images: Sequence[ImageInput] = ()
+                        ) -> Admission:
+        """Check the queue length, cooldown and daily quotas and store the job with its ``images``, in one
+        transaction.
 
-        Checking and inserting together means concurrent requests can never exceed a limit.
+        Checking and inserting together means concurrent requests can never exceed a limit; a job is never stored
+        without its images.
         """
-        return await self._write(lambda conn: _admit(conn, new, policy, now))
+        image_rows(images)  # more images than a job holds: refused before anything is written
+        return await self._write(lambda conn: _admit(conn, new, policy, now, images))
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this number, or None."""

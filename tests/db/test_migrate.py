@@ -22,6 +22,7 @@ import db.migrate
 from bot.jobs.policy import WorkspaceSettings
 from bot.jobs.ports import JobStore
 from bot.jobs.preferences import MemberPreferences
+from bot.jobs.provider import ImageInput
 from bot.jobs.records import JobStatus
 from bot.jobs.videos import KEY_META
 from bot.runtime import NONCE_SALT_META
@@ -29,12 +30,15 @@ from db import open_store
 from db.migrate import BadArguments, MigrationRefused, copy_database
 from db.migrate_command import main as migrate_db
 from db.sqlite.store import SqliteJobStore
-from tests.db.contract.helpers import ROOMY, T0, new_job, submitted, ws
+from tests.db.contract.helpers import ROOMY, T0, new_job, policy, submitted, ws
 from tests.support.postgres import PostgresServer, with_database
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("jobs", "workspace_settings", "audit_log", "member_preferences", "meta", "identify_buckets")
+TABLES = ("jobs", "workspace_settings", "audit_log", "member_preferences", "meta", "identify_buckets", "job_images",
+          "process_leases")
+IMAGES = [ImageInput(b"\x89PNG\r\n\x1a\n\x00\xff" * 9, "image.png", "image/png"),
+          ImageInput(b"\xff\xd8\xff\x00" * 5, "last_frame.jpg", "image/jpeg")]
 
 
 @pytest.fixture
@@ -79,8 +83,13 @@ async def fill(store: JobStore) -> list[int]:
     claimed = await store.insert_job(new_job(user=21, guild="T0123", platform="slack"), T0 + 3)
     assert claimed.id in [j.id for j in await store.claim_submittable(ROOMY, T0 + 3, T0 + 120, 99)]
     ids.append(claimed.id)  # submitting
+    with_images = await store.admit_job(dataclasses.replace(new_job(user=22, prompt="two frames"), image_count=2),
+                                        policy(daily_quota_per_user=0, daily_quota_per_guild=0), T0 + 5, IMAGES)
+    assert with_images.job_id is not None
+    ids.append(with_images.job_id)
     queued = await store.insert_job(new_job(user=1, prompt="still queued"), T0 + 4)
     ids.append(queued.id)
+    assert await store.take_process_lease("shard:1:0", "a-process", T0, 60.0) is not None
     await store.save_workspace_settings(
         WorkspaceSettings("discord", "10", max_active_per_user=1, cooldown_seconds=2.5, allowed_channels=("100",),
                           allowed_models=("veo3.1",), thread_channels=("101",), paused=True, pause_reason="maint"),
@@ -133,6 +142,8 @@ async def test_everything_is_copied_and_reads_back_equal(tmp_path: Path, target:
     assert copied["jobs"] == len(jobs) and copied["meta"] == 2 and copied["identify_buckets"] == 1
     assert copied["workspace_settings"] == 1 and copied["member_preferences"] == 1
     assert copied["audit_log"] == len(expected_audit) >= 2
+    # A queued job's images go with it; who held which lease is the source's processes' state, not copied.
+    assert copied["job_images"] == 2 and "process_leases" not in copied
     assert {j.status for j in jobs.values()} == set(JobStatus)  # every state
     pg = await open_store(target)
     try:
@@ -143,6 +154,9 @@ async def test_everything_is_copied_and_reads_back_equal(tmp_path: Path, target:
         assert await pg.member_preferences(ws(10), "1") == expected_prefs
         assert await pg.get_meta(NONCE_SALT_META) == "a1b2c3"
         assert await pg.get_meta(KEY_META) == "ff" * 32
+        [with_images] = [j for j in jobs.values() if j.image_count == 2 and j.status is JobStatus.QUEUED]
+        assert await pg.job_images(with_images.id) == IMAGES
+        assert await pg.live_process_leases(T0) == []
         # The identify turn booked in SQLite still holds: the next one waits a window.
         assert await pg.reserve_identify_slot(0, 5.0, T0) == 5.0
         # The sequence was set: the next job (and audit entry) gets the next number.
@@ -183,6 +197,20 @@ async def test_many_jobs_are_copied_in_batches(tmp_path: Path, target: str,
     assert [n for t, n in seen if t == "jobs"] == [10, 20, 25]
     assert report.tables[0].name == "jobs" and report.tables[0].rows == 25
     assert (await row_counts(target))["jobs"] == 25
+
+
+async def test_images_are_copied_a_few_rows_at_a_time(tmp_path: Path, target: str) -> None:
+    store = await SqliteJobStore.open(tmp_path / "veo.sqlite3")
+    try:
+        for n in range(10):
+            await store.admit_job(new_job(user=n), policy(daily_quota_per_user=0, daily_quota_per_guild=0), T0,
+                                  IMAGES)
+    finally:
+        await store.close()
+    seen: list[tuple[str, int]] = []
+    await copy_database(source_url(tmp_path), target, lambda t, n: seen.append((t, n)))
+    # Each image may be VEO_MAX_IMAGE_BYTES: a batch holds a bounded few, never the whole table.
+    assert [n for t, n in seen if t == "job_images"] == [8, 16, 20]
 
 
 async def test_an_error_half_way_leaves_the_target_empty(tmp_path: Path, target: str,

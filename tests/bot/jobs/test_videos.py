@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bot.jobs.videos import DAY, VideoStore, load_name_key
+from bot.jobs.process_leases import exclusive
+from bot.jobs.videos import DAY, VOLUME_ID_FILE, VideoStore, load_name_key
 from db.sqlite.store import SqliteJobStore
 from tests.conftest import FakeClock
 
@@ -84,6 +87,39 @@ async def test_pruner_runs_at_once_and_stops_when_told(tmp_path: Path, clock: Fa
     stop.set()
     await asyncio.wait_for(task, 2)
     assert pruned == [1] and not videos.path_for(1).exists()
+
+
+async def test_processes_sharing_a_volume_prune_it_one_at_a_time(
+    tmp_path: Path, clock: FakeClock, store: SqliteJobStore
+) -> None:
+    here, there = _store(tmp_path, clock, retention=DAY), _store(tmp_path, clock, retention=DAY)
+    volume = here.volume_id()
+    assert there.volume_id() == volume and len(volume) == 24  # one id per volume, whoever made it
+    assert _store(tmp_path / "elsewhere", clock, retention=DAY).volume_id() != volume
+    assert [p.name for p in here.root.iterdir()] == [VOLUME_ID_FILE]  # no staging file left
+    here.path_for(1).write_bytes(b"x")
+    os.utime(here.path_for(1), (0, 0))
+    lease = f"chore:prune-videos:{volume}"
+    token = await store.take_process_lease(lease, "the process pruning it now", clock(), 60.0)
+    assert token is not None
+    stop = asyncio.Event()
+    rounds: list[bool] = []
+
+    @contextlib.asynccontextmanager
+    async def turn() -> AsyncIterator[bool]:
+        async with exclusive(store, lease, "this process", 60.0, clock=clock) as mine:
+            rounds.append(mine)
+            if len(rounds) == 2:
+                stop.set()
+            yield mine
+
+    await asyncio.wait_for(there.run_pruner(stop, interval=0.001, turn=turn), 5)
+    assert rounds[0] is False and here.path_for(1).exists()  # the holder's round, not this one's
+    assert await store.release_process_lease(lease, "the process pruning it now", token)
+    stop.clear()
+    rounds.clear()
+    await asyncio.wait_for(there.run_pruner(stop, interval=0.001, turn=turn), 5)
+    assert rounds[0] is True and not here.path_for(1).exists()
 
 
 async def test_name_key_is_created_once_per_database(store: SqliteJobStore) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
+import pytest
+
 from bot.jobs.config import CoreConfig
+from bot.jobs.errors import InvalidInput
 from bot.jobs.ports import DeliveryFailed
 from bot.jobs.provider import ImageInput
 from bot.jobs.records import JobStatus, Limits, Workspace
-from bot.jobs.worker import INTERRUPTED_SUBMISSION, TIMED_OUT, JobWorker
+from bot.jobs.worker import INTERRUPTED_SUBMISSION, LOST_INPUTS, TIMED_OUT, JobWorker
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI, Fault, TaskScript, make_mp4_bytes
 from tests.support.core import RecordingNotifier, job_core
@@ -54,7 +58,73 @@ async def test_images_are_sent_in_order_and_then_removed(
         assert job.image_count == 2
         files = api.create_requests()[0].files
         assert [(f.name, f.data) for f in files] == [("input_reference", PNG), ("input_reference", JPEG)]
-        assert job.input_dir is not None and not Path(job.input_dir).exists()
+        # Kept in the database with the job, never on this machine's disk, and forgotten once sent.
+        assert job.input_dir is None and not (tmp_path / "data" / "inputs").exists()
+        assert await core.store.job_images(job.id) == []
+
+
+async def test_a_queued_jobs_images_wait_in_the_database_until_it_is_sent(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, limits=Limits(1, 10, 20),
+    ) as core:
+        api.default_script = TaskScript(polls_until_done=0)
+        await core.service.create_job(core.request())
+        images = [ImageInput(PNG, "image.png", "image/png")]
+        queued = await core.service.create_job(core.request(), images)
+        assert queued.status is JobStatus.QUEUED and await core.store.job_images(queued.id) == images
+        await core.tick(15)
+        assert (await core.job(queued.id)).status is JobStatus.SUBMITTED
+        assert api.create_requests()[1].files[0].data == PNG
+        assert await core.store.job_images(queued.id) == []
+
+
+async def test_a_job_queued_with_image_files_before_the_upgrade_is_still_sent(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    folder = tmp_path / "inputs" / "legacy"
+    folder.mkdir(parents=True)
+    (folder / "0.bin").write_bytes(PNG)
+    (folder / "inputs.json").write_text(
+        '[{"file": "0.bin", "filename": "image.png", "content_type": "image/png"}]', encoding="utf-8")
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
+        api.default_script = TaskScript(polls_until_done=0)
+        old = await core.store.insert_job(dataclasses.replace(core.request(), image_count=1, input_dir=str(folder)),
+                                          clock())
+        await core.tick(1)
+        assert (await core.job(old.id)).status is not JobStatus.QUEUED
+        assert api.create_requests()[0].files[0].data == PNG
+        assert not folder.exists()  # removed once sent, as before
+
+
+async def test_a_job_whose_images_are_gone_fails_without_being_sent(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url) as core:
+        lost = await core.store.insert_job(dataclasses.replace(core.request(), image_count=1), clock())
+        await core.tick(1)
+        failed = await core.job(lost.id)
+        assert failed.status is JobStatus.FAILED and failed.error == LOST_INPUTS
+        assert api.create_requests() == []
+
+
+@pytest.mark.parametrize(("images", "says"), [
+    ([ImageInput(PNG, "image.gif", "image/gif")], "must be a PNG, JPEG or WebP image"),
+    ([ImageInput(JPEG, "image.png", "image/png")], "is not a valid PNG image"),
+    ([ImageInput(PNG + b"\x00" * 2048, "image.png", "image/png")], "the limit is"),
+    ([ImageInput(PNG, "a.png", "image/png")] * 3, "at most two images"),
+])
+async def test_images_no_job_may_carry_are_refused_and_nothing_is_stored(
+    tmp_path: Path, clock: FakeClock, core_database_url: str, images: list[ImageInput], says: str
+) -> None:
+    async with FakeCometAPI() as api, job_core(
+        tmp_path, api, clock, database_url=core_database_url, max_image_bytes=1024,
+    ) as core:
+        with pytest.raises(InvalidInput) as refused:
+            await core.service.create_job(core.request(), images)
+        assert says in refused.value.user_message
+        assert await core.store.count_by_status() == {} and api.create_requests() == []
 
 
 async def test_per_user_cap_queues_and_frees_slots_in_order(
