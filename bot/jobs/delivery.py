@@ -112,7 +112,7 @@ class Delivery:
         self.fitting.discard(job.id)
         if not self.videos.keeps_videos:
             self.video_path(job).unlink(missing_ok=True)
-        await self._refresh(job.id, force=True)
+        await self._refresh(job.id, force=True, token=token)
         self._wake()
         return True
 

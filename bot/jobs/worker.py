@@ -299,7 +299,7 @@ class JobWorker:
             log.info("job=%s submitted task=%s", job.id, task_id)
         else:
             log.warning("job=%s submitted task=%s but it was cancelled or taken over meanwhile", job.id, task_id)
-        await self.refresh_status(job.id, force=True)
+        await self.refresh_status(job.id, force=True, token=job.lease_token)
 
     async def _handle_due(self, job: Job) -> None:
         if job.status is JobStatus.SUBMITTING:
@@ -345,7 +345,7 @@ class JobWorker:
                 # "done" only when the post has to wait (a retry), which saves an edit per job. (begin_delivery
                 # reads the row afresh, so the one at hand will do.)
                 if not await self._deliver(job):
-                    await self.refresh_status(job.id, force=True)
+                    await self.refresh_status(job.id, force=True, token=job.lease_token)
         elif status.state is TaskState.FAILED:
             log.info("job=%s failed at the provider (safety=%s)", job.id, status.safety_rejection)
             await self._fail(job, JobStatus.FAILED, status.error or NO_VIDEO,
@@ -360,7 +360,7 @@ class JobWorker:
                                                 token=job.lease_token) and self.status.may_edit(
                 job.platform, shown_state(job), stage, job.status_edited_at, now
             ):
-                await self.refresh_status(job.id)
+                await self.refresh_status(job.id, token=job.lease_token)
 
     async def _fail(
         self,
@@ -374,7 +374,7 @@ class JobWorker:
         if await self.store.mark_failed(job.id, status, error, self.clock(), safety_rejection=safety,
                                         from_statuses=from_statuses, token=job.lease_token):
             remove_inputs(job.input_dir)
-            await self.refresh_status(job.id, force=True)
+            await self.refresh_status(job.id, force=True, token=job.lease_token)
             fresh = await self.store.get_job(job.id)
             if fresh is not None:
                 await self._deliver(fresh, token=job.lease_token)
@@ -401,6 +401,7 @@ class JobWorker:
         """What the job's status message shows besides the job: position, quota, pause."""
         return await self.status.view(job)
 
-    async def refresh_status(self, job_id: int, *, force: bool = False) -> None:
-        """Show the job's state in its status message, skipping edits that change nothing or come too often."""
-        await self.status.refresh(job_id, force=force)
+    async def refresh_status(self, job_id: int, *, force: bool = False, token: int | None = None) -> None:
+        """Show the job's state in its status message, skipping edits that change nothing or come too often;
+        ``token``: the worker step's claim, whose loss stops it."""
+        await self.status.refresh(job_id, force=force, token=token)

@@ -20,6 +20,7 @@ from db.postgres.base import texts
 from db.postgres.connection import schema_version
 from db.postgres.preference_queries import PreferenceQueries
 from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
+from db.postgres.status_queries import StatusMessageQueries
 from db.postgres.submit_queue import ADMIT_LOCK_SPACE, CLAIM_LOCK, admit, claim
 from db.postgres.workspace_queries import WorkspaceQueries
 
@@ -43,7 +44,7 @@ _KEEP_LEASE = {
 }
 
 
-class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
+class PostgresJobStore(WorkspaceQueries, PreferenceQueries, StatusMessageQueries):
     """The job store on a PostgreSQL database; any number of connections (and store objects) may share it, and
 every method keeps its meaning among them."""
 
@@ -303,16 +304,6 @@ every method keeps its meaning among them."""
             "UPDATE jobs SET next_poll_at = $2, error = COALESCE($3, error), lease_owner = NULL"
             f" WHERE id = $1 AND delivered_at IS NULL{_FENCED[4]}",
             job_id, retry_at, error, token)
-
-    # -- the status message -----------------------------------------------------------------------
-
-    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None
-                               ) -> bool:
-        """Remember what the status message shows now (and its id, when it was just posted), in one write."""
-        return await self._update(
-            "UPDATE jobs SET status_rendered = $2, status_edited_at = $3,"
-            " status_message_id = COALESCE($4, status_message_id) WHERE id = $1",
-            job_id, rendered, now, message_id)
 
     # -- small notes (command payload hash, ...) ----------------------------------------------------
 

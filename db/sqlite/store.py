@@ -14,6 +14,7 @@ from db.claims import UserKey, WorkspaceKey, select_claimable, workspace_caps
 from db.sqlite.base import marks, scalar
 from db.sqlite.preference_queries import PreferenceQueries
 from db.sqlite.stats_queries import StatsQueries
+from db.sqlite.status_queries import StatusMessageQueries
 from db.sqlite.workspace_queries import WorkspaceQueries, last_request_at, quota_used
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
@@ -145,7 +146,7 @@ def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) ->
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
+class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, StatusMessageQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
@@ -426,17 +427,6 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
             "UPDATE jobs SET next_poll_at = ?, error = COALESCE(?, error), lease_owner = NULL"
             f" WHERE id = ? AND delivered_at IS NULL{_FENCED}",
             (retry_at, error, job_id, token, token),
-        )
-
-    # -- the status message -----------------------------------------------------------------------
-
-    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None
-                              ) -> bool:
-        """Remember what the status message shows now (and its id, when it was just posted), in one write."""
-        return await self._update(
-            "UPDATE jobs SET status_rendered = ?, status_edited_at = ?,"
-            " status_message_id = COALESCE(?, status_message_id) WHERE id = ?",
-            (rendered, now, message_id, job_id),
         )
 
     # -- gateway identifies ---------------------------------------------------------------------------
