@@ -117,13 +117,22 @@ class JobWorker:
         """
         log.info("job worker started (lease owner %s)", self.owner)
         heartbeat = asyncio.create_task(self._heartbeat(stop, time_scale))
+        watcher = asyncio.create_task(self._watch_for_work(), name="veo-wakeups")
         try:
             await self._tick_until(stop, idle, time_scale)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in (heartbeat, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         log.info("job worker stopped")
+
+    async def _watch_for_work(self) -> None:
+        """Tick at once when another process announces new work; the timed tick goes on whatever happens here."""
+        try:
+            await self.store.watch_for_work(self.wake)
+        except Exception:
+            log.exception("listening for other processes' new work failed; the worker ticks on its own")
 
     async def _heartbeat(self, stop: asyncio.Event, time_scale: float) -> None:
         """Renew this worker's leases every quarter of their length, until ``stop``."""
@@ -150,6 +159,9 @@ class JobWorker:
     async def _tick_until(self, stop: asyncio.Event, idle: float, time_scale: float) -> None:
         while not stop.is_set():
             self._step_failed = False
+            # Cleared before the tick, not after: a wake that comes during it (another process announcing work
+            # this tick may already have missed) brings the next tick at once rather than being lost.
+            self._wake.clear()
             try:
                 await self.poll_once()
                 failed = self._step_failed
@@ -162,7 +174,6 @@ class JobWorker:
             if failed:
                 # What failed is still due: without a pause the loop would spin at full speed, flooding the log.
                 delay = idle
-            self._wake.clear()
             waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED), delay / time_scale)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
@@ -217,6 +217,9 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, StatusMe
         return await self._write(lambda conn: conn.execute(
             "UPDATE jobs SET next_poll_at = ?, lease_owner = NULL WHERE lease_owner IS NOT NULL OR status = ?",
             (now, JobStatus.SUBMITTING)).rowcount)
+
+    async def watch_for_work(self, wake: Callable[[], None]) -> None:
+        """Nothing to watch: one SQLite database serves one process, whose commands wake its worker themselves."""
 
     async def submitting_jobs(self) -> list[Job]:
         """Jobs whose submission is under way (status ``submitting``), oldest first."""
