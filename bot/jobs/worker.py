@@ -92,7 +92,9 @@ class JobWorker:
         self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
         self.delivery = Delivery(store, provider, notifier, self.videos, config, clock=lambda: self.clock(),
                                  jitter=self._jitter, refresh=self.refresh_status, wake=self.wake, fitter=fitter,
-                                 may_send=self.leases.may_send)
+                                 may_send=self.leases.may_send, keep_lease=self.leases.keep,
+                                 release_lease=self.leases.release,
+                                 after_fit=lambda job: self._guarded(job, self._deliver))
         self.ready_messages = ReadyMessages(store, notifier, config, clock=lambda: self.clock(), jitter=self._jitter,
                                             may_send=self.leases.may_send)
 
