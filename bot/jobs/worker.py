@@ -251,7 +251,7 @@ class JobWorker:
             await self.dispatch()
         return len(due)
 
-    async def _guarded(self, job: Job, step: Callable[[Job], Awaitable[None]]) -> None:
+    async def _guarded(self, job: Job, step: Callable[[Job], Awaitable[object]]) -> None:
         async with self._jobs_limit:
             try:
                 await step(job)
