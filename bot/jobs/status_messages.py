@@ -139,7 +139,9 @@ class StatusMessages:
                 return
             if not force and phase(shown) == phase(job.status) and not self.budget(job.platform).take(self.clock()):
                 return  # the platform's budget for progress edits is spent: a later poll tries again
-        elif not await self.store.begin_status_post(job.id, self.clock(), self.config.lease_seconds, token=token):
+        began = None if posted else self.clock()
+        if began is not None and not await self.store.begin_status_post(job.id, began, self.config.lease_seconds,
+                                                                         token=token):
             # Another caller (here or in another process) is posting it, or the job was taken over: the first
             # message is posted once, and a later refresh edits it.
             return
@@ -147,6 +149,8 @@ class StatusMessages:
             created = await self.notifier.show_status(job, view)
         except Exception:
             log.exception("job=%s status message update failed", job.id)
+            if began is not None:
+                await self.store.abandon_status_post(job.id, began)  # the next refresh tries again at once
             return
         if not await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created, token=token):
             log.warning("job=%s status message %s shown but the job was taken over meanwhile", job.id,

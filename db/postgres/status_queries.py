@@ -23,6 +23,13 @@ class StatusMessageQueries(PostgresStoreBase):
             " AND ($4::bigint IS NULL OR lease_token = $4::bigint)",
             job_id, now, now - hold_s, token)
 
+    async def abandon_status_post(self, job_id: int, began_at: float) -> bool:
+        """Give up the right to post the first status message taken at ``began_at`` (the post failed), so that the
+        next refresh may try at once; False when the message exists or another caller has taken the right since."""
+        return await self._update(
+            "UPDATE jobs SET status_edited_at = NULL WHERE id = $1 AND status_message_id IS NULL"
+            " AND status_edited_at = $2", job_id, began_at)
+
     async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None,
                                token: int | None = None) -> bool:
         """Remember what the status message shows now (and its id, when it was just posted), in one write;

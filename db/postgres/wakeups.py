@@ -72,7 +72,7 @@ class WakeupListener:
 
     def _log_failure(self, what: str, exc: BaseException, failures: int) -> None:
         delay = min(self.backoff_cap, self.backoff * 2 ** max(0, failures - 1))
-        log.warning("%s %s (%s: %s); the worker still ticks on its own; trying again in %.1f s", what,
+        log.warning("%s %s (%s: %s); the worker still ticks on its own; trying again in %.3g s", what,
                     redact(self.url), type(exc).__name__, scrub(str(exc), self.url)[:200], delay)
 
     async def _listen(self, conn: asyncpg.Connection[Any], wake: Callable[[], None]) -> None:

@@ -26,6 +26,15 @@ class StatusMessageQueries(StoreBase):
             (now, job_id, now - hold_s, token, token),
         )
 
+    async def abandon_status_post(self, job_id: int, began_at: float) -> bool:
+        """Give up the right to post the first status message taken at ``began_at`` (the post failed), so that the
+        next refresh may try at once; False when the message exists or another caller has taken the right since."""
+        return await self._update(
+            "UPDATE jobs SET status_edited_at = NULL WHERE id = ? AND status_message_id IS NULL"
+            " AND status_edited_at = ?",
+            (job_id, began_at),
+        )
+
     async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None,
                                token: int | None = None) -> bool:
         """Remember what the status message shows now (and its id, when it was just posted), in one write;

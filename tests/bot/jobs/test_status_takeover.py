@@ -1,5 +1,6 @@
 """Status messages with two workers on one PostgreSQL database: the first message is posted once however the
-two race, and a worker whose claim was taken over neither edits nor creates the message anymore."""
+two race, and a worker whose claim was taken over neither edits nor creates the message anymore; and, on both
+backends, a first post the platform refused is tried again at the next refresh, not a lease later."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI
 from tests.support.core import Core, RecordingNotifier, job_core
 from tests.support.postgres import PostgresServer
-
-pytestmark = pytest.mark.postgres
 
 LEASE = 6.0
 
@@ -49,6 +48,7 @@ async def two_cores(tmp_path: Path, api: FakeCometAPI, clock: FakeClock, url: st
         yield cores[0], cores[1]
 
 
+@pytest.mark.postgres
 async def test_two_processes_racing_to_post_the_first_status_message_post_it_once(
     tmp_path: Path, clock: FakeClock, postgres_server: PostgresServer
 ) -> None:
@@ -74,6 +74,7 @@ async def test_two_processes_racing_to_post_the_first_status_message_post_it_onc
         assert (await b.job(job.id)).status_message_id == posted.status_message_id
 
 
+@pytest.mark.postgres
 async def test_a_worker_whose_claim_was_taken_over_leaves_the_status_message_alone(
     tmp_path: Path, clock: FakeClock, postgres_server: PostgresServer
 ) -> None:
@@ -102,3 +103,30 @@ async def test_a_worker_whose_claim_was_taken_over_leaves_the_status_message_alo
         assert a.notifier.statuses == []
         shown = await b.job(job.id)
         assert shown.status_rendered is not None and shown.status_rendered.startswith("submitted|")
+
+
+@dataclass
+class FailingOnceNotifier(RecordingNotifier):
+    """The platform refuses the first status post (an outage), then takes them."""
+
+    failures: int = 1
+
+    async def show_status(self, job: Job, view: StatusView) -> str | None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the platform is down")
+        return await super().show_status(job, view)
+
+
+async def test_a_failed_first_post_is_tried_again_at_the_next_refresh(
+    tmp_path: Path, clock: FakeClock, core_database_url: str
+) -> None:
+    notifier = FailingOnceNotifier()
+    async with FakeCometAPI() as api, job_core(tmp_path, api, clock, database_url=core_database_url,
+                                               notifier=notifier) as core:
+        job = await core.store.insert_job(core.request(), clock())
+        await core.worker.refresh_status(job.id, force=True)
+        assert notifier.statuses == [] and (await core.job(job.id)).status_edited_at is None
+        clock.advance(1)  # far less than the hold on a first post (a lease)
+        await core.worker.refresh_status(job.id, force=True)
+        assert len(notifier.statuses) == 1 and (await core.job(job.id)).status_message_id is not None

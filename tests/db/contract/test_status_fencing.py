@@ -64,3 +64,16 @@ async def test_processes_racing_to_post_the_first_message_let_one_through(store_
     for job in jobs:
         won = await asyncio.gather(*(s.begin_status_post(job.id, T0 + 1, HOLD) for s in stores for _ in range(2)))
         assert won.count(True) == 1, (job.id, won)
+
+
+async def test_a_failed_first_post_is_abandoned_and_may_be_begun_again_at_once(store: JobStore) -> None:
+    job = await store.insert_job(new_job(), T0)
+    assert await store.begin_status_post(job.id, T0, HOLD)
+    assert not await store.abandon_status_post(job.id, T0 - 1)  # not the caller that holds the right
+    assert not await store.begin_status_post(job.id, T0 + 1, HOLD)
+    assert await store.abandon_status_post(job.id, T0)
+    assert await store.begin_status_post(job.id, T0 + 1, HOLD)
+    assert await store.set_status_shown(job.id, "queued|0|1", T0 + 2, message_id="m1")
+    assert not await store.abandon_status_post(job.id, T0 + 2)  # posted: nothing to give up
+    row = await store.get_job(job.id)
+    assert row is not None and row.status_edited_at == T0 + 2 and row.status_message_id == "m1"
