@@ -127,7 +127,11 @@ class Delivery:
     async def _fitting_done(self, job_id: int, token: int | None) -> None:
         """Post the job's result now that its copy is fitted (or cannot be), under the claim the fit ran under;
         nothing is posted once another process has taken the job over (it posts the result itself)."""
-        job = await self.store.get_job(job_id)
+        try:
+            job = await self.store.get_job(job_id)
+        except BaseException:
+            self._release_lease(job_id)  # no longer renewed here: the job falls due when its lease runs out
+            raise
         if job is None or (token is not None and job.lease_token != token):
             log.warning("job=%s fit over, but another process has taken the job over; it posts the result", job_id)
             self._release_lease(job_id)

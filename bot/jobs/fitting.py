@@ -100,10 +100,6 @@ class UploadFitting:
         if job_id in self._running:
             self._tokens[job_id] = token
 
-    def token(self, job_id: int) -> int | None:
-        """The token of the claim the job's fit under way runs under."""
-        return self._tokens.get(job_id)
-
     def discard(self, job_id: int) -> None:
         """Forget the job and remove its fitted copy: its result is posted, or will never be."""
         self._unfit.pop(job_id, None)

@@ -39,8 +39,8 @@ def check_server(facts: PostgresServerFacts) -> list[Finding]:
 
 
 def _alter(setting: str, value: str) -> str:
-    return (f"as a superuser: ALTER SYSTEM SET {setting} = {value}; SELECT pg_reload_conf(); "
-            f"(or set it in postgresql.conf)")
+    return (f"as a superuser: ALTER SYSTEM SET {setting} = {value}, then reload the configuration "
+            f"(pg_reload_conf() or pg_ctl reload); or set it in postgresql.conf")
 
 
 def _version(facts: PostgresServerFacts) -> Finding:

@@ -36,8 +36,9 @@ class Heard:
         await asyncio.wait_for(self.queue.get(), 5)
 
     async def none(self) -> None:
-        # A notification is sent at its transaction's commit, before the statement's answer: a round trip on the
-        # listening connection after the write returns brings any that was sent.
+        # The writer's backend signals the listening one at commit, before the write returns; the listening backend
+        # sends what it was signalled before it answers the round trip each caller makes first, so a notification
+        # that was sent would be here (a late one can only hide a bug, never fail a good write).
         assert self.queue.empty()
 
 
