@@ -7,11 +7,14 @@ Faces open it with ``open_store`` and hand it to the runtime; each backend lives
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.database_url import SQLITE_PREFIX, is_postgres, is_sqlite
 from bot.jobs.ports import JobStore
-from bot.ops.postgres_checks import PostgresServerFacts
 from db.sqlite.store import SqliteJobStore
+
+if TYPE_CHECKING:  # the doctor's record; only the doctor reads a server's settings
+    from bot.ops.postgres_checks import PostgresServerFacts
 
 
 async def open_store(database_url: str) -> JobStore:
