@@ -200,7 +200,7 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-        await self.worker.delivery.close()  # a dead process's encoders die with it
+        await self.worker.delivery.close(give_up=False)  # a dead process's encoders die with it
         with contextlib.suppress(Exception):
             if self.http is not None:
                 await self.http.close()

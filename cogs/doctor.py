@@ -11,10 +11,12 @@ import aiohttp
 import discord
 
 from bot.config import Settings
+from bot.database_url import is_postgres
 from bot.mock.provider import mock_available
 from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
+from bot.ops.postgres_checks import check_postgres_server
 from cogs.app import bot_intents, configure_discord_endpoints
-from db import open_store
+from db import open_store, read_postgres_server
 
 # What the bot needs in a channel to post status messages and videos, and to check its own earlier posts.
 REQUIRED_PERMISSIONS = discord.Permissions(
@@ -144,7 +146,10 @@ async def run_doctor(
     # discord.py's own INFO lines (login, gateway) would interleave with the report.
     logging.getLogger("discord").setLevel(logging.WARNING)
     findings = check_settings(settings, mock_ready=mock_available())
-    findings.append(await check_database(settings.database_url, open_store))
+    database = await check_database(settings.database_url, open_store)
+    findings.append(database)
+    if is_postgres(settings.database_url) and database.level is not Level.FAIL:
+        findings += await check_postgres_server(settings.database_url, read_postgres_server)
     async with aiohttp.ClientSession() as session:
         findings.append(await check_cometapi(settings, session))
     discord_findings, application_id = await check_discord(settings, intents=intents, gateway_wait=gateway_wait)

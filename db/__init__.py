@@ -7,10 +7,14 @@ Faces open it with ``open_store`` and hand it to the runtime; each backend lives
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.database_url import SQLITE_PREFIX, is_postgres, is_sqlite
 from bot.jobs.ports import JobStore
 from db.sqlite.store import SqliteJobStore
+
+if TYPE_CHECKING:  # the doctor's record; only the doctor reads a server's settings
+    from bot.ops.postgres_checks import PostgresServerFacts
 
 
 async def open_store(database_url: str) -> JobStore:
@@ -29,3 +33,10 @@ async def open_store(database_url: str) -> JobStore:
                              "pip install 'veo-bot[postgres]'") from exc
         return await PostgresJobStore.open(database_url)
     raise ValueError("DATABASE_URL must be sqlite:///… or postgresql://…")
+
+
+async def read_postgres_server(database_url: str) -> PostgresServerFacts:
+    """The settings of the PostgreSQL server a ``DATABASE_URL`` names, for ``veo-bot doctor`` (needs asyncpg)."""
+    from db.postgres.server_facts import read_server_facts
+
+    return await read_server_facts(database_url)

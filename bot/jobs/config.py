@@ -54,9 +54,6 @@ class CoreConfig:
     delivery_retry_cap: float = 900.0
     max_delivery_attempts: int = 8
     download_attempts: int = 3
-    # While a result's video is being fitted to the upload limit, its job comes due this often: a fit that ends
-    # reschedules it at once, and one that died with its process is started again this soon after a restart.
-    fit_recheck: float = 10.0
     # A requester's direct message ("your video is ready") is given up after failing for this long.
     dm_give_up_after: float = 3600.0
     max_prompt_chars: int = default("max_prompt_chars")

@@ -42,6 +42,9 @@ class Delivery:
         wake: Callable[[], None],
         fitter: Fitter | None = None,
         may_send: Callable[[int], bool] = lambda job_id: True,
+        keep_lease: Callable[[int], None] = lambda job_id: None,
+        after_fit: Callable[[Job], Awaitable[None]] | None = None,
+        release_lease: Callable[[int], None] = lambda job_id: None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -53,6 +56,9 @@ class Delivery:
         self._refresh = refresh
         self._wake = wake
         self._may_send = may_send
+        self._keep_lease = keep_lease
+        self._after_fit = after_fit
+        self._release_lease = release_lease
         self.fitting = UploadFitting(fitter, notifier, videos, on_done=self._fitting_done)
 
     def video_path(self, job: Job) -> Path:
@@ -66,8 +72,10 @@ class Delivery:
         over, and nothing is posted once the step may no longer send.
         """
         if job.id in self.fitting.running:
-            # Its copy is still being made: look again a little later, without counting an attempt.
-            await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None, token=token)
+            # Its copy is being made here, and this process claimed the job again (its lease ran out unrenewed for
+            # a while): the fit goes on under this claim, without counting an attempt.
+            self.fitting.adopt(job.id, token)
+            self._keep_lease(job.id)
             return False
         backoff = min(self.config.delivery_retry_base * 2 ** job.delivery_attempts, self.config.delivery_retry_cap)
         retry_at = self.clock() + self._jitter(backoff)
@@ -78,12 +86,12 @@ class Delivery:
             if started.status is JobStatus.COMPLETED:
                 video = await self._download(started)
                 if video is not None:
-                    video = await self.fitting.file_for(started, video)
+                    video = await self.fitting.file_for(started, video, token=token)
                     if video is None:
-                        # Being fitted in the background: posted when that is over (or, if this process dies
-                        # first, fitted again soon after it is back).
-                        await self.store.postpone_delivery(job.id, self.clock() + self.config.fit_recheck, None,
-                                                           token=token)
+                        # Being fitted in the background, under this step's lease, which stays held (and renewed)
+                        # until the fit is over and the result posted here. If this process dies first, another
+                        # takes the job over when the lease runs out (a restarted SQLite process at once).
+                        self._keep_lease(job.id)
                         return False
                 if not self._may_send(job.id):
                     return False
@@ -112,18 +120,40 @@ class Delivery:
         self.fitting.discard(job.id)
         if not self.videos.keeps_videos:
             self.video_path(job).unlink(missing_ok=True)
-        await self._refresh(job.id, force=True)
+        await self._refresh(job.id, force=True, token=token)
         self._wake()
         return True
 
-    async def _fitting_done(self, job_id: int) -> None:
-        """Post the job's result now that its copy is fitted (or cannot be)."""
-        await self.store.postpone_delivery(job_id, self.clock(), None)
-        self._wake()
+    async def _fitting_done(self, job_id: int, token: int | None) -> None:
+        """Post the job's result now that its copy is fitted (or cannot be), under the claim the fit ran under;
+        nothing is posted once another process has taken the job over (it posts the result itself)."""
+        try:
+            job = await self.store.get_job(job_id)
+        except BaseException:
+            self._release_lease(job_id)  # no longer renewed here: the job falls due when its lease runs out
+            raise
+        if job is None or (token is not None and job.lease_token != token):
+            log.warning("job=%s fit over, but another process has taken the job over; it posts the result", job_id)
+            self._release_lease(job_id)
+            return
+        if self._after_fit is not None:
+            await self._after_fit(job)  # a worker step, under the lease the fit kept
+        elif await self.store.postpone_delivery(job_id, self.clock(), None, token=token):
+            self._wake()
 
-    async def close(self) -> None:
-        """Stop the fits in progress (the worker is stopping)."""
-        await self.fitting.close()
+    async def close(self, *, give_up: bool = True) -> None:
+        """Stop the fits in progress (the worker is stopping) and, with ``give_up``, free their jobs at once, so
+        that a later attempt (another process's, or this one's after a restart) fits and posts them; without it
+        (a crash) their leases run out."""
+        stopped = await self.fitting.close()
+        if not give_up:
+            return
+        for job_id, token in stopped.items():
+            try:
+                await self.store.postpone_delivery(job_id, self.clock(), None, token=token)
+            except Exception:  # its lease runs out instead
+                log.exception("job=%s could not give up the job whose fit was stopped", job_id)
+            self._release_lease(job_id)
 
     async def _download(self, job: Job) -> Path | None:
         path = self.video_path(job)

@@ -25,6 +25,7 @@ class Leases:
         self._until: dict[int, float] = {}
         self._lost: set[int] = set()
         self._stopped: set[int] = set()  # steps told to stop (logged once each)
+        self._kept: set[int] = set()  # steps over whose lease stays held (a fit under way): ``keep``
 
     def claimed(self, jobs: Iterable[Job], now: float) -> None:
         """Hold the jobs just claimed (at ``now``) until their steps are done."""
@@ -34,8 +35,23 @@ class Leases:
             self._lost.discard(job.id)
             self._stopped.discard(job.id)
 
+    def keep(self, job_id: int) -> None:
+        """The job's step is about to end, but its lease stays held (and renewed) past it: work it started goes on
+        in the background (a fit) and ends with ``done`` or ``release``."""
+        if job_id in self._tokens:
+            self._kept.add(job_id)
+
     def done(self, job_id: int) -> None:
-        """The job's step is over (its last write freed the lease, or the lease runs out unrenewed)."""
+        """The job's step is over (its last write freed the lease, or the lease runs out unrenewed); a lease the
+        step kept (``keep``) stays held."""
+        if job_id in self._kept:
+            self._kept.discard(job_id)
+            return
+        self.release(job_id)
+
+    def release(self, job_id: int) -> None:
+        """Hold the job no more, kept or not."""
+        self._kept.discard(job_id)
         self._tokens.pop(job_id, None)
         self._until.pop(job_id, None)
         self._lost.discard(job_id)

@@ -108,14 +108,23 @@ class StatusMessages:
             else:
                 self._locks[job_id] = (lock, users - 1)
 
-    async def refresh(self, job_id: int, *, force: bool = False) -> None:
-        """Show the job's state in its status message, skipping edits that change nothing or come too often."""
-        async with self._job_lock(job_id):
-            await self._refresh(job_id, force)
+    async def refresh(self, job_id: int, *, force: bool = False, token: int | None = None) -> None:
+        """Show the job's state in its status message, skipping edits that change nothing or come too often.
 
-    async def _refresh(self, job_id: int, force: bool) -> None:
+        ``token``: the fencing token of the worker step that asks; nothing is posted, edited or recorded once
+        another claim has taken the job (a member's command passes none: it may show any job's state).
+        """
+        async with self._job_lock(job_id):
+            await self._refresh(job_id, force, token)
+
+    async def _refresh(self, job_id: int, force: bool, token: int | None) -> None:
         job = await self.store.get_job(job_id)
         if job is None:
+            return
+        if token is not None and job.lease_token != token:
+            # Read afresh: the step's own last write may have freed the lease, but only another claim changes the
+            # token, and then the new holder shows the job.
+            log.info("job=%s status message left alone: another claim has taken the job", job_id)
             return
         shown = shown_state(job)
         posted = job.status_message_id is not None
@@ -130,12 +139,22 @@ class StatusMessages:
                 return
             if not force and phase(shown) == phase(job.status) and not self.budget(job.platform).take(self.clock()):
                 return  # the platform's budget for progress edits is spent: a later poll tries again
+        began = None if posted else self.clock()
+        if began is not None and not await self.store.begin_status_post(job.id, began, self.config.lease_seconds,
+                                                                         token=token):
+            # Another caller (here or in another process) is posting it, or the job was taken over: the first
+            # message is posted once, and a later refresh edits it.
+            return
         try:
             created = await self.notifier.show_status(job, view)
         except Exception:
             log.exception("job=%s status message update failed", job.id)
+            if began is not None:
+                await self.store.abandon_status_post(job.id, began)  # the next refresh tries again at once
             return
-        await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created)
+        if not await self.store.set_status_shown(job.id, rendered, self.clock(), message_id=created, token=token):
+            log.warning("job=%s status message %s shown but the job was taken over meanwhile", job.id,
+                        created or job.status_message_id)
 
     def set_budget(self, platform: str, rate: float, burst: float) -> None:
         """Give a platform's progress edits a budget of their own (its face's request limits)."""

@@ -93,7 +93,9 @@ class JobWorker:
         self.status = StatusMessages(store, notifier, config, clock=lambda: self.clock())
         self.delivery = Delivery(store, provider, notifier, self.videos, config, clock=lambda: self.clock(),
                                  jitter=self._jitter, refresh=self.refresh_status, wake=self.wake, fitter=fitter,
-                                 may_send=self.leases.may_send)
+                                 may_send=self.leases.may_send, keep_lease=self.leases.keep,
+                                 release_lease=self.leases.release,
+                                 after_fit=lambda job: self._guarded(job, self._deliver))
         self.ready_messages = ReadyMessages(store, notifier, config, clock=lambda: self.clock(), jitter=self._jitter,
                                             may_send=self.leases.may_send)
 
@@ -118,13 +120,22 @@ class JobWorker:
         """
         log.info("job worker started (lease owner %s)", self.owner)
         heartbeat = asyncio.create_task(self._heartbeat(stop, time_scale))
+        watcher = asyncio.create_task(self._watch_for_work(), name="veo-wakeups")
         try:
             await self._tick_until(stop, idle, time_scale)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in (heartbeat, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         log.info("job worker stopped")
+
+    async def _watch_for_work(self) -> None:
+        """Tick at once when another process announces new work; the timed tick goes on whatever happens here."""
+        try:
+            await self.store.watch_for_work(self.wake)
+        except Exception:
+            log.exception("listening for other processes' new work failed; the worker ticks on its own")
 
     async def _heartbeat(self, stop: asyncio.Event, time_scale: float) -> None:
         """Renew this worker's leases every quarter of their length, until ``stop``."""
@@ -151,6 +162,9 @@ class JobWorker:
     async def _tick_until(self, stop: asyncio.Event, idle: float, time_scale: float) -> None:
         while not stop.is_set():
             self._step_failed = False
+            # Cleared before the tick, not after: a wake that comes during it (another process announcing work
+            # this tick may already have missed) brings the next tick at once rather than being lost.
+            self._wake.clear()
             try:
                 await self.poll_once()
                 failed = self._step_failed
@@ -163,7 +177,6 @@ class JobWorker:
             if failed:
                 # What failed is still due: without a pause the loop would spin at full speed, flooding the log.
                 delay = idle
-            self._wake.clear()
             waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED), delay / time_scale)
@@ -240,7 +253,7 @@ class JobWorker:
             await self.dispatch()
         return len(due)
 
-    async def _guarded(self, job: Job, step: Callable[[Job], Awaitable[None]]) -> None:
+    async def _guarded(self, job: Job, step: Callable[[Job], Awaitable[object]]) -> None:
         async with self._jobs_limit:
             try:
                 await step(job)
@@ -302,7 +315,7 @@ class JobWorker:
             log.info("job=%s submitted task=%s", job.id, task_id)
         else:
             log.warning("job=%s submitted task=%s but it was cancelled or taken over meanwhile", job.id, task_id)
-        await self.refresh_status(job.id, force=True)
+        await self.refresh_status(job.id, force=True, token=job.lease_token)
 
     async def _images(self, job: Job) -> list[ImageInput]:
         """The job's input images: stored with it, or (a job queued before they were) in files."""
@@ -367,7 +380,7 @@ class JobWorker:
                 # "done" only when the post has to wait (a retry), which saves an edit per job. (begin_delivery
                 # reads the row afresh, so the one at hand will do.)
                 if not await self._deliver(job):
-                    await self.refresh_status(job.id, force=True)
+                    await self.refresh_status(job.id, force=True, token=job.lease_token)
         elif status.state is TaskState.FAILED:
             log.info("job=%s failed at the provider (safety=%s)", job.id, status.safety_rejection)
             await self._fail(job, JobStatus.FAILED, status.error or NO_VIDEO,
@@ -382,7 +395,7 @@ class JobWorker:
                                                 token=job.lease_token) and self.status.may_edit(
                 job.platform, shown_state(job), stage, job.status_edited_at, now
             ):
-                await self.refresh_status(job.id)
+                await self.refresh_status(job.id, token=job.lease_token)
 
     async def _fail(
         self,
@@ -396,7 +409,7 @@ class JobWorker:
         if await self.store.mark_failed(job.id, status, error, self.clock(), safety_rejection=safety,
                                         from_statuses=from_statuses, token=job.lease_token):
             await self._drop_images(job)
-            await self.refresh_status(job.id, force=True)
+            await self.refresh_status(job.id, force=True, token=job.lease_token)
             fresh = await self.store.get_job(job.id)
             if fresh is not None:
                 await self._deliver(fresh, token=job.lease_token)
@@ -423,6 +436,7 @@ class JobWorker:
         """What the job's status message shows besides the job: position, quota, pause."""
         return await self.status.view(job)
 
-    async def refresh_status(self, job_id: int, *, force: bool = False) -> None:
-        """Show the job's state in its status message, skipping edits that change nothing or come too often."""
-        await self.status.refresh(job_id, force=force)
+    async def refresh_status(self, job_id: int, *, force: bool = False, token: int | None = None) -> None:
+        """Show the job's state in its status message, skipping edits that change nothing or come too often;
+        ``token``: the worker step's claim, whose loss stops it."""
+        await self.status.refresh(job_id, force=force, token=token)

@@ -27,13 +27,14 @@ class PostgresStoreBase:
     Every method is one statement (atomic by itself), or one transaction in READ COMMITTED (the default).
     """
 
-    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+    def __init__(self, pool: asyncpg.Pool[Any], url: str | None = None) -> None:
         self._pool = pool
+        self._url = url  # for the connections outside the pool (the wake-up listener); None: no such connections
 
     @classmethod
     async def open(cls, url: str) -> Self:
         """Connect to the database at ``url`` and migrate it (``StoreUnavailable`` when that fails)."""
-        return cls(await open_pool(url))
+        return cls(await open_pool(url), url)
 
     async def close(self) -> None:
         """Wait for the calls under way, then close every connection."""

@@ -12,7 +12,7 @@ the wait and let the caps be exceeded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from bot.jobs.policy import Admission, Policy
 from bot.jobs.provider import ImageInput
@@ -23,7 +23,9 @@ from db.postgres.connection import schema_version
 from db.postgres.preference_queries import PreferenceQueries
 from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
 from db.postgres.shared_state import SharedStateQueries
+from db.postgres.status_queries import StatusMessageQueries
 from db.postgres.submit_queue import ADMIT_LOCK_SPACE, CLAIM_LOCK, admit, claim
+from db.postgres.wakeups import NOTIFY_WAKE, WAKE_CHANNEL, WakeupListener
 from db.postgres.workspace_queries import WorkspaceQueries
 
 _J_COLUMNS = ", ".join(f"j.{name}" for name in JOB_COLUMNS.split(", "))
@@ -46,7 +48,7 @@ _KEEP_LEASE = {
 }
 
 
-class PostgresJobStore(WorkspaceQueries, PreferenceQueries, SharedStateQueries):
+class PostgresJobStore(WorkspaceQueries, PreferenceQueries, SharedStateQueries, StatusMessageQueries):
     """The job store on a PostgreSQL database; any number of connections (and store objects) may share it, and
 every method keeps its meaning among them."""
 
@@ -87,7 +89,10 @@ every method keeps its meaning among them."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", ADMIT_LOCK_SPACE,
                                f"{new.platform}:{new.workspace_id}")
-            return await admit(conn, new, policy, now, images)
+            admission = await admit(conn, new, policy, now, images)
+            if admission.job_id is not None:
+                await conn.execute(NOTIFY_WAKE)  # sent at commit: other processes' workers may submit it now
+            return admission
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job with this number, or None."""
@@ -133,6 +138,12 @@ every method keeps its meaning among them."""
         """Nothing to do: several processes share the database, so a lease is known to be dead only once it
         runs out (then ``claim_due`` takes it over)."""
         return 0
+
+    async def watch_for_work(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another process announces new work (and after each reconnection of the listening
+        connection), until cancelled; never raises: the worker's timed tick is the safety net."""
+        if self._url is not None:
+            await WakeupListener(self._url).run(wake)
 
     async def submitting_jobs(self) -> list[Job]:
         """Jobs whose submission is under way (status ``submitting``), oldest first."""
@@ -256,11 +267,15 @@ every method keeps its meaning among them."""
             job_id, str(status), error, bool(safety_rejection), now, texts(tuple(from_statuses)), token)
 
     async def cancel(self, job_id: int, now: float) -> bool:
-        """Cancel a job that has not finished; nothing is delivered for it afterwards."""
-        return await self._update(
-            "UPDATE jobs SET status = 'cancelled', finished_at = $2, next_poll_at = NULL, lease_owner = NULL,"
-            " refunded = (status = 'queued' OR refunded) WHERE id = $1 AND status = ANY($3::text[])",
-            job_id, now, _IN_FLIGHT)
+        """Cancel a job that has not finished; nothing is delivered for it afterwards. Its slot is free: every
+        process's worker is woken to fill it."""
+        rows = await self._rows(
+            "WITH cancelled AS (UPDATE jobs SET status = 'cancelled', finished_at = $2, next_poll_at = NULL,"
+            " lease_owner = NULL, refunded = (status = 'queued' OR refunded) WHERE id = $1"
+            " AND status = ANY($3::text[]) RETURNING id)"
+            " SELECT pg_notify($4, '') FROM cancelled",
+            job_id, now, _IN_FLIGHT, WAKE_CHANNEL)
+        return len(rows) > 0
 
     # -- delivery ---------------------------------------------------------------------------------
 
@@ -309,16 +324,6 @@ every method keeps its meaning among them."""
             "UPDATE jobs SET next_poll_at = $2, error = COALESCE($3, error), lease_owner = NULL"
             f" WHERE id = $1 AND delivered_at IS NULL{_FENCED[4]}",
             job_id, retry_at, error, token)
-
-    # -- the status message -----------------------------------------------------------------------
-
-    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None
-                               ) -> bool:
-        """Remember what the status message shows now (and its id, when it was just posted), in one write."""
-        return await self._update(
-            "UPDATE jobs SET status_rendered = $2, status_edited_at = $3,"
-            " status_message_id = COALESCE($4, status_message_id) WHERE id = $1",
-            job_id, rendered, now, message_id)
 
     # -- small notes (command payload hash, ...) ----------------------------------------------------
 

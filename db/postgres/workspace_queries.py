@@ -8,6 +8,7 @@ from typing import Any
 from bot.jobs.policy import AuditEntry, DailyUsageRow, UsageRow, WorkspaceSettings
 from bot.jobs.records import Workspace
 from db.postgres.base import Executor, PostgresStoreBase
+from db.postgres.wakeups import NOTIFY_WAKE
 from db.workspace_columns import BILLED_SQL, EPOCH, LIST_COLUMNS, SETTINGS_COLUMNS, decode_list, encode_list
 
 # Every column bound ($3 onwards, after platform and workspace id); only names from SETTINGS_COLUMNS in the text.
@@ -84,6 +85,8 @@ class WorkspaceQueries(PostgresStoreBase):
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_UPSERT, settings.platform, settings.workspace_id, *values)
             await _insert_audit(conn, workspace, actor_id, action, details, None, now)
+            # A pause lifted or caps raised may let queued jobs start: wake every process's worker (at commit).
+            await conn.execute(NOTIFY_WAKE)
 
     async def add_audit(
         self, workspace: Workspace, actor_id: str, action: str, details: str, now: float, job_id: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.jobs.policy import Admission, Policy, Refusal, day_start
@@ -17,6 +17,7 @@ from db.sqlite.base import marks, scalar
 from db.sqlite.preference_queries import PreferenceQueries
 from db.sqlite.shared_state import SharedStateQueries, insert_images
 from db.sqlite.stats_queries import StatsQueries
+from db.sqlite.status_queries import StatusMessageQueries
 from db.sqlite.workspace_queries import WorkspaceQueries, last_request_at, quota_used
 
 _ACTIVE = tuple(sorted(ACTIVE_STATUSES))
@@ -150,7 +151,8 @@ def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float,
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, SharedStateQueries):
+class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, SharedStateQueries,
+                     StatusMessageQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:
@@ -225,6 +227,9 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, SharedSt
         return await self._write(lambda conn: conn.execute(
             "UPDATE jobs SET next_poll_at = ?, lease_owner = NULL WHERE lease_owner IS NOT NULL OR status = ?",
             (now, JobStatus.SUBMITTING)).rowcount)
+
+    async def watch_for_work(self, wake: Callable[[], None]) -> None:
+        """Nothing to watch: one SQLite database serves one process, whose commands wake its worker themselves."""
 
     async def submitting_jobs(self) -> list[Job]:
         """Jobs whose submission is under way (status ``submitting``), oldest first."""
@@ -435,17 +440,6 @@ class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, SharedSt
             "UPDATE jobs SET next_poll_at = ?, error = COALESCE(?, error), lease_owner = NULL"
             f" WHERE id = ? AND delivered_at IS NULL{_FENCED}",
             (retry_at, error, job_id, token, token),
-        )
-
-    # -- the status message -----------------------------------------------------------------------
-
-    async def set_status_shown(self, job_id: int, rendered: str, now: float, *, message_id: str | None = None
-                              ) -> bool:
-        """Remember what the status message shows now (and its id, when it was just posted), in one write."""
-        return await self._update(
-            "UPDATE jobs SET status_rendered = ?, status_edited_at = ?,"
-            " status_message_id = COALESCE(?, status_message_id) WHERE id = ?",
-            (rendered, now, message_id, job_id),
         )
 
     # -- gateway identifies ---------------------------------------------------------------------------

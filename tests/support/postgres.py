@@ -99,7 +99,8 @@ class LocalServer:
                               cwd=self.root, **kwargs)  # type: ignore[call-overload]
 
     @classmethod
-    def start(cls) -> LocalServer:
+    def start(cls, settings: tuple[str, ...] = _SERVER_SETTINGS) -> LocalServer:
+        """A new server with these settings (the tests' own by default: fast, not durable)."""
         bindir = binaries()
         user = None
         if os.geteuid() == 0:
@@ -124,7 +125,7 @@ class LocalServer:
             shutil.rmtree(root, ignore_errors=True)
             raise NoServer(f"initdb failed: {made.stderr.strip()[-500:]}")
         options = " ".join([f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root}",
-                            *(f"-c {s}" for s in _SERVER_SETTINGS)])
+                            *(f"-c {s}" for s in settings)])
         started = server._run(str(bindir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-w",
                               "-t", "60", "-o", options, "start")
         if started.returncode != 0:

@@ -276,20 +276,21 @@ async def test_other_jobs_go_on_while_a_video_is_fitted(tmp_path: Path, clock: F
         await core.tick(15)
         assert core.worker.delivery.fitting.running == (big.id,) and notifier.for_job(big.id) == []
         waiting = await core.job(big.id)
-        assert waiting.next_poll_at == clock.now + core.worker.config.fit_recheck  # looked at again, not busily
+        # The fit holds the job's lease: no other process takes the job while it runs here.
+        assert waiting.lease_owner == core.worker.owner and big.id in core.worker.leases.held()
+        assert waiting.next_poll_at is not None and waiting.next_poll_at >= clock.now + core.worker.config.lease_seconds
         api.script_next_task(TaskScript(polls_until_done=0, video=make_mp4_bytes(2000)))
         small = await core.service.create_job(core.request(user=2))
         await core.tick(15)  # the encode does not hold up this tick
         assert [d.kind for d in notifier.for_job(small.id)] == ["video"]
         assert notifier.for_job(big.id) == [] and fitter.calls == [3000]
-        for _ in range(20):  # a long encode: each look while it runs counts no delivery attempt
-            await core.tick(core.worker.config.fit_recheck)
+        for _ in range(20):  # a long encode, with no heartbeat here: each claim of the job counts no attempt
+            await core.tick(10)
         still = await core.job(big.id)
         assert still.delivery_attempts == waiting.delivery_attempts and fitter.calls == [3000]
+        assert still.lease_owner == core.worker.owner
         fitter.gate.set()
-        await core.worker.delivery.fitting.wait()
-        assert (await core.job(big.id)).next_poll_at == clock.now  # due at once
-        await core.tick(0)
+        await core.worker.delivery.fitting.wait()  # the post follows the fit at once, in this process
         [delivery] = notifier.for_job(big.id)
         assert delivery.kind == "video" and delivery.video == make_mp4_bytes(5000)[:3000]
         assert fitter.calls == [3000]
@@ -304,7 +305,9 @@ async def test_stopping_stops_the_fit_and_a_later_attempt_fits_again(tmp_path: P
         await core.tick(15)
         await core.worker.delivery.close()  # the process stops in the middle of the encode
         assert fitter.cancelled == 1 and core.worker.delivery.fitting.running == ()
+        stopped = await core.job(job.id)
+        assert stopped.lease_owner is None and stopped.next_poll_at == clock.now  # given up: due at once
         fitter.gate.set()
-        await core.tick(core.worker.config.fit_recheck)  # due again soon: no fit of this process is running
+        await core.tick(0)
         await _after_fitting(core)
         assert [d.kind for d in notifier.for_job(job.id)] == ["video"] and fitter.calls == [3000, 3000]
