@@ -4,7 +4,6 @@ and the figures of the run. Each broken guarantee is one line in ``Report.proble
 from __future__ import annotations
 
 import re
-import sqlite3
 import stat
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from bot.jobs.worker import INTERRUPTED_SUBMISSION
 from cogs.render import plain
 from tests.fakes.discord.models import MessageRecord
 from tests.reliability.plan import RunRecord
+from tests.reliability.transitions import Caps, creates_outside_active, replay_caps
 from tests.reliability.world import World, tag_of
 
 TERMINAL = {"delivered", "failed", "timed_out", "cancelled"}
@@ -36,6 +36,15 @@ def _discord_ids(row: dict[str, Any]) -> dict[str, Any]:
     assert row["platform"] == "discord", row
     return {name: int(value) if name in _SNOWFLAKE_COLUMNS and value is not None else value
             for name, value in row.items()}
+
+
+@dataclass
+class RunData:
+    """What a finished run left: the job rows, the transition log (in commit order), each process's log."""
+
+    jobs: list[dict[str, Any]]
+    transitions: list[dict[str, Any]]
+    logs: dict[str, str]  # by process name
 
 
 @dataclass
@@ -74,17 +83,17 @@ def failure_category(row: dict[str, Any]) -> str:
 class Checker:
     """Collects problems and figures for one finished run."""
 
-    def __init__(self, world: World, record: RunRecord, workdir: Path, bot_log: str, test_log: str) -> None:
+    def __init__(self, world: World, record: RunRecord, workdir: Path, database: RunData, test_log: str) -> None:
         self.w = world
         self.record = record
         self.workdir = workdir
-        self.bot_log = bot_log
+        self.logs = database.logs
+        self.bot_log = "\n".join(database.logs.values())
         self.test_log = test_log
         self.report = Report()
         self.problems = self.report.problems
-        with sqlite3.connect(workdir / "veo.sqlite3") as conn:
-            conn.row_factory = sqlite3.Row
-            self.rows = [_discord_ids(dict(r)) for r in conn.execute("SELECT * FROM jobs ORDER BY id")]
+        self.rows = [_discord_ids(row) for row in database.jobs]
+        self.transitions = database.transitions
         self.by_tag: dict[str, dict[str, Any]] = {}
         bot_id = world.discord.bot_user.id
         self.messages = [m for ch in world.channels for m in world.discord.messages(ch.id) if m.author.id == bot_id]
@@ -99,6 +108,7 @@ class Checker:
             self._job(row)
         self._requests()
         self._kills()
+        self._caps()
         self._probes()
         self._mentions()
         self._secrets()
@@ -217,14 +227,14 @@ class Checker:
     def _kills(self) -> None:
         interrupted = {tag_of(r["prompt"]) for r in self.rows if r["error"] == INTERRUPTED_SUBMISSION}
         for kill in self.record.kills:
-            if kill.kind == "mid-submit" and kill.job_tag is not None:
+            if kill.kind in ("mid-submit", "freeze mid-submit") and kill.job_tag is not None:
                 row = self.by_tag.get(kill.job_tag)
                 if row is None or row["error"] != INTERRUPTED_SUBMISSION or row["status"] != "failed":
                     self.problems.append(f"the job killed mid-submit ({kill.job_tag}) is not failed as interrupted")
                 elif not any("not sent again" in m.content for m in self.results.get(row["id"], [])):
                     self.problems.append(f"the user of {kill.job_tag} was not told the submission was interrupted")
                 interrupted.discard(kill.job_tag)
-            if kill.kind == "mid-upload" and kill.upload_message_id is not None:
+            if kill.kind in ("mid-upload", "freeze mid-upload") and kill.upload_message_id is not None:
                 owners = [r for r in self.rows if r["delivered_message_id"] == kill.upload_message_id]
                 if len(owners) != 1:
                     self.problems.append(f"the upload stored during a kill ({kill.upload_message_id}) is not the "
@@ -274,11 +284,33 @@ class Checker:
             lines = [line for line in self.bot_log.splitlines() if marker in line]
             if lines:
                 self.problems.append(f"{len(lines)} bot log line(s) with {marker!r}, e.g. {lines[0][:160]!r}")
-        started = self.bot_log.count("job worker started")
-        if started != self.record.restarts + 1:
-            self.problems.append(f"the worker started {started} times for {self.record.restarts + 1} processes")
-        if self.bot_log.count("job worker stopped") != 1 or self.record.exit_code != 0:
-            self.problems.append(f"the final SIGTERM did not stop the bot cleanly (exit {self.record.exit_code})")
+        for name, log in self.logs.items():
+            started, starts = log.count("job worker started"), self.record.starts.get(name, 0)
+            if started != starts:
+                self.problems.append(f"{name}: the worker started {started} times for {starts} processes")
+            if log.count("job worker stopped") != 1 or self.record.exit_codes.get(name) != 0:
+                self.problems.append(f"{name}: the final SIGTERM did not stop it cleanly "
+                                     f"(exit {self.record.exit_codes.get(name)})")
+
+    def _caps(self) -> None:
+        plan = self.record.plan
+        caps = Caps(plan.max_active_per_user, plan.max_active_per_guild, plan.max_active_total)
+        replay = replay_caps(self.transitions, caps)
+        self.problems.extend(replay.problems)
+        by_request = {id(r): r for r in self.w.api.create_requests()}
+        arrived = self.w.comet_faults.arrived_at
+        creates = [(self.by_tag[tag]["id"], arrived[key]) for key, request in by_request.items()
+                   if (tag := tag_of(request.fields.get("prompt", ""))) in self.by_tag and key in arrived]
+        self.problems.extend(creates_outside_active(replay, creates))
+        ids = {row["id"] for row in self.rows}
+        logged = {int(t["job_id"]) for t in self.transitions}
+        if ids != logged:
+            self.problems.append(f"the transition log does not cover the jobs: {sorted(ids ^ logged)[:10]}")
+        self.report.figures["peak active (member / workspace / total)"] = (
+            f"{replay.peak_user} / {replay.peak_workspace} / {replay.peak_total} of caps "
+            f"{caps.per_user} / {caps.per_workspace} / {caps.total}")
+        self.report.figures["transactions replayed"] = replay.transactions
+        self.peaks = (replay.peak_user, replay.peak_workspace, replay.peak_total)
 
     def _files(self) -> None:
         for path in sorted(self.workdir.glob("veo.sqlite3*")):
@@ -306,8 +338,10 @@ class Checker:
         stored = {r.tag for r in record.requests} & set(self.by_tag)
         faults = Counter(self.w.comet_faults.counts) + Counter(self.w.upload_faults.counts) + record.discord_faults
         kills = Counter(f"{k.kind} ({k.detail})" if k.detail else k.kind for k in record.kills)
+        extra = self.report.figures
         self.report.figures = {
             "seed": record.plan.seed,
+            "processes": ", ".join(f"{name} x{starts}" for name, starts in record.starts.items()),
             "duration": f"{record.duration:.1f} s",
             "requests": len(record.requests),
             "refused at the door": sum(r.outcome == "refused" for r in record.requests),
@@ -328,10 +362,11 @@ class Checker:
             "gateway resumes": self.w.discord.resume_count,
             "permission probes refused": len(record.probes),
             "stale second status messages": sum(max(0, len(m) - 1) for m in self.statuses.values()),
+            **extra,
             "problems": len(self.problems),
         }
 
 
-def check(world: World, record: RunRecord, workdir: Path, bot_log: str, test_log: str) -> Report:
+def check(world: World, record: RunRecord, workdir: Path, data: RunData, test_log: str) -> Report:
     """Check every guarantee of a finished run."""
-    return Checker(world, record, workdir, bot_log, test_log).run()
+    return Checker(world, record, workdir, data, test_log).run()

@@ -1,0 +1,53 @@
+"""Several real processes on one PostgreSQL database: two gateway shard processes (``DISCORD_SHARD_IDS``) and a
+worker process (``VEO_ROLE=worker``) against the fake Discord (its gateway routing each guild to its shard) and
+the fake CometAPI, with SIGKILLs and restarts at random moments, in the middle of a create request and of a video
+upload (each hitting the process that holds the job's lease), and processes frozen (SIGSTOP) past their lease while
+a peer takes their jobs over, then resumed (SIGCONT).
+
+Afterwards the invariants of every reliability run hold (``invariants.py``): every job terminal, at most one task
+and one create request per job at the video service, every result posted exactly once and recorded, no
+acknowledged job lost. And the transition log, replayed in commit order (``transitions.py``), shows that no
+committed state ever had more jobs active per member, per workspace or in total than the caps allow, and that
+every create request reached the video service while its job counted against them. The caps are small, so that
+they bind. Run once with Discord's nonce off (the bot's own fencing and history check are all that prevent a
+second post) and once with it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.conftest import LogCapture, run_reliability
+from tests.reliability.plan import RunPlan
+from tests.support.postgres import PostgresServer
+
+pytestmark = pytest.mark.postgres
+
+
+def processes_plan(seed: int, *, nonce_window: float, jobs: int = 40, kills: int = 8, freezes: int = 2,
+                   soak_seconds: float = 0.0) -> RunPlan:
+    """Two shards and a worker, short leases and small caps."""
+    return RunPlan(seed=seed, jobs=jobs, kills=kills, freezes=freezes, nonce_window=nonce_window, shards=2,
+                   workers=1, lease_seconds=5.0, max_active_per_user=2, max_active_per_guild=4,
+                   max_active_total=6, soak_seconds=soak_seconds, settle_timeout=120.0)
+
+
+@pytest.mark.parametrize("nonce_window", [0.0, 300.0], ids=["nonce-off", "nonce-on"])
+async def test_several_processes_keep_every_guarantee_across_kills_and_freezes(
+    tmp_path: Path, reliability_seed: int, captured_logs: LogCapture, postgres_server: PostgresServer,
+    nonce_window: float,
+) -> None:
+    plan = processes_plan(reliability_seed, nonce_window=nonce_window)
+    async with postgres_server.database() as url:
+        report = await run_reliability(plan, tmp_path, captured_logs, url)
+    assert not report.problems, "\n".join(report.problems)
+    figures = report.figures
+    assert figures["jobs"] >= plan.jobs
+    kills = figures["kills"]
+    for kind in ("mid-submit (task created)", "mid-submit (task not created)",
+                 "mid-upload (message stored)", "mid-upload (message not stored)"):
+        assert kills.get(kind), f"no kill {kind}: {kills}"
+    assert kills.get("freeze mid-upload (taken over)"), kills
+    assert kills.get("freeze mid-submit (taken over)"), kills
