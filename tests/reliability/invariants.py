@@ -4,7 +4,6 @@ and the figures of the run. Each broken guarantee is one line in ``Report.proble
 from __future__ import annotations
 
 import re
-import stat
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from bot.jobs.provider import ProviderBusy, SubmissionUncertain
 from bot.jobs.worker import INTERRUPTED_SUBMISSION
 from cogs.render import plain
 from tests.fakes.discord.models import MessageRecord
+from tests.reliability.hygiene import file_problems, log_problems, mention_problems, secret_problems
 from tests.reliability.plan import RunRecord
 from tests.reliability.transitions import Caps, creates_outside_active, replay_caps
 from tests.reliability.world import World, tag_of
@@ -21,11 +21,7 @@ from tests.reliability.world import World, tag_of
 TERMINAL = {"delivered", "failed", "timed_out", "cancelled"}
 STATUS_TITLE = re.compile(r"job #(\d+)")
 RESULT_REF = re.compile(r"job #(\d+)")
-# Lines that only appear when something escaped the bot's own error handling.
-UNHANDLED_MARKERS = ("step failed", "poll cycle failed", "Task exception was never retrieved", "incident=",
-                     "Unhandled exception", "Ignoring exception in")
 NO_LINK_NOTE = "gave no download link"
-REDACTED = "***"
 
 
 # The store keeps chat ids as text; the fake Discord's messages carry them as integers.
@@ -110,10 +106,10 @@ class Checker:
         self._kills()
         self._caps()
         self._probes()
-        self._mentions()
-        self._secrets()
-        self._logs()
-        self._files()
+        self.problems.extend(mention_problems(self.messages, self.rows))
+        self.problems.extend(secret_problems(self.w, self.messages, self.bot_log, self.test_log))
+        self.problems.extend(log_problems(self.logs, self.record))
+        self.problems.extend(file_problems(self.workdir))
         self._figures()
         return self.report
 
@@ -230,7 +226,9 @@ class Checker:
             if kill.kind in ("mid-submit", "freeze mid-submit") and kill.job_tag is not None:
                 row = self.by_tag.get(kill.job_tag)
                 if row is None or row["error"] != INTERRUPTED_SUBMISSION or row["status"] != "failed":
-                    self.problems.append(f"the job killed mid-submit ({kill.job_tag}) is not failed as interrupted")
+                    state = (row["id"], row["status"], row["error"]) if row is not None else "no job"
+                    self.problems.append(f"the job killed mid-submit ({kill.job_tag}) is not failed as interrupted: "
+                                         f"{state} ({kill.kind})")
                 elif not any("not sent again" in m.content for m in self.results.get(row["id"], [])):
                     self.problems.append(f"the user of {kill.job_tag} was not told the submission was interrupted")
                 interrupted.discard(kill.job_tag)
@@ -249,48 +247,6 @@ class Checker:
             text = original.content if original is not None and not original.loading else ""
             if "Only moderators" not in text and "permission" not in text.lower():
                 self.problems.append(f"{probe.user.name} ran /{probe.command} without the permission: {text[:100]!r}")
-
-    def _mentions(self) -> None:
-        for m in self.messages:
-            found = RESULT_REF.search(m.content) or (STATUS_TITLE.search(str(m.embeds[0].get("title", "")))
-                                                     if m.embeds else None)
-            row = next((r for r in self.rows if found and r["id"] == int(found.group(1))), None)
-            allowed_users = {row["user_id"]} if row is not None else set()
-            for version in m.versions:
-                pings = version.pings
-                if pings.everyone or pings.role_ids or not pings.user_ids <= allowed_users:
-                    self.problems.append(f"bot message {m.id} pinged more than its requester: {pings}")
-                allowed = version.allowed_mentions
-                if not m.ephemeral and (allowed is None or {"everyone", "roles"} & set(allowed.get("parse", []))
-                                        or not {int(u) for u in allowed.get("users", [])} <= allowed_users):
-                    self.problems.append(f"bot message {m.id} allows mentions beyond its requester: {allowed}")
-
-    def _secrets(self) -> None:
-        texts = {"bot log": self.bot_log, "test log": self.test_log}
-        texts["messages"] = "\n".join(m.content + str(m.embeds) for m in self.messages)
-        texts["requests to Discord"] = "\n".join(str(r.json) for r in self.w.discord.requests)
-        for name, secret in (("token", self.w.token), ("key", self.w.key)):
-            for where, text in texts.items():
-                if secret in text or secret[6:26] in text:
-                    self.problems.append(f"the {name} appears in the {where}")
-        if REDACTED in self.bot_log:
-            # The log filter hid a secret, so some code tried to log one.
-            self.problems.append("the bot log contains the redaction marker: something tried to log a secret")
-        if any(r.header("Authorization") for r in self.w.api.cdn_requests()):
-            self.problems.append("a request to the third-party video host carried an Authorization header")
-
-    def _logs(self) -> None:
-        for marker in UNHANDLED_MARKERS:
-            lines = [line for line in self.bot_log.splitlines() if marker in line]
-            if lines:
-                self.problems.append(f"{len(lines)} bot log line(s) with {marker!r}, e.g. {lines[0][:160]!r}")
-        for name, log in self.logs.items():
-            started, starts = log.count("job worker started"), self.record.starts.get(name, 0)
-            if started != starts:
-                self.problems.append(f"{name}: the worker started {started} times for {starts} processes")
-            if log.count("job worker stopped") != 1 or self.record.exit_codes.get(name) != 0:
-                self.problems.append(f"{name}: the final SIGTERM did not stop it cleanly "
-                                     f"(exit {self.record.exit_codes.get(name)})")
 
     def _caps(self) -> None:
         plan = self.record.plan
@@ -311,16 +267,6 @@ class Checker:
             f"{caps.per_user} / {caps.per_workspace} / {caps.total}")
         self.report.figures["transactions replayed"] = replay.transactions
         self.peaks = (replay.peak_user, replay.peak_workspace, replay.peak_total)
-
-    def _files(self) -> None:
-        for path in sorted(self.workdir.glob("veo.sqlite3*")):
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode != 0o600:
-                self.problems.append(f"{path.name} has mode {mode:o}, expected 600")
-        data = self.workdir / "data"
-        left = [p.relative_to(data) for p in data.rglob("*") if p.is_file()] if data.exists() else []
-        if left:
-            self.problems.append(f"{len(left)} file(s) left in the data folder after every job finished: {left[:5]}")
 
     def _figures(self) -> None:
         rows, record = self.rows, self.record
@@ -358,6 +304,10 @@ class Checker:
             "uploads": self.w.upload_faults.uploads,
             "repeated posts answered by nonce": len(self.w.discord.nonce_hits),
             "results found in the channel history on a retry": self.bot_log.count("was already posted"),
+            # Steps of a process whose job was taken from it (killed or frozen meanwhile): the store refused their
+            # write, or the step stopped itself before sending.
+            "late steps refused or stopped after a takeover": sum(
+                self.bot_log.count(line) for line in ("taken over meanwhile", "step stopped before sending")),
             "gateway identifies": self.w.discord.identify_count,
             "gateway resumes": self.w.discord.resume_count,
             "permission probes refused": len(record.probes),

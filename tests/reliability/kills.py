@@ -79,11 +79,6 @@ class Killer:
             raise AssertionError(f"job {job_id} is being sent, but no running process holds its lease: {rows}")
         return process
 
-    async def _job_of_tag(self, tag: str) -> int:
-        rows = await self.query("SELECT id FROM jobs WHERE prompt LIKE ?", tag + "%")
-        assert rows, f"a create request was sent for {tag}, which is no job"
-        return int(rows[0]["id"])
-
     async def _wait_for(self, arrived: asyncio.Event, what: str) -> None:
         deadline = time.monotonic() + HOLD_WAIT
         while not arrived.is_set():
@@ -104,16 +99,25 @@ class Killer:
         return victim
 
     async def _held_create(self, hold: CreateHold, kill: Kill) -> BotProcess:
-        """Hold the next create request at CometAPI; the process that sent it (its job's lease owner)."""
+        """Hold the next create request at CometAPI; the process that sent it (its job's lease owner), as soon as
+        the fake has read the form (and, for a hold after processing, created the task): the bot gives up on the
+        request after VEO_REQUEST_TIMEOUT, and the kill or freeze must come before that."""
         self.w.comet_faults.hold = hold
         await self.issue_one()
         await self._wait_for(hold.arrived, "create request reached CometAPI")
-        assert hold.request is not None
-        # Let the fake read the form (and, for a held "after processing", create the task) first.
-        await asyncio.sleep(0.3)
-        kill.job_tag = tag_of(hold.request.fields.get("prompt", ""))
-        assert kill.job_tag is not None, hold.request.fields
-        return await self._owner_of(await self._job_of_tag(kill.job_tag))
+        request = hold.request
+        assert request is not None
+        deadline = time.monotonic() + 5.0
+        while not (tag := tag_of(request.fields.get("prompt", ""))) or (
+                hold.after_processing and not self.w.api.tasks_for(tag)):
+            assert time.monotonic() < deadline, f"the held create was never read: {request.fields}"
+            await asyncio.sleep(0.005)
+        kill.job_tag = tag
+        rows = await self.query("SELECT id, status, lease_owner FROM jobs WHERE prompt LIKE ?", tag + "%")
+        assert rows and rows[0]["status"] == "submitting", f"the held create's job is not being sent: {rows}"
+        process = self.group.by_owner(rows[0]["lease_owner"])
+        assert process is not None, f"no running process holds the lease of the held create's job: {rows}"
+        return process
 
     async def _held_upload(self, hold: UploadHold) -> BotProcess:
         self.w.upload_faults.hold = hold

@@ -20,18 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import LogCapture, run_reliability
-from tests.reliability.plan import RunPlan
+from tests.reliability.plan import several_processes
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.postgres
-
-
-def processes_plan(seed: int, *, nonce_window: float, jobs: int = 40, kills: int = 8, freezes: int = 2,
-                   soak_seconds: float = 0.0) -> RunPlan:
-    """Two shards and a worker, short leases and small caps."""
-    return RunPlan(seed=seed, jobs=jobs, kills=kills, freezes=freezes, nonce_window=nonce_window, shards=2,
-                   workers=1, lease_seconds=5.0, max_active_per_user=2, max_active_per_guild=4,
-                   max_active_total=6, soak_seconds=soak_seconds, settle_timeout=120.0)
 
 
 @pytest.mark.parametrize("nonce_window", [0.0, 300.0], ids=["nonce-off", "nonce-on"])
@@ -39,7 +31,7 @@ async def test_several_processes_keep_every_guarantee_across_kills_and_freezes(
     tmp_path: Path, reliability_seed: int, captured_logs: LogCapture, postgres_server: PostgresServer,
     nonce_window: float,
 ) -> None:
-    plan = processes_plan(reliability_seed, nonce_window=nonce_window)
+    plan = several_processes(reliability_seed, nonce_window=nonce_window)
     async with postgres_server.database() as url:
         report = await run_reliability(plan, tmp_path, captured_logs, url)
     assert not report.problems, "\n".join(report.problems)
