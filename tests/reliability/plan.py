@@ -80,8 +80,8 @@ def several_processes(seed: int, *, nonce_window: float, jobs: int = 40, kills: 
     """Two gateway shard processes and a worker on one PostgreSQL database, with leases short enough (5 s) for
     takeovers to happen within a run, and caps small enough to bind."""
     return RunPlan(seed=seed, jobs=jobs, kills=kills, freezes=freezes, nonce_window=nonce_window, shards=2,
-                   workers=1, lease_seconds=5.0, max_active_per_user=2, max_active_per_guild=4,
-                   max_active_total=6, soak_seconds=soak_seconds, settle_timeout=settle_timeout)
+                   workers=1, lease_seconds=5.0, max_active_per_user=1, max_active_per_guild=3,
+                   max_active_total=5, soak_seconds=soak_seconds, settle_timeout=settle_timeout)
 
 
 @dataclass
