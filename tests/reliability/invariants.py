@@ -232,11 +232,15 @@ class Checker:
                 elif not any("not sent again" in m.content for m in self.results.get(row["id"], [])):
                     self.problems.append(f"the user of {kill.job_tag} was not told the submission was interrupted")
                 interrupted.discard(kill.job_tag)
-            if kill.kind in ("mid-upload", "freeze mid-upload") and kill.upload_message_id is not None:
+            if kill.kind in ("mid-upload", "freeze mid-upload", "freeze late upload") and kill.upload_message_id:
                 owners = [r for r in self.rows if r["delivered_message_id"] == kill.upload_message_id]
                 if len(owners) != 1:
                     self.problems.append(f"the upload stored during a kill ({kill.upload_message_id}) is not the "
                                          "recorded result of its job")
+            late = f"posted message={kill.upload_message_id} but the job was taken over meanwhile"
+            if kill.kind == "freeze mid-upload" and kill.detail == "taken over" and late not in self.logs[kill.process]:
+                # The frozen process got Discord's answer when it woke: its write must have been refused.
+                self.problems.append(f"{kill.process}, frozen mid-upload, did not see its late post refused")
         # Other interrupted submissions are fine only when a kill could have caused them.
         if interrupted and not self.record.kills:
             self.problems.append(f"submissions reported interrupted without any crash: {sorted(interrupted)}")

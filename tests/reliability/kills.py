@@ -19,6 +19,7 @@ from tests.reliability.process import BotProcess
 from tests.reliability.world import World, tag_of
 
 HOLD_WAIT = 60.0  # a targeted kill waits this long for its moment; longer means the bot stopped working
+FREEZE_TRIES = 20  # holds a freeze may let go by, waiting for a moment it may freeze at
 JOB_REF = re.compile(r"job #(\d+)")
 Query = Callable[..., Awaitable[list[dict[str, Any]]]]
 
@@ -38,14 +39,14 @@ class Killer:
 
     def schedule(self) -> list[str]:
         """The kinds of the next round of kills, shuffled: a quarter (at least two) of the kills land mid-submit
-        and mid-upload each, the rest at random moments; then the freezes, alternately mid-upload and mid-submit."""
+        and mid-upload each, the rest at random moments; then the freezes, of the plan's kinds in turn."""
         plan = self.record.plan
         kinds: list[str] = []
         if plan.kills:
             targeted = max(2, plan.kills // 4)
             kinds = ["mid-submit"] * targeted + ["mid-upload"] * targeted
             kinds += ["random"] * max(0, plan.kills - len(kinds))
-        kinds += ["freeze mid-upload" if i % 2 == 0 else "freeze mid-submit" for i in range(plan.freezes)]
+        kinds += [plan.freeze_kinds[i % len(plan.freeze_kinds)] for i in range(plan.freezes)]
         self.rng.shuffle(kinds)
         return kinds
 
@@ -61,6 +62,8 @@ class Killer:
             victim = None
         elif kind == "freeze mid-submit":
             await self._freeze_mid_submit(kill)
+        elif kind == "freeze late upload":
+            await self._freeze_late_upload(kill)
             victim = None
         else:
             victim = self.rng.choice(self.group.processes)
@@ -141,11 +144,17 @@ class Killer:
         """Freeze the uploader while Discord holds its post; Discord then keeps the message and answers, but the
         answer waits in the frozen process's socket. A peer takes the job over when the lease runs out and finds
         the message in the channel; the thawed process's late success must change nothing."""
-        hold = UploadHold(store_after=True, answer=True)
-        victim = await self._held_upload(hold)
-        found = JOB_REF.search(hold.content)
-        assert found is not None
-        job_id = int(found.group(1))
+        for _ in range(FREEZE_TRIES):
+            hold = UploadHold(store_after=True, answer=True)
+            victim = await self._held_upload(hold)
+            found = JOB_REF.search(hold.content)
+            assert found is not None
+            job_id = int(found.group(1))
+            if await self._may_freeze(victim, job_id):
+                break
+            hold.released.set()  # not now: this upload goes through as usual
+        else:
+            raise AssertionError(f"no upload to freeze in {FREEZE_TRIES} tries")
         victim.freeze()
         hold.released.set()
         kill.process = victim.name
@@ -155,18 +164,58 @@ class Killer:
         kill.detail = "taken over" if taken else "not taken over"
         victim.thaw()
 
+    async def _freeze_late_upload(self, kill: Kill) -> None:
+        """The known limit, on purpose: the uploader freezes while its post is still on its way (held at Discord,
+        not stored); a peer takes the job over, finds nothing in the channel and posts it; only then does the
+        frozen process's post arrive (Discord stores it) and the process wake up. Outside Discord's nonce window
+        that is a second result message."""
+        hold = UploadHold(store_after=True, answer=True)
+        victim = await self._held_upload(hold)
+        found = JOB_REF.search(hold.content)
+        assert found is not None
+        job_id = int(found.group(1))
+        victim.freeze()
+        kill.process = victim.name
+        taken = await self._wait_taken(victim, [job_id])
+        deadline = time.monotonic() + 3 * self.lease_seconds
+        while not (await self.query("SELECT id FROM jobs WHERE id = ? AND delivered_message_id IS NOT NULL",
+                                    job_id)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        hold.released.set()
+        await asyncio.sleep(0.05)
+        kill.upload_message_id = hold.message_id
+        kill.detail = "taken over" if taken else "not taken over"
+        victim.thaw()
+
     async def _freeze_mid_submit(self, kill: Kill) -> None:
         """Freeze the sender while CometAPI holds its create request (the task is created, so billed). Its lease
         runs out; a peer fails the job as interrupted and tells the member, never resending it; the thawed
         process's late answer (or its timeout) must change nothing."""
-        hold = CreateHold(after_processing=True)
-        victim = await self._held_create(hold, kill)
+        for _ in range(FREEZE_TRIES):
+            hold = CreateHold(after_processing=True)
+            victim = await self._held_create(hold, kill)
+            rows = await self.query("SELECT id FROM jobs WHERE prompt LIKE ?", f"{kill.job_tag}%")
+            job_id = int(rows[0]["id"])
+            if await self._may_freeze(victim, job_id):
+                break
+            # Not now: the bot gives up on this create at its request timeout ("not confirmed", never resent).
+        else:
+            raise AssertionError(f"no create to freeze in {FREEZE_TRIES} tries")
         victim.freeze()
         kill.process = victim.name
-        rows = await self.query("SELECT id FROM jobs WHERE prompt LIKE ?", f"{kill.job_tag}%")
-        taken = await self._wait_taken(victim, [int(rows[0]["id"])])
+        taken = await self._wait_taken(victim, [job_id])
         kill.detail = "taken over" if taken else "not taken over"
         victim.thaw()
+
+    async def _may_freeze(self, victim: BotProcess, job_id: int) -> bool:
+        """Whether to freeze ``victim`` now: only when it holds no lease but the held job's. A request for another
+        job that it sent just before it froze, still on its way, would reach the service after a peer took that
+        job over: a create after the job was failed as interrupted (the task runs uncounted by the caps), a post
+        after the peer posted it (a second message once Discord's nonce window is over). Those are the known limit
+        of a frozen process whose requests outlive its lease (docs/RELIABILITY.md); the freezes here test what is
+        promised: what a frozen process holds at the service is taken over, and its late answers change nothing."""
+        rows = await self.query("SELECT id, lease_owner FROM jobs WHERE lease_owner IS NOT NULL AND id <> ?", job_id)
+        return not any(self.group.by_owner(row["lease_owner"]) is victim for row in rows)
 
     async def _wait_taken(self, victim: BotProcess, jobs: list[int]) -> bool:
         """Wait until no job in ``jobs`` is still leased to the frozen ``victim`` (peers claimed them, or they

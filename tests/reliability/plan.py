@@ -41,6 +41,7 @@ class RunPlan:
     shards: int = 0
     workers: int = 0
     freezes: int = 0  # SIGSTOP a process past its lease, let a peer take over, then SIGCONT it
+    freeze_kinds: tuple[str, ...] = ("freeze mid-upload", "freeze mid-submit")  # in turn (kills.py)
     lease_seconds: float | None = None  # VEO_LEASE_SECONDS (None: the bot's default)
     max_active_per_user: int = 5
     max_active_per_guild: int = 20
@@ -76,12 +77,14 @@ class RunPlan:
 
 
 def several_processes(seed: int, *, nonce_window: float, jobs: int = 40, kills: int = 8, freezes: int = 2,
-                      soak_seconds: float = 0.0, settle_timeout: float = 120.0) -> RunPlan:
+                      soak_seconds: float = 0.0, settle_timeout: float = 120.0,
+                      freeze_kinds: tuple[str, ...] = ("freeze mid-upload", "freeze mid-submit")) -> RunPlan:
     """Two gateway shard processes and a worker on one PostgreSQL database, with leases short enough (5 s) for
     takeovers to happen within a run, and caps small enough to bind."""
     return RunPlan(seed=seed, jobs=jobs, kills=kills, freezes=freezes, nonce_window=nonce_window, shards=2,
                    workers=1, lease_seconds=5.0, max_active_per_user=1, max_active_per_guild=3,
-                   max_active_total=5, soak_seconds=soak_seconds, settle_timeout=settle_timeout)
+                   max_active_total=5, soak_seconds=soak_seconds, settle_timeout=settle_timeout,
+                   freeze_kinds=freeze_kinds)
 
 
 @dataclass

@@ -11,6 +11,9 @@ committed state ever had more jobs active per member, per workspace or in total 
 every create request reached the video service while its job counted against them. The caps are small, so that
 they bind. Run once with Discord's nonce off (the bot's own fencing and history check are all that prevent a
 second post) and once with it on.
+
+A freeze comes only while the frozen process holds no other job's lease (``Killer._may_freeze``): a request of
+another job still on its way when a process freezes is the known limit the last test here shows on purpose.
 """
 
 from __future__ import annotations
@@ -43,3 +46,25 @@ async def test_several_processes_keep_every_guarantee_across_kills_and_freezes(
         assert kills.get(kind), f"no kill {kind}: {kills}"
     assert kills.get("freeze mid-upload (taken over)"), kills
     assert kills.get("freeze mid-submit (taken over)"), kills
+
+
+class SecondPostAfterTheNonceWindow(Exception):
+    """The known limit showed, and nothing else went wrong."""
+
+
+@pytest.mark.xfail(strict=True, raises=SecondPostAfterTheNonceWindow, reason=(
+    "known limit (docs/RELIABILITY.md): a post already on its way when its process froze reaches Discord after a "
+    "peer took the job over and posted it; past Discord's nonce window nothing removes the second message"))
+async def test_a_post_on_its_way_when_its_process_froze_outlives_the_takeover(
+    tmp_path: Path, reliability_seed: int, captured_logs: LogCapture, postgres_server: PostgresServer,
+) -> None:
+    plan = several_processes(reliability_seed, nonce_window=0.0, jobs=6, kills=0, freezes=1,
+                             freeze_kinds=("freeze late upload",))
+    async with postgres_server.database() as url:
+        report = await run_reliability(plan, tmp_path, captured_logs, url)
+    assert report.figures["kills"] == {"freeze late upload (taken over)": 1}, report.figures["kills"]
+    known = [p for p in report.problems if "has 2 result messages" in p or "is not the recorded result" in p]
+    others = [p for p in report.problems if p not in known]
+    assert not others, "\n".join(others)
+    if known:
+        raise SecondPostAfterTheNonceWindow("\n".join(known))
