@@ -53,18 +53,17 @@ class Killer:
     async def run(self, kind: str) -> None:
         """One kill (and the restart) or one freeze (and the thaw)."""
         kill = Kill(kind, time.monotonic())
+        victim: BotProcess | None = None  # the process killed, to start again (a frozen one is thawed instead)
         if kind == "mid-submit":
             victim = await self._mid_submit(kill)
         elif kind == "mid-upload":
             victim = await self._mid_upload(kill)
         elif kind == "freeze mid-upload":
             await self._freeze_mid_upload(kill)
-            victim = None
         elif kind == "freeze mid-submit":
             await self._freeze_mid_submit(kill)
         elif kind == "freeze late upload":
             await self._freeze_late_upload(kill)
-            victim = None
         else:
             victim = self.rng.choice(self.group.processes)
             await asyncio.sleep(self.rng.uniform(0.05, 1.5))
