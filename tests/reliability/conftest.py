@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.database import PostgresRunDatabase, RunDatabase, SqliteRunDatabase
 from tests.reliability.faults import ISSUE_COMET_RATES
 from tests.reliability.harness import ReliabilityRun
-from tests.reliability.invariants import Report, check
+from tests.reliability.invariants import Report, RunData, check
 from tests.reliability.plan import RunPlan
 from tests.reliability.world import reliability_world
 
@@ -59,13 +60,22 @@ def reliability_seed(request: pytest.FixtureRequest) -> int:
     return int(seed)
 
 
-async def run_reliability(plan: RunPlan, workdir: Path, logs: LogCapture) -> Report:
-    """One run against fresh fakes; the report's figures are printed."""
-    async with reliability_world(plan.seed, comet_rates=ISSUE_COMET_RATES, upload_rates=plan.upload_rates(),
-                                 request_timeout=1.0, nonce_window=plan.nonce_window) as world:
-        run = ReliabilityRun(world, plan, workdir)
-        record = await run.run()
-        report = check(world, record, workdir, run.bot.log_text(), logs.text())
+async def run_reliability(plan: RunPlan, workdir: Path, logs: LogCapture, database_url: str | None = None) -> Report:
+    """One run against fresh fakes, on a new SQLite file or on the PostgreSQL database ``database_url``; the
+    report's figures are printed."""
+    database: RunDatabase = (PostgresRunDatabase(database_url) if database_url
+                             else SqliteRunDatabase(workdir / "veo.sqlite3"))
+    try:
+        async with reliability_world(plan.seed, comet_rates=ISSUE_COMET_RATES, upload_rates=plan.upload_rates(),
+                                     request_timeout=1.0, nonce_window=plan.nonce_window,
+                                     shard_count=plan.shards) as world:
+            run = ReliabilityRun(world, plan, workdir, database)
+            record = await run.run()
+            data = RunData(await database.jobs(), await database.transitions(),
+                           {p.name: p.log_text() for p in run.group})
+            report = check(world, record, workdir, data, logs.text())
+    finally:
+        await database.close()
     print(report.text())
     for problem in report.problems:
         print("  PROBLEM:", problem)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class CometFaults:
         self.timeout = request_timeout
         self.counts: Counter[str] = Counter()
         self.kind_of: dict[int, str] = {}  # id(RecordedRequest) -> fault kind
+        # id(RecordedRequest) -> when it arrived, by the wall clock (the one PostgreSQL's timestamps use)
+        self.arrived_at: dict[int, float] = {}
         self.hold: CreateHold | None = None
         # Every kind of a route is forced once early (in seeded order), so that no run misses one by chance.
         self.pending = {route: list(kinds) for route, kinds in rates.items()}
@@ -64,6 +67,7 @@ class CometFaults:
     def take(self, route: str) -> Fault | None:
         """The fault for the request the fake recorded just now (``api.requests[-1]``)."""
         request = self.api.requests[-1]
+        self.arrived_at[id(request)] = time.time()
         if route == "create" and self.hold is not None:
             hold, self.hold = self.hold, None
             hold.request = request
@@ -104,9 +108,11 @@ class UploadHold:
     """The next video upload is held at Discord so that the bot can be killed in the middle of it."""
 
     store_after: bool  # True: Discord keeps the message although the bot never sees the answer
+    answer: bool = False  # with store_after: the answer is sent after all (to a process that may be frozen)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     message_id: int | None = None
+    content: str = ""  # the held message's text (it names the job)
 
 
 class DiscordUploadFaults:
@@ -149,12 +155,16 @@ class DiscordUploadFaults:
         self._abort(request)
 
     async def _held(self, request: web.Request, hold: UploadHold) -> web.StreamResponse:
+        payload = request[BODY_KEY].json
+        hold.content = str(payload.get("content", "")) if isinstance(payload, dict) else ""
         hold.arrived.set()
         await hold.released.wait()  # the harness kills the bot meanwhile
         if hold.store_after:
             response = await self._original(request)
             assert isinstance(response, web.Response) and isinstance(response.body, bytes)
             hold.message_id = int(json.loads(response.body)["id"])
+            if hold.answer:
+                return response
         self._abort(request)
 
     @staticmethod

@@ -1,32 +1,33 @@
-"""One reliability run: the real bot process against both fakes, many /veo requests, faults, SIGKILLs and
-restarts on the same database, then the invariants (see ``invariants.py``)."""
+"""One reliability run: the real bot processes against both fakes, many /veo requests, faults, SIGKILLs and
+restarts (``kills.py``) on the same database, then the invariants (see ``invariants.py``). One unsharded process on
+a SQLite file, or gateway shard processes and worker processes on one PostgreSQL database."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.fakes.comet.api import make_mp4_bytes
-from tests.fakes.discord.models import InjectedFault
-from tests.reliability.faults import CreateHold, UploadHold
-from tests.reliability.plan import PROBE_INDEX, Kill, Probe, Request, RequestFactory, RunPlan, RunRecord
+from tests.fakes.discord.models import FakeChannel, InjectedFault
+from tests.reliability.database import RunDatabase
+from tests.reliability.group import ProcessGroup
+from tests.reliability.kills import Killer
+from tests.reliability.plan import PROBE_INDEX, Probe, Request, RequestFactory, RunPlan, RunRecord
 from tests.reliability.process import BotProcess
 from tests.reliability.prompts import tag
-from tests.reliability.world import World, tag_of
+from tests.reliability.world import World
 from tests.support.e2e import IDENTIFY_WINDOW, MEMBER_PERMISSIONS, MODERATOR_PERMISSIONS
 
-HOLD_WAIT = 60.0  # a targeted kill waits this long for its moment; longer means the bot stopped working
+DEFAULT_LEASE_SECONDS = 60.0
 
 
 class ReliabilityRun:
     """Drives one run; ``await run()`` returns the record for ``invariants.check``."""
 
-    def __init__(self, world: World, plan: RunPlan, workdir: Path) -> None:
+    def __init__(self, world: World, plan: RunPlan, workdir: Path, database: RunDatabase) -> None:
         self.w = world
         self.plan = plan
         # One generator per concern: the requests (prompts, images, scripted outcomes) and the kill schedule then
@@ -35,7 +36,7 @@ class ReliabilityRun:
         self.kill_rng = random.Random(plan.seed + 1)
         self.chaos_rng = random.Random(plan.seed + 2)
         self.cancel_rng = random.Random(plan.seed + 3)
-        self.db_path = workdir / "veo.sqlite3"
+        self.db = database
         settings = {
             "DISCORD_TOKEN": world.token,
             "COMETAPI_KEY": world.key,
@@ -43,13 +44,15 @@ class ReliabilityRun:
             "DISCORD_API_BASE_URL": world.discord.api_base,
             "DISCORD_GATEWAY_URL": world.discord.gateway_url,
             "DISCORD_IDENTIFY_WINDOW": str(IDENTIFY_WINDOW),
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": database.url,
             "VEO_DATA_DIR": str(workdir / "data"),
-            "DISCORD_GUILD_IDS": str(world.guild.id),
+            "DISCORD_GUILD_IDS": ",".join(str(g.id) for g in world.guilds),
             **plan.settings(),
         }
-        self.bot = BotProcess(world.discord, settings, workdir)
+        self.group = ProcessGroup(world.discord, settings, workdir, shards=plan.shards, workers=plan.workers)
         self.record = RunRecord(plan)
+        self.killer = Killer(world, self.group, self.record, database.query, self._issue_one, self.kill_rng,
+                             plan.lease_seconds or DEFAULT_LEASE_SECONDS)
         self._tasks: list[asyncio.Task[Any]] = []
         self._injected: list[tuple[str, InjectedFault]] = []
         self.requests = RequestFactory(world, plan, random.Random(plan.seed + 4))
@@ -60,7 +63,8 @@ class ReliabilityRun:
         """Start the bot, drive requests, kills and faults, let everything settle, probe, stop."""
         self.record.started = time.monotonic()
         try:
-            await self.bot.start()
+            await self.db.prepare()
+            await self.group.start()
             chaos = asyncio.create_task(self._discord_chaos()) if self.plan.discord_chaos else None
             try:
                 await self._drive()
@@ -72,36 +76,35 @@ class ReliabilityRun:
                     task.cancel()
             self.record.discord_faults.update(kind for kind, fault in self._injected if fault.hits)
             await self._probe_liveness()
-            self.record.exit_code = await self.bot.stop()
+            self.record.exit_codes = await self.group.stop()
         except BaseException:
-            if self.bot.alive:
-                await self.bot.kill()
-            print(self.bot.log_text()[-4000:])
+            await self.group.kill_all()
+            for process in self.group:
+                print(f"=== {process.name} ===\n{process.log_text()[-4000:]}")
             raise
         self.record.duration = time.monotonic() - self.record.started
-        self.record.restarts = self.bot.generation - 1
+        self.record.restarts = self.group.restarts
+        self.record.starts = {p.name: p.generation for p in self.group}
         return self.record
 
-    def stored_count(self) -> int:
-        """Rows in the job table (read while the bot runs: WAL lets readers in)."""
-        if not self.db_path.exists():
-            return 0
-        return int(self._query("SELECT COUNT(*) FROM jobs")[0][0])
+    def log_text(self) -> str:
+        """What every process wrote."""
+        return self.group.log_text()
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with contextlib.closing(sqlite3.connect(self.db_path, timeout=10)) as conn:
-            return conn.execute(sql, params).fetchall()
+    async def stored_count(self) -> int:
+        """Rows in the job table."""
+        return int((await self.db.query("SELECT COUNT(*) AS n FROM jobs"))[0]["n"])
 
-    def unsettled(self) -> list[tuple[Any, ...]]:
+    async def unsettled(self) -> list[dict[str, Any]]:
         """Rows that still have something to do: not finished, or finished without the notice posted."""
-        return self._query(
+        return await self.db.query(
             "SELECT id, status, delivered_at, next_poll_at FROM jobs WHERE status NOT IN"
             " ('delivered', 'failed', 'timed_out', 'cancelled')"
             " OR (status IN ('failed', 'timed_out') AND delivered_at IS NULL)"
         )
 
     async def _drive(self) -> None:
-        kills = self._kill_schedule()
+        kills = self.killer.schedule()
         every = max(2, self.plan.jobs // (len(kills) + 1)) if kills else 0
         soak_until = self.record.started + self.plan.soak_seconds
         # Gateway disconnects at even intervals (and on through a soak).
@@ -111,14 +114,14 @@ class ReliabilityRun:
             index = self.requests.issued
             # A soak ends with its time, whatever kills were still planned; a fixed run does all of them.
             killing = bool(kills) and (soaking or not self.plan.soak_seconds)
-            if not soaking and not killing and self.stored_count() >= self.plan.jobs:
+            if not soaking and not killing and await self.stored_count() >= self.plan.jobs:
                 return
             if index > 4 * self.plan.jobs and not self.plan.soak_seconds:
-                raise AssertionError(f"{index} requests gave only {self.stored_count()} stored jobs")
+                raise AssertionError(f"{index} requests gave only {await self.stored_count()} stored jobs")
             if killing and index >= every * (len(self.record.kills) + 1):
-                await self._kill(kills.pop(0))
+                await self.killer.run(kills.pop(0))
                 if soaking and not kills:
-                    kills = self._kill_schedule()  # soak: keep killing at the same pace
+                    kills = self.killer.schedule()  # soak: keep killing at the same pace
                 continue
             if disconnect_every and index and index % disconnect_every == 0:
                 await self._gateway_disconnect()
@@ -131,8 +134,8 @@ class ReliabilityRun:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.plan.settle_timeout
         while True:
-            await self.bot.wait_connected()
-            pending = self.unsettled() or self._unanswered()
+            await self.group.wait_connected()
+            pending = await self.unsettled() or self._unanswered()
             if not pending:
                 return
             if loop.time() > deadline:
@@ -142,8 +145,9 @@ class ReliabilityRun:
     def _unanswered(self) -> list[str]:
         """Requests the running bot received recently and has not answered (it may still)."""
         now = time.monotonic()
+        generations = {p.name: p.generation for p in self.group}
         return [r.tag for r in self.record.requests
-                if r.generation == self.bot.generation and r.reply() is None and now - r.dispatched_at < 5.0]
+                if r.generation == generations[r.process] and r.reply() is None and now - r.dispatched_at < 5.0]
 
     async def _probe_liveness(self) -> None:
         """After everything: a plain request must still be delivered, so the poll loop is alive."""
@@ -159,9 +163,9 @@ class ReliabilityRun:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
         while True:
-            rows = self._query("SELECT status FROM jobs WHERE prompt LIKE ?", (request.tag + "%",))
+            rows = await self.db.query("SELECT status FROM jobs WHERE prompt LIKE ?", request.tag + "%")
             row = rows[0] if rows else None
-            if row is not None and row[0] == "delivered":
+            if row is not None and row["status"] == "delivered":
                 return
             if loop.time() > deadline:
                 raise AssertionError(f"the last request was not delivered (row {row}): the worker is not alive")
@@ -169,8 +173,16 @@ class ReliabilityRun:
 
     # -- requests -------------------------------------------------------------------------------------
 
+    def _taker(self, channel: FakeChannel) -> BotProcess:
+        """The process that takes commands in ``channel``."""
+        return self.group.for_guild(next(g for g in self.w.guilds if g.id == channel.guild_id))
+
+    async def _issue_one(self) -> None:
+        await self._issue(self.requests.new_request())
+
     async def _issue(self, request: Request) -> None:
-        await self.bot.wait_connected()
+        taker = self._taker(request.channel)
+        await taker.wait_connected()
         d = self.w.discord
         attachments = {label: d.add_attachment(request.channel.id, f"{label}.bin", ctype, data)
                        for label, ctype, data in request.images}
@@ -179,7 +191,7 @@ class ReliabilityRun:
             attachments=attachments, permissions=MEMBER_PERMISSIONS,
         )
         request.dispatched_at = time.monotonic()
-        request.generation = self.bot.generation
+        request.process, request.generation = taker.name, taker.generation
         self.record.requests.append(request)
         if request.cancel_by:
             self._tasks.append(asyncio.create_task(self._cancel_later(request)))
@@ -193,7 +205,7 @@ class ReliabilityRun:
             return  # the bot was killed before it answered: nothing to cancel by number
         number = reply.content.split("Job #", 1)[1].split(":", 1)[0]
         await asyncio.sleep(self.cancel_rng.uniform(0.0, 1.0))
-        await self.bot.wait_connected()
+        await self._taker(request.channel).wait_connected()
         by = request.user if request.cancel_by == "owner" else self.w.moderator
         perms = MEMBER_PERMISSIONS if request.cancel_by == "owner" else MODERATOR_PERMISSIONS
         interaction = await self.w.discord.invoke_command(
@@ -210,75 +222,11 @@ class ReliabilityRun:
         for name, user, options in (("veo-queue", self.w.members[1], {}),
                                     ("veo-admin pause", self.w.members[2], {}),
                                     ("veo-admin pause", self.w.moderator, {})):
-            await self.bot.wait_connected()
+            await self._taker(self.w.channels[0]).wait_connected()
             perms = MODERATOR_PERMISSIONS if user is self.w.moderator else MEMBER_PERMISSIONS
             interaction = await d.invoke_command(name, channel_id=self.w.channels[0].id, user=user,
                                                  options=options, permissions=perms)
             self.record.probes.append(Probe(name, user, interaction))
-
-    # -- kills ------------------------------------------------------------------------------------------
-
-    def _kill_schedule(self) -> list[str]:
-        if not self.plan.kills:
-            return []
-        # At least a quarter of the kills land mid-submit and mid-upload each; the rest at random moments.
-        targeted = max(2, self.plan.kills // 4)
-        kinds = ["mid-submit"] * targeted + ["mid-upload"] * targeted
-        kinds += ["random"] * max(0, self.plan.kills - len(kinds))
-        self.kill_rng.shuffle(kinds)
-        return kinds
-
-    async def _kill(self, kind: str) -> None:
-        kill = Kill(kind, time.monotonic())
-        if kind == "mid-submit":
-            await self._kill_mid_submit(kill)
-        elif kind == "mid-upload":
-            await self._kill_mid_upload(kill)
-        else:
-            await asyncio.sleep(self.kill_rng.uniform(0.05, 1.5))
-            await self.bot.kill()
-        self.record.kills.append(kill)
-        await self.bot.start()
-
-    async def _kill_mid_submit(self, kill: Kill) -> None:
-        # Alternately after the task was created (billed, unknown to the bot) and before.
-        hold = CreateHold(after_processing=sum(k.kind == "mid-submit" for k in self.record.kills) % 2 == 0)
-        self.w.comet_faults.hold = hold
-        deadline = time.monotonic() + HOLD_WAIT
-        while not hold.arrived.is_set():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no create request reached CometAPI within {HOLD_WAIT}s")
-            # Send requests until one reaches the create call (refused prompts never do).
-            await self._issue(self.requests.new_request())
-            try:
-                await asyncio.wait_for(hold.arrived.wait(), 3.0)
-            except TimeoutError:
-                continue
-        assert hold.request is not None
-        # Let the fake read the form (and, for a held "after processing", create the task) first.
-        await asyncio.sleep(0.3)
-        await self.bot.kill()
-        kill.job_tag = tag_of(hold.request.fields.get("prompt", ""))
-        created = bool(kill.job_tag and self.w.api.tasks_for(kill.job_tag))
-        kill.detail = "task created" if created else "task not created"
-
-    async def _kill_mid_upload(self, kill: Kill) -> None:
-        # Alternately with Discord keeping the message (the bot never saw the answer) and without.
-        hold = UploadHold(store_after=sum(k.kind == "mid-upload" for k in self.record.kills) % 2 == 0)
-        self.w.upload_faults.hold = hold
-        deadline = time.monotonic() + HOLD_WAIT
-        while not hold.arrived.is_set():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no video upload reached Discord within {HOLD_WAIT}s")
-            try:
-                await asyncio.wait_for(hold.arrived.wait(), 3.0)
-            except TimeoutError:
-                await self._issue(self.requests.new_request())
-        await self.bot.kill()
-        hold.released.set()
-        await asyncio.sleep(0.05)  # the handler stores the message (or not) now that the bot is gone
-        kill.upload_message_id = hold.message_id
-        kill.detail = "message stored" if hold.message_id is not None else "message not stored"
 
     # -- Discord trouble -------------------------------------------------------------------------------
 
@@ -288,7 +236,7 @@ class ReliabilityRun:
         await d.disconnect_gateway(4000)  # resumable: discord.py should RESUME (it may also IDENTIFY afresh)
         self.record.discord_faults["gateway_disconnect"] += 1
         await d.wait_until(lambda: d.resume_count > resumes or d.identify_count > identifies, timeout=30)
-        await self.bot.wait_connected()
+        await self.group.wait_connected()
 
     async def _discord_chaos(self) -> None:
         d = self.w.discord

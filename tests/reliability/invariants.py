@@ -4,8 +4,6 @@ and the figures of the run. Each broken guarantee is one line in ``Report.proble
 from __future__ import annotations
 
 import re
-import sqlite3
-import stat
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,17 +13,15 @@ from bot.jobs.provider import ProviderBusy, SubmissionUncertain
 from bot.jobs.worker import INTERRUPTED_SUBMISSION
 from cogs.render import plain
 from tests.fakes.discord.models import MessageRecord
+from tests.reliability.hygiene import file_problems, log_problems, mention_problems, secret_problems
 from tests.reliability.plan import RunRecord
+from tests.reliability.transitions import Caps, creates_outside_active, replay_caps
 from tests.reliability.world import World, tag_of
 
 TERMINAL = {"delivered", "failed", "timed_out", "cancelled"}
 STATUS_TITLE = re.compile(r"job #(\d+)")
 RESULT_REF = re.compile(r"job #(\d+)")
-# Lines that only appear when something escaped the bot's own error handling.
-UNHANDLED_MARKERS = ("step failed", "poll cycle failed", "Task exception was never retrieved", "incident=",
-                     "Unhandled exception", "Ignoring exception in")
 NO_LINK_NOTE = "gave no download link"
-REDACTED = "***"
 
 
 # The store keeps chat ids as text; the fake Discord's messages carry them as integers.
@@ -36,6 +32,15 @@ def _discord_ids(row: dict[str, Any]) -> dict[str, Any]:
     assert row["platform"] == "discord", row
     return {name: int(value) if name in _SNOWFLAKE_COLUMNS and value is not None else value
             for name, value in row.items()}
+
+
+@dataclass
+class RunData:
+    """What a finished run left: the job rows, the transition log (in commit order), each process's log."""
+
+    jobs: list[dict[str, Any]]
+    transitions: list[dict[str, Any]]
+    logs: dict[str, str]  # by process name
 
 
 @dataclass
@@ -74,17 +79,17 @@ def failure_category(row: dict[str, Any]) -> str:
 class Checker:
     """Collects problems and figures for one finished run."""
 
-    def __init__(self, world: World, record: RunRecord, workdir: Path, bot_log: str, test_log: str) -> None:
+    def __init__(self, world: World, record: RunRecord, workdir: Path, database: RunData, test_log: str) -> None:
         self.w = world
         self.record = record
         self.workdir = workdir
-        self.bot_log = bot_log
+        self.logs = database.logs
+        self.bot_log = "\n".join(database.logs.values())
         self.test_log = test_log
         self.report = Report()
         self.problems = self.report.problems
-        with sqlite3.connect(workdir / "veo.sqlite3") as conn:
-            conn.row_factory = sqlite3.Row
-            self.rows = [_discord_ids(dict(r)) for r in conn.execute("SELECT * FROM jobs ORDER BY id")]
+        self.rows = [_discord_ids(row) for row in database.jobs]
+        self.transitions = database.transitions
         self.by_tag: dict[str, dict[str, Any]] = {}
         bot_id = world.discord.bot_user.id
         self.messages = [m for ch in world.channels for m in world.discord.messages(ch.id) if m.author.id == bot_id]
@@ -99,11 +104,12 @@ class Checker:
             self._job(row)
         self._requests()
         self._kills()
+        self._caps()
         self._probes()
-        self._mentions()
-        self._secrets()
-        self._logs()
-        self._files()
+        self.problems.extend(mention_problems(self.messages, self.rows))
+        self.problems.extend(secret_problems(self.w, self.messages, self.bot_log, self.test_log))
+        self.problems.extend(log_problems(self.logs, self.record))
+        self.problems.extend(file_problems(self.workdir))
         self._figures()
         return self.report
 
@@ -217,18 +223,24 @@ class Checker:
     def _kills(self) -> None:
         interrupted = {tag_of(r["prompt"]) for r in self.rows if r["error"] == INTERRUPTED_SUBMISSION}
         for kill in self.record.kills:
-            if kill.kind == "mid-submit" and kill.job_tag is not None:
+            if kill.kind in ("mid-submit", "freeze mid-submit") and kill.job_tag is not None:
                 row = self.by_tag.get(kill.job_tag)
                 if row is None or row["error"] != INTERRUPTED_SUBMISSION or row["status"] != "failed":
-                    self.problems.append(f"the job killed mid-submit ({kill.job_tag}) is not failed as interrupted")
+                    state = (row["id"], row["status"], row["error"]) if row is not None else "no job"
+                    self.problems.append(f"the job killed mid-submit ({kill.job_tag}) is not failed as interrupted: "
+                                         f"{state} ({kill.kind})")
                 elif not any("not sent again" in m.content for m in self.results.get(row["id"], [])):
                     self.problems.append(f"the user of {kill.job_tag} was not told the submission was interrupted")
                 interrupted.discard(kill.job_tag)
-            if kill.kind == "mid-upload" and kill.upload_message_id is not None:
+            if kill.kind in ("mid-upload", "freeze mid-upload", "freeze late upload") and kill.upload_message_id:
                 owners = [r for r in self.rows if r["delivered_message_id"] == kill.upload_message_id]
                 if len(owners) != 1:
                     self.problems.append(f"the upload stored during a kill ({kill.upload_message_id}) is not the "
                                          "recorded result of its job")
+            late = f"posted message={kill.upload_message_id} but the job was taken over meanwhile"
+            if kill.kind == "freeze mid-upload" and kill.detail == "taken over" and late not in self.logs[kill.process]:
+                # The frozen process got Discord's answer when it woke: its write must have been refused.
+                self.problems.append(f"{kill.process}, frozen mid-upload, did not see its late post refused")
         # Other interrupted submissions are fine only when a kill could have caused them.
         if interrupted and not self.record.kills:
             self.problems.append(f"submissions reported interrupted without any crash: {sorted(interrupted)}")
@@ -240,55 +252,25 @@ class Checker:
             if "Only moderators" not in text and "permission" not in text.lower():
                 self.problems.append(f"{probe.user.name} ran /{probe.command} without the permission: {text[:100]!r}")
 
-    def _mentions(self) -> None:
-        for m in self.messages:
-            found = RESULT_REF.search(m.content) or (STATUS_TITLE.search(str(m.embeds[0].get("title", "")))
-                                                     if m.embeds else None)
-            row = next((r for r in self.rows if found and r["id"] == int(found.group(1))), None)
-            allowed_users = {row["user_id"]} if row is not None else set()
-            for version in m.versions:
-                pings = version.pings
-                if pings.everyone or pings.role_ids or not pings.user_ids <= allowed_users:
-                    self.problems.append(f"bot message {m.id} pinged more than its requester: {pings}")
-                allowed = version.allowed_mentions
-                if not m.ephemeral and (allowed is None or {"everyone", "roles"} & set(allowed.get("parse", []))
-                                        or not {int(u) for u in allowed.get("users", [])} <= allowed_users):
-                    self.problems.append(f"bot message {m.id} allows mentions beyond its requester: {allowed}")
-
-    def _secrets(self) -> None:
-        texts = {"bot log": self.bot_log, "test log": self.test_log}
-        texts["messages"] = "\n".join(m.content + str(m.embeds) for m in self.messages)
-        texts["requests to Discord"] = "\n".join(str(r.json) for r in self.w.discord.requests)
-        for name, secret in (("token", self.w.token), ("key", self.w.key)):
-            for where, text in texts.items():
-                if secret in text or secret[6:26] in text:
-                    self.problems.append(f"the {name} appears in the {where}")
-        if REDACTED in self.bot_log:
-            # The log filter hid a secret, so some code tried to log one.
-            self.problems.append("the bot log contains the redaction marker: something tried to log a secret")
-        if any(r.header("Authorization") for r in self.w.api.cdn_requests()):
-            self.problems.append("a request to the third-party video host carried an Authorization header")
-
-    def _logs(self) -> None:
-        for marker in UNHANDLED_MARKERS:
-            lines = [line for line in self.bot_log.splitlines() if marker in line]
-            if lines:
-                self.problems.append(f"{len(lines)} bot log line(s) with {marker!r}, e.g. {lines[0][:160]!r}")
-        started = self.bot_log.count("job worker started")
-        if started != self.record.restarts + 1:
-            self.problems.append(f"the worker started {started} times for {self.record.restarts + 1} processes")
-        if self.bot_log.count("job worker stopped") != 1 or self.record.exit_code != 0:
-            self.problems.append(f"the final SIGTERM did not stop the bot cleanly (exit {self.record.exit_code})")
-
-    def _files(self) -> None:
-        for path in sorted(self.workdir.glob("veo.sqlite3*")):
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode != 0o600:
-                self.problems.append(f"{path.name} has mode {mode:o}, expected 600")
-        data = self.workdir / "data"
-        left = [p.relative_to(data) for p in data.rglob("*") if p.is_file()] if data.exists() else []
-        if left:
-            self.problems.append(f"{len(left)} file(s) left in the data folder after every job finished: {left[:5]}")
+    def _caps(self) -> None:
+        plan = self.record.plan
+        caps = Caps(plan.max_active_per_user, plan.max_active_per_guild, plan.max_active_total)
+        replay = replay_caps(self.transitions, caps)
+        self.problems.extend(replay.problems)
+        by_request = {id(r): r for r in self.w.api.create_requests()}
+        arrived = self.w.comet_faults.arrived_at
+        creates = [(self.by_tag[tag]["id"], arrived[key]) for key, request in by_request.items()
+                   if (tag := tag_of(request.fields.get("prompt", ""))) in self.by_tag and key in arrived]
+        self.problems.extend(creates_outside_active(replay, creates))
+        ids = {row["id"] for row in self.rows}
+        logged = {int(t["job_id"]) for t in self.transitions}
+        if ids != logged:
+            self.problems.append(f"the transition log does not cover the jobs: {sorted(ids ^ logged)[:10]}")
+        self.report.figures["peak active (member / workspace / total)"] = (
+            f"{replay.peak_user} / {replay.peak_workspace} / {replay.peak_total} of caps "
+            f"{caps.per_user} / {caps.per_workspace} / {caps.total}")
+        self.report.figures["transactions replayed"] = replay.transactions
+        self.peaks = (replay.peak_user, replay.peak_workspace, replay.peak_total)
 
     def _figures(self) -> None:
         rows, record = self.rows, self.record
@@ -306,8 +288,10 @@ class Checker:
         stored = {r.tag for r in record.requests} & set(self.by_tag)
         faults = Counter(self.w.comet_faults.counts) + Counter(self.w.upload_faults.counts) + record.discord_faults
         kills = Counter(f"{k.kind} ({k.detail})" if k.detail else k.kind for k in record.kills)
+        extra = self.report.figures
         self.report.figures = {
             "seed": record.plan.seed,
+            "processes": ", ".join(f"{name} x{starts}" for name, starts in record.starts.items()),
             "duration": f"{record.duration:.1f} s",
             "requests": len(record.requests),
             "refused at the door": sum(r.outcome == "refused" for r in record.requests),
@@ -324,14 +308,19 @@ class Checker:
             "uploads": self.w.upload_faults.uploads,
             "repeated posts answered by nonce": len(self.w.discord.nonce_hits),
             "results found in the channel history on a retry": self.bot_log.count("was already posted"),
+            # Steps of a process whose job was taken from it (killed or frozen meanwhile): the store refused their
+            # write, or the step stopped itself before sending.
+            "late steps refused or stopped after a takeover": sum(
+                self.bot_log.count(line) for line in ("taken over meanwhile", "step stopped before sending")),
             "gateway identifies": self.w.discord.identify_count,
             "gateway resumes": self.w.discord.resume_count,
             "permission probes refused": len(record.probes),
             "stale second status messages": sum(max(0, len(m) - 1) for m in self.statuses.values()),
+            **extra,
             "problems": len(self.problems),
         }
 
 
-def check(world: World, record: RunRecord, workdir: Path, bot_log: str, test_log: str) -> Report:
+def check(world: World, record: RunRecord, workdir: Path, data: RunData, test_log: str) -> Report:
     """Check every guarantee of a finished run."""
-    return Checker(world, record, workdir, bot_log, test_log).run()
+    return Checker(world, record, workdir, data, test_log).run()

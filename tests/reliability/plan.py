@@ -36,6 +36,16 @@ class RunPlan:
     # Discord's enforce_nonce window. 0 leaves the bot's own channel-history check as the only guard against a
     # second post after a crash, as after an outage longer than Discord's few minutes.
     nonce_window: float = 300.0
+    # Processes: 0 shards is one unsharded process; else one process per gateway shard, plus ``workers``
+    # VEO_ROLE=worker processes, on one PostgreSQL database.
+    shards: int = 0
+    workers: int = 0
+    freezes: int = 0  # SIGSTOP a process past its lease, let a peer take over, then SIGCONT it
+    freeze_kinds: tuple[str, ...] = ("freeze mid-upload", "freeze mid-submit")  # in turn (kills.py)
+    lease_seconds: float | None = None  # VEO_LEASE_SECONDS (None: the bot's default)
+    max_active_per_user: int = 5
+    max_active_per_guild: int = 20
+    max_active_total: int = 20
 
     def upload_rates(self) -> dict[str, float]:
         """Upload faults; a 500 after storing needs the nonce (discord.py resends at once), so not without it."""
@@ -51,9 +61,9 @@ class RunPlan:
             "VEO_JOB_TIMEOUT": str(self.job_timeout),
             "VEO_REQUEST_TIMEOUT": "1",
             "VEO_DELIVERY_RETRY_BASE": "0.2",
-            "VEO_MAX_ACTIVE_PER_USER": "5",
-            "VEO_MAX_ACTIVE_PER_GUILD": "20",
-            "VEO_MAX_ACTIVE_TOTAL": "20",
+            "VEO_MAX_ACTIVE_PER_USER": str(self.max_active_per_user),
+            "VEO_MAX_ACTIVE_PER_GUILD": str(self.max_active_per_guild),
+            "VEO_MAX_ACTIVE_TOTAL": str(self.max_active_total),
             "VEO_DAILY_QUOTA_PER_USER": "0",
             "VEO_DAILY_QUOTA_PER_GUILD": "0",
             "VEO_MAX_QUEUED_PER_GUILD": "0",
@@ -62,7 +72,19 @@ class RunPlan:
             "VEO_ALLOW_HTTP_DOWNLOADS": "true",
             "VEO_VIDEO_RETENTION_DAYS": "0",
             "VEO_LOG_LEVEL": "INFO",
+            **({"VEO_LEASE_SECONDS": str(self.lease_seconds)} if self.lease_seconds is not None else {}),
         }
+
+
+def several_processes(seed: int, *, nonce_window: float, jobs: int = 40, kills: int = 8, freezes: int = 2,
+                      soak_seconds: float = 0.0, settle_timeout: float = 120.0,
+                      freeze_kinds: tuple[str, ...] = ("freeze mid-upload", "freeze mid-submit")) -> RunPlan:
+    """Two gateway shard processes and a worker on one PostgreSQL database, with leases short enough (5 s) for
+    takeovers to happen within a run, and caps small enough to bind."""
+    return RunPlan(seed=seed, jobs=jobs, kills=kills, freezes=freezes, nonce_window=nonce_window, shards=2,
+                   workers=1, lease_seconds=5.0, max_active_per_user=1, max_active_per_guild=3,
+                   max_active_total=5, soak_seconds=soak_seconds, settle_timeout=settle_timeout,
+                   freeze_kinds=freeze_kinds)
 
 
 @dataclass
@@ -79,6 +101,7 @@ class Request:
     cancel_by: str | None = None  # owner | moderator
     interaction: FakeInteraction | None = None
     dispatched_at: float = 0.0
+    process: str = ""  # the process that received it, and that process's start count then
     generation: int = 0
     cancel_reply: str | None = None
 
@@ -97,13 +120,14 @@ class Request:
 
 @dataclass
 class Kill:
-    """One SIGKILL and what the bot was doing."""
+    """One SIGKILL (or SIGSTOP and SIGCONT: kind "freeze …") and what the bot was doing."""
 
     kind: str
     at: float
     detail: str = ""
     job_tag: str | None = None
     upload_message_id: int | None = None
+    process: str = ""
 
 
 @dataclass
@@ -126,7 +150,8 @@ class RunRecord:
     discord_faults: Counter[str] = field(default_factory=Counter)
     started: float = 0.0
     duration: float = 0.0
-    exit_code: int | None = None
+    exit_codes: dict[str, int] = field(default_factory=dict)  # by process name, after the final SIGTERM
+    starts: dict[str, int] = field(default_factory=dict)  # by process name
     probe_tag: str | None = None
     restarts: int = 0
 

@@ -1,5 +1,6 @@
-"""The world of a reliability run: both fakes on loopback with long random secrets, one guild, two channels,
-several members, a moderator, a bystander and a mentionable role; outcomes scripted per request tag."""
+"""The world of a reliability run: both fakes on loopback with long random secrets, one guild (or one per gateway
+shard), two channels, several members, a moderator, a bystander and a mentionable role; outcomes scripted per
+request tag."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class World:
 
     discord: FakeDiscord
     api: ScriptedCometAPI
-    guild: FakeGuild
+    guilds: list[FakeGuild]
     channels: list[FakeChannel]
     members: list[FakeUser]
     moderator: FakeUser
@@ -66,6 +67,11 @@ class World:
     role: FakeRole
     comet_faults: CometFaults
     upload_faults: DiscordUploadFaults
+
+    @property
+    def guild(self) -> FakeGuild:
+        """The first guild (the only one of an unsharded run)."""
+        return self.guilds[0]
 
     @property
     def token(self) -> str:
@@ -81,9 +87,12 @@ class World:
 @asynccontextmanager
 async def reliability_world(
     seed: int, *, comet_rates: dict[str, dict[str, float]], upload_rates: dict[str, float], request_timeout: float,
-    nonce_window: float = 300.0,
+    nonce_window: float = 300.0, shard_count: int = 0,
 ) -> AsyncIterator[World]:
-    """Start both fakes; faults are seeded from ``seed`` (the secrets are not: they only have to be unguessable)."""
+    """Start both fakes; faults are seeded from ``seed`` (the secrets are not: they only have to be unguessable).
+
+    ``shard_count``: that many guilds, one on each gateway shard, a channel in each; else one guild, two channels.
+    """
     token = secrets.token_urlsafe(48)
     key = "sk-" + secrets.token_urlsafe(36)
     discord = FakeDiscord(token=token, nonce_window=nonce_window, identify_window=IDENTIFY_WINDOW)
@@ -91,17 +100,21 @@ async def reliability_world(
     api = ScriptedCometAPI(api_key=key, seed=seed)
     async with discord, api:
         comet = CometFaults(api, random.Random(seed * 31 + 2), comet_rates, request_timeout)
-        guild = discord.add_guild("Reliability")
+        if shard_count:
+            guilds = [discord.add_guild(f"Reliability {i}", shard=(i, shard_count)) for i in range(shard_count)]
+            homes = guilds
+        else:
+            guilds = [discord.add_guild("Reliability")]
+            homes = guilds * 2
         channels = [discord.add_channel(guild.id, f"videos-{i}", bot_permissions=BOT_DEFAULT_PERMISSIONS)
-                    for i in range(2)]
-        members = []
-        for i in range(6):
-            member = discord.add_user(f"member{i}")
-            discord.add_member(guild.id, member, permissions=MEMBER_PERMISSIONS)
-            members.append(member)
+                    for i, guild in enumerate(homes)]
+        members = [discord.add_user(f"member{i}") for i in range(6)]
         moderator = discord.add_user("moderator")
-        discord.add_member(guild.id, moderator, permissions=MODERATOR_PERMISSIONS)
         bystander = discord.add_user("bystander")
-        discord.add_member(guild.id, bystander, permissions=MEMBER_PERMISSIONS)
-        role = discord.add_role(guild.id, "subscribers", mentionable=True)
-        yield World(discord, api, guild, channels, members, moderator, bystander, role, comet, uploads)
+        for guild in guilds:
+            for member in [*members, bystander]:
+                discord.add_member(guild.id, member, permissions=MEMBER_PERMISSIONS)
+            discord.add_member(guild.id, moderator, permissions=MODERATOR_PERMISSIONS)
+        # One role id is enough for the prompts' role mentions: no message may ping any role.
+        role = discord.add_role(guilds[0].id, "subscribers", mentionable=True)
+        yield World(discord, api, guilds, channels, members, moderator, bystander, role, comet, uploads)
