@@ -52,13 +52,15 @@ async def _gets(b: Bench) -> tuple[int, int]:
 
 
 async def _probes_settled(b: Bench, expected: int, seconds: float = 60.0) -> None:
-    """Wait until the probes' commands have made their jobs and those are at the provider: an acknowledged
-    command goes on after its ack, and must not meet a closing store or fake."""
+    """Wait until the probes' commands are done (their jobs made and at the provider, their replies edited):
+    an acknowledged command goes on after its ack, and must not meet a closing store, session or fake."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         counts = await b.app.store.count_by_status()
         unsent = counts.get(JobStatus.QUEUED, 0) + counts.get(JobStatus.SUBMITTING, 0)
-        if sum(counts.values()) >= expected and unsent == 0:
+        # discord.py runs each application command in a task of this name.
+        commands = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker" and not t.done()]
+        if sum(counts.values()) >= expected and unsent == 0 and not commands:
             return
         await asyncio.sleep(0.1)
     say("poll loop: the probes' jobs did not all reach the provider in time")
