@@ -39,6 +39,7 @@ from bench.harness import (
 from bench.measure import LoadSampler, cpu_seconds, peak_rss_bytes, percentile, rss_bytes
 from bench.mix import DurationMix
 from bench.poll_loop import measure_poll_loop
+from bench.postgres import store_counters
 from bot.jobs.records import JobStatus, NewJob
 from bot.ops import event_loop
 
@@ -110,7 +111,7 @@ async def _measure(b: Bench) -> dict[str, Any]:
     sampler = LoadSampler(b.clock)
     acks = AckStream()
     real_start, cpu_start, rss_start = time.monotonic(), cpu_seconds(), rss_bytes()
-    rows_start = app.store.rows_written()
+    rows_start, _, _ = await store_counters(app.store)
     async with sampler.running():
         sim_start = b.clock.now()
         say(f"{cfg.mode}: creating {cfg.jobs} jobs")
@@ -152,7 +153,7 @@ async def _measure(b: Bench) -> dict[str, Any]:
         sim_end = b.clock.now()
     cpu_total = cpu_seconds() - cpu_start
     real_total = time.monotonic() - real_start
-    rows_total = app.store.rows_written() - rows_start
+    rows_total = (await store_counters(app.store))[0] - rows_start
     await worker.stop()
     if baseline is not None:
         await baseline.close()

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bench.clock import SharedClock
 from tests.fakes.comet.api import FakeCometAPI, TaskScript, make_mp4_bytes
-from tests.fakes.comet.script import ProgressStyle
+from tests.fakes.comet.script import ROUTES, Fault, ProgressStyle
 from tests.fakes.discord.interactions import FakeInteraction
 from tests.fakes.discord.models import BOT_DEFAULT_PERMISSIONS, EVERYONE_DEFAULT_PERMISSIONS, FakeUser
 from tests.fakes.discord.server import FakeDiscord
@@ -74,6 +74,16 @@ class CometControl:
                                              progress_style=style, video=video)
         return web.json_response({"queued": len(body["durations"])})
 
+    async def hold(self, request: web.Request) -> web.Response:
+        """The next ``times`` requests of ``route`` are answered only after ``seconds``: a step that stays under
+        way (bench/takeover.py holds its polls so that the jobs stay leased)."""
+        body = await request.json()
+        route = str(body.get("route", "get"))
+        if route not in ROUTES:
+            return web.json_response({"error": f"route must be one of {', '.join(ROUTES)}"}, status=400)
+        self.api.inject(route, Fault.slow(float(body["seconds"])), times=int(body["times"]))  # type: ignore[arg-type]
+        return web.json_response({"held": route})
+
     async def stats(self, request: web.Request) -> web.Response:
         self.drain_records()
         tasks = [
@@ -95,6 +105,7 @@ async def run_comet(clock_file: Path) -> None:
     app = web.Application()
     app.router.add_post("/scripts", control.scripts)
     app.router.add_get("/stats", control.stats)
+    app.router.add_post("/hold", control.hold)
     runner, port = await _serve_control(app)
     drainer = asyncio.create_task(control.drain_forever())
     print(json.dumps({"base_url": api.base_url, "control": f"http://127.0.0.1:{port}"}), flush=True)

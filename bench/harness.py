@@ -61,6 +61,12 @@ class RunConfig:
     # are polled as often as the adaptive schedule polled them in the run with ``schedule_gets_per_job``.
     pace: str = "dense"
     schedule_gets_per_job: float | None = None
+    # The store: a PostgreSQL database (``postgresql://…``, see bench/pg.py) instead of the run's SQLite file,
+    # and its server's postmaster, whose CPU time the poll loop alone measures too.
+    database_url: str | None = None
+    postmaster_pid: int | None = None
+    # Poll loop alone: after the measured window, send ``ack_count`` /veo probes with every job still in flight.
+    probe_after_window: bool = False
 
 
 @dataclass
@@ -106,7 +112,7 @@ async def seed_history(store: SqliteJobStore, mix: DurationMix, rng: random.Rand
         seen = submitted + mix.sample(rng) + rng.uniform(0, interval)
         await store.mark_submitted(job_id, f"history-{job_id}", submitted, seen)
         await store.mark_completed(job_id, None, seen)
-        await store.mark_delivered(job_id, 1, seen)
+        await store.mark_delivered(job_id, "1", seen)
 
 
 async def post_json(session: aiohttp.ClientSession, url: str, body: Any, seconds: float = 600) -> Any:
@@ -175,7 +181,7 @@ async def open_bench(config: RunConfig, tmp: Path) -> Bench:
         "COMETAPI_BASE_URL": comet["base_url"],
         "DISCORD_API_BASE_URL": disc["api_base"],
         "DISCORD_GATEWAY_URL": disc["gateway_url"],
-        "DATABASE_URL": f"sqlite:///{Path(config.db_dir or tmp) / 'veo.sqlite3'}",
+        "DATABASE_URL": config.database_url or f"sqlite:///{Path(config.db_dir or tmp) / 'veo.sqlite3'}",
         "VEO_DATA_DIR": str(tmp / "data"),
         "VEO_POLL_INTERVAL": str(config.interval),
         "VEO_ALLOW_HTTP_DOWNLOADS": "true",
@@ -188,7 +194,7 @@ async def open_bench(config: RunConfig, tmp: Path) -> Bench:
         "VEO_LOG_LEVEL": "WARNING",
     }
     app = await VeoApp.create(load_settings(env))
-    if config.sqlite_synchronous:
+    if config.sqlite_synchronous and config.database_url is None:
         # Not how the bot runs: only to show what the per-commit fsync costs (see docs/PERFORMANCE.md).
         pragma = f"PRAGMA synchronous = {config.sqlite_synchronous}"
         await app.store._read(lambda conn: conn.execute(pragma))

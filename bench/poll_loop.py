@@ -20,12 +20,25 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from typing import Any
 
-from bench.harness import JOB_PROMPT, MODEL, Bench, WorkerRunner, get_json, post_json, say, seed_history, wait_connected
-from bench.measure import cpu_seconds, peak_rss_bytes
+from bench.harness import (
+    JOB_PROMPT,
+    MODEL,
+    AckStream,
+    Bench,
+    WorkerRunner,
+    get_json,
+    post_json,
+    say,
+    seed_history,
+    wait_connected,
+)
+from bench.measure import cpu_seconds, peak_rss_bytes, percentile
 from bench.mix import DurationMix
-from bot.jobs.records import NewJob
+from bench.postgres import server_cpu_seconds, store_counters
+from bot.jobs.records import JobStatus, NewJob
 
 NEVER = 1e9  # simulated seconds: the tasks of this measurement do not finish
 WINDOW_INTERVALS = 6  # measured over this many poll intervals
@@ -36,6 +49,29 @@ async def _gets(b: Bench) -> tuple[int, int]:
     stats = await get_json(b.session, b.comet["control"] + "/stats")
     tasks = stats["tasks"]
     return sum(gets for _, _, gets in tasks), sum(1 for _, _, gets in tasks if gets == 0)
+
+
+async def _probes_settled(b: Bench, expected: int, seconds: float = 60.0) -> None:
+    """Wait until the probes' commands are done (their jobs made and at the provider, their replies edited):
+    an acknowledged command goes on after its ack, and must not meet a closing store, session or fake."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        counts = await b.app.store.count_by_status()
+        unsent = counts.get(JobStatus.QUEUED, 0) + counts.get(JobStatus.SUBMITTING, 0)
+        # discord.py runs each application command in a task of this name.
+        commands = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker" and not t.done()]
+        if sum(counts.values()) >= expected and unsent == 0 and not commands:
+            return
+        await asyncio.sleep(0.1)
+    say("poll loop: the probes' jobs did not all reach the provider in time")
+
+
+def _server_cpu(postmaster: int | None) -> float | None:
+    return None if postmaster is None else server_cpu_seconds(postmaster)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else 1000 * seconds
 
 
 def _discord_requests(b: Bench) -> int:
@@ -76,23 +112,31 @@ async def measure_poll_loop(b: Bench) -> dict[str, Any]:
     say(f"poll loop: every job polled once; measuring {WINDOW_INTERVALS} intervals")
     gets0, _ = await _gets(b)
     discord0 = _discord_requests(b)
-    rows0 = app.store.rows_written()
-    commits0, writes0 = app.store.commits()
+    rows0, commits0, writes0 = await store_counters(app.store)
     times0 = os.times()
+    server0 = _server_cpu(cfg.postmaster_pid)
     cpu0, sim0 = cpu_seconds(), b.clock.now()
     window_end = sim0 + WINDOW_INTERVALS * cfg.interval
     while b.clock.now() < window_end:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     cpu1, sim1 = cpu_seconds(), b.clock.now()
+    server1 = _server_cpu(cfg.postmaster_pid)
     times1 = os.times()
-    commits1, writes1 = app.store.commits()
+    rows1, commits1, writes1 = await store_counters(app.store)
     gets1, _ = await _gets(b)
-    rows1 = app.store.rows_written()
     discord1 = _discord_requests(b)
+    acks = AckStream()
+    if cfg.probe_after_window and cfg.ack_count > 0:
+        # Every job still in flight and polled: /veo acknowledgements under the poll loop's load.
+        say(f"poll loop: {cfg.ack_count} /veo probes with {cfg.jobs} jobs in flight")
+        await acks.burst(b, cfg.ack_count, cfg.ack_rate, cfg.seed)
+        await _probes_settled(b, cfg.history + cfg.jobs + acks.sent - acks.unacked)
     await worker.stop()
     polls = gets1 - gets0
     sim = sim1 - sim0
     cpu = cpu1 - cpu0
+    server = None if server0 is None or server1 is None else server1 - server0
+    ack = [seconds for _, seconds in acks.latencies]
     return {
         "mode": "poll-loop", "pace": cfg.pace, "schedule_gets_per_job": cfg.schedule_gets_per_job,
         "jobs": cfg.jobs, "scale": cfg.scale, "interval": cfg.interval, "mix": cfg.mix,
@@ -103,7 +147,12 @@ async def measure_poll_loop(b: Bench) -> dict[str, Any]:
         "cpu_per_poll_ms": 1000 * cpu / polls if polls else None,
         "db_rows_per_poll": (rows1 - rows0) / polls if polls else None,
         "db_commits_per_second": (commits1 - commits0) / sim if sim > 0 else None,
-        "db_writes_per_commit": (writes1 - writes0) / (commits1 - commits0) if commits1 > commits0 else None,
+        "db_writes_per_commit": (writes1 - writes0) / (commits1 - commits0)
+        if writes0 is not None and writes1 is not None and commits1 > commits0 else None,
+        "server_load": server / sim if server is not None and sim > 0 else None,
+        "server_cpu_per_poll_ms": 1000 * server / polls if server is not None and polls else None,
+        "ack_p50_ms": _ms(percentile(ack, 0.5)), "ack_p99_ms": _ms(percentile(ack, 0.99)),
+        "ack_samples": len(ack), "unacked": acks.unacked,
         "discord_requests": discord1 - discord0,
         "rss_peak": peak_rss_bytes(),
     }

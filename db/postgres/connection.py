@@ -103,12 +103,25 @@ def unavailable(action: str, exc: BaseException, url: str) -> StoreUnavailable:
                             f"{type(exc).__name__}: {scrub(str(exc), url)[:300]}", _fix(exc, url))
 
 
+async def keep_session(conn: asyncpg.Connection[Any]) -> None:
+    """The pool's reset of a connection given back: nothing beyond asyncpg's own (an open transaction rolled back,
+    its in-process listeners dropped).
+
+    asyncpg's default also sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` to the
+    server on every release: a round trip and a transaction of its own after every store call, a sixth of the
+    bot's CPU in the poll loop (py-spy, docs/PERFORMANCE.md). The store leaves none of that behind: its
+    advisory locks are transaction-scoped, it opens no cursor outside a transaction, listens on no pool
+    connection and changes no setting after connecting.
+    """
+
+
 async def open_pool(url: str) -> asyncpg.Pool[Any]:
     """A connection pool on the database at ``url``, migrated; ``StoreUnavailable`` (password-free) if not."""
     try:
         pool = await asyncpg.create_pool(
             url, min_size=POOL_MIN, max_size=POOL_MAX, command_timeout=COMMAND_TIMEOUT,
-            max_inactive_connection_lifetime=300, timeout=CONNECT_TIMEOUT, server_settings=SESSION_SETTINGS)
+            max_inactive_connection_lifetime=300, timeout=CONNECT_TIMEOUT, server_settings=SESSION_SETTINGS,
+            reset=keep_session)
     except Exception as exc:
         # From None: the driver's exception (and its chain) may quote the URL, password included.
         raise unavailable("open", exc, url) from None

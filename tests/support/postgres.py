@@ -25,7 +25,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -35,8 +35,9 @@ import pytest
 URL_VARIABLE = "VEO_TEST_POSTGRES_URL"
 REQUIRE_VARIABLE = "VEO_REQUIRE_POSTGRES"
 TEMPLATE = "veo_template"
-_SERVER_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300",
-                    "shared_buffers=32MB")
+# The tests' server: durability off (the tests kill bot processes, never the server), room for many stores.
+TEST_SERVER_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300",
+                        "shared_buffers=32MB")
 
 
 class NoServer(Exception):
@@ -91,6 +92,11 @@ class LocalServer:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def postmaster_pid(self) -> int:
+        """The process id of the server's postmaster (the parent of every backend), from its pid file."""
+        return int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, object] = {}
         if self.user is not None:
@@ -99,8 +105,9 @@ class LocalServer:
                               cwd=self.root, **kwargs)  # type: ignore[call-overload]
 
     @classmethod
-    def start(cls, settings: tuple[str, ...] = _SERVER_SETTINGS) -> LocalServer:
-        """A new server with these settings (the tests' own by default: fast, not durable)."""
+    def start(cls, settings: Sequence[str] = TEST_SERVER_SETTINGS) -> LocalServer:
+        """Start a server with these ``-c`` settings (the tests' by default; the benchmark keeps the server's
+        durable defaults)."""
         bindir = binaries()
         user = None
         if os.geteuid() == 0:
