@@ -13,8 +13,9 @@ import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from bot.comet.types import RetryPolicy
 from bot.config import Settings
 from bot.jobs.ports import JobStore
 from bot.mock.provider import mock_available
@@ -81,11 +82,13 @@ class Process:
         self.faces = list(faces)
 
     @classmethod
-    async def open(cls, settings: Settings, names: Sequence[str] | None = None) -> Process:
-        """Open the store, build the runtime, attach each face (``VEO_FRONTENDS`` unless ``names``)."""
+    async def open(cls, settings: Settings, names: Sequence[str] | None = None, *, retry: RetryPolicy | None = None,
+                   **core_overrides: Any) -> Process:
+        """Open the store, build the runtime, attach each face (``VEO_FRONTENDS`` unless ``names``); ``retry``
+        and ``core_overrides`` shorten timings in tests."""
         store = await open_store(settings.database_url)
         try:
-            runtime = await Runtime.open(settings, store)
+            runtime = await Runtime.open(settings, store, retry=retry, **core_overrides)
         except BaseException:
             await store.close()
             raise

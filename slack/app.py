@@ -59,7 +59,7 @@ class SlackFace:
         self.app = AsyncApp(
             client=web_client(settings.slack_api_base_url, runtime.session, self.api_errors, token=None),
             # Bolt answers a request whose authorize result is None with its "not installed" message.
-            authorize=cast("Callable[..., Awaitable[AuthorizeResult]]", self._authorize),
+            authorize=cast("Callable[..., Awaitable[AuthorizeResult]]", self._authorizer()),
             signing_secret=settings.slack_signing_secret.get_secret_value() or None,
             request_verification_enabled=settings.slack_mode == "http",
             name="veo",
@@ -93,12 +93,17 @@ class SlackFace:
             return []
         return [HealthProbe("slack", self.socket.problem)]
 
-    async def _authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult | None:
-        identity = self.identity
-        if identity is None or (team_id is not None and team_id != identity.team_id):
-            return None  # a workspace this install does not serve
-        return AuthorizeResult(enterprise_id=identity.enterprise_id, team_id=identity.team_id,
-                               bot_token=self._token, bot_id=identity.bot_id, bot_user_id=identity.user_id)
+    def _authorizer(self) -> Callable[[str | None], Awaitable[AuthorizeResult | None]]:
+        # A plain function: Bolt passes arguments by the names it finds in the signature (a method's ``self``
+        # included).
+        async def authorize(team_id: str | None) -> AuthorizeResult | None:
+            identity = self.identity
+            if identity is None or (team_id is not None and team_id != identity.team_id):
+                return None  # a workspace this install does not serve
+            return AuthorizeResult(enterprise_id=identity.enterprise_id, team_id=identity.team_id,
+                                   bot_token=self._token, bot_id=identity.bot_id, bot_user_id=identity.user_id)
+
+        return authorize
 
     async def check_token(self) -> BotIdentity:
         """``auth.test``: the bot token works, and for which workspace; ``FaceFailed`` with what to fix."""
