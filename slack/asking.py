@@ -126,6 +126,8 @@ class VideoRequests:
                  tr("I'll post the video in this channel and mention you when it's ready.", locale)]
         if job.dm_when_ready:
             lines[-1] += " " + tr("You'll get a direct message too.", locale)
+        if view.paused:
+            lines.append(tr("⏸️ Waiting: the server's moderators paused video jobs", locale))
         if dropped_model is not None:
             lines.insert(0, tr("Your preferred model `{model}` is no longer allowed in this server, so this video "
                                "uses `{default}`. I removed it from your preferences: /veo-prefer sets another.",

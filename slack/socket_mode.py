@@ -24,7 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
 
-# slack_sdk pings at this interval at most; shorter when the watchdog's timeout asks for it.
+# slack_sdk pings at this interval at most, and at least twice within the watchdog's timeout, so that a live
+# connection always has a recent answered ping (slack_sdk's own check gives up after four missed intervals).
 MAX_PING_INTERVAL = 10.0
 
 
@@ -46,7 +47,7 @@ class SocketConnection:
         self.clock = clock
         self._on_reconnect = on_reconnect
         self.handler = AsyncSocketModeHandler(app, app_token, web_client=client,
-                                              ping_interval=min(MAX_PING_INTERVAL, timeout / 4))
+                                              ping_interval=min(MAX_PING_INTERVAL, timeout / 2))
         self.client: SocketModeClient = self.handler.client
         self.client.message_listeners.append(self._heard)
         self.last_heard: float | None = None
