@@ -62,10 +62,9 @@ def result_buttons(job: Job) -> dict[str, Any] | None:
     return {"type": "actions", "block_id": f"veo:result:{job.id}", "elements": buttons} if buttons else None
 
 
-def result_blocks(job: Job, *, link: str | None = None, note: str | None = None, original: str | None = None
-                  ) -> list[dict[str, Any]]:
-    """The result message: the head, a download link when the file could not be uploaded (or ``note`` when
-    there is none), the full-quality original of a copy made smaller to fit, and the buttons."""
+def result_text(job: Job, *, link: str | None = None, note: str | None = None, original: str | None = None) -> str:
+    """The result message's text: the head, a download link when the file could not be uploaded (or ``note``
+    when there is none), the full-quality original of a copy made smaller to fit."""
     loc = job.locale
     lines = [result_head(job)]
     if link:
@@ -77,7 +76,14 @@ def result_blocks(job: Job, *, link: str | None = None, note: str | None = None,
         lines.append(tr(note, loc))
     if is_mock_task(job.task_id):
         lines.append(tr(MOCK_NOTE, loc))
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn("\n".join(lines), SECTION_TEXT)}]
+    return clip("\n".join(lines), SECTION_TEXT)
+
+
+def result_blocks(job: Job, *, link: str | None = None, note: str | None = None, original: str | None = None
+                  ) -> list[dict[str, Any]]:
+    """The result message: its text (``result_text``) and the buttons."""
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(
+        result_text(job, link=link, note=note, original=original))}]
     buttons = result_buttons(job)
     if buttons is not None:
         blocks.append(buttons)

@@ -30,7 +30,7 @@ from slack.messages import (
     failure_text,
     ready_dm_text,
     result_blocks,
-    result_head,
+    result_text,
 )
 from slack.metadata import job_metadata
 from slack.outbox import BadAnswer, Outbox
@@ -181,9 +181,9 @@ class SlackNotifier:
                 log.info("job=%s the workspace refused the file (%s); posting a link", job.id, exc.code)
         durable = self.video_link(job) if video is not None and self.video_link is not None else None
         link = durable or job.video_url
-        blocks = result_blocks(job, link=link) if link else result_blocks(job, note=NO_LINK)
-        return await self.outbox.post(job, PostKind.RESULT, channel=job.channel_id, text=result_head(job),
-                                      blocks=blocks, thread_ts=thread, token=token)
+        parts: dict[str, str] = {"link": link} if link else {"note": NO_LINK}
+        return await self.outbox.post(job, PostKind.RESULT, channel=job.channel_id, text=result_text(job, **parts),
+                                      blocks=result_blocks(job, **parts), thread_ts=thread, token=token)
 
     async def max_upload_bytes(self, job: Job) -> int:
         """The largest file the notifier uploads (a bigger video is fitted to it, or linked)."""

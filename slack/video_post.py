@@ -79,7 +79,8 @@ class VideoPost:
                      blocks: list[dict[str, Any]], token: int | None) -> str:
         """Upload the video with ``blocks`` as its message; the message's ts. ``UploadRefused`` when the
         workspace will not take the file (post a link instead)."""
-        url, file_id = await self.uploads.reserve(video.name, video.stat().st_size)
+        # The file's name on disk is the video store's (keyed, not to be guessed): Slack gets a plain one.
+        url, file_id = await self.uploads.reserve(f"veo-{job.id}.mp4", video.stat().st_size)
         await self.outbox.record(job, PostKind.RESULT, PostStage.UPLOADING, file_id=file_id, token=token)
         await self.uploads.send(url, video)
         await self.outbox.record(job, PostKind.RESULT, PostStage.COMPLETING, file_id=file_id, token=token)
