@@ -11,8 +11,8 @@ from collections import Counter
 
 import discord
 
+from bot.display import MOCK_LABEL, MOCK_NOTE, SAFETY_HINT, STATE_LABELS, age, state_line
 from bot.i18n import tr
-from bot.job_text import STATE_LABELS, age, state_line
 from bot.jobs.errors import msg
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, JobStatus
@@ -24,16 +24,12 @@ Locale = discord.Locale | str | None
 # Characters of the escaped prompt a status embed shows (a 1,000-character prompt, every character escaped).
 PROMPT_IN_EMBED = 2000
 PROMPT_EXCERPT = 60
-
 STATE_COLOURS: dict[JobStatus, discord.Colour] = {
     JobStatus.DELIVERED: discord.Colour.green(),
     JobStatus.FAILED: discord.Colour.red(),
     JobStatus.TIMED_OUT: discord.Colour.red(),
     JobStatus.CANCELLED: discord.Colour.light_grey(),
 }
-SAFETY_HINT = msg("Try rephrasing the prompt (or using another image) and run /veo again.")
-MOCK_LABEL = msg("🧪 Mock provider: a local test video, no credits spent")
-MOCK_NOTE = msg("🧪 This is a mock video made by the bot itself for testing (VEO_PROVIDER=mock), not by Veo.")
 
 
 def plain(text: str) -> str:

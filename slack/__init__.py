@@ -1,1 +1,1 @@
-"""The Slack face: the Bolt app, its commands and form, and how jobs are shown in Slack."""
+"""The Slack face: the same job core, store and limits, in Slack workspaces."""

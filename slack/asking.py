@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.display import state_line
 from bot.i18n import Locale, tr
-from bot.job_text import state_line
 from bot.jobs.errors import NotAllowed
 from bot.jobs.policy import Policy
 from bot.jobs.preferences import RequestChoices

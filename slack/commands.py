@@ -14,8 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.display import age, state_line
 from bot.i18n import Locale, tr
-from bot.job_text import age, state_line
 from bot.jobs.errors import InvalidInput, NotFound, UserFacingError
 from bot.jobs.records import Job
 from bot.jobs.requests import clean_prompt

@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.display import state_line
 from bot.i18n import tr
-from bot.job_text import state_line
 from bot.jobs.errors import InvalidInput
 from bot.jobs.ports import StatusView
 from bot.jobs.records import Job, NewJob

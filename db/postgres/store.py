@@ -18,6 +18,7 @@ from bot.jobs.policy import Admission, Policy
 from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
 from db.postgres.base import texts
 from db.postgres.connection import schema_version
+from db.postgres.post_intent_queries import PostIntentQueries
 from db.postgres.preference_queries import PreferenceQueries
 from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
 from db.postgres.submit_queue import ADMIT_LOCK_SPACE, CLAIM_LOCK, admit, claim
@@ -43,7 +44,7 @@ _KEEP_LEASE = {
 }
 
 
-class PostgresJobStore(WorkspaceQueries, PreferenceQueries):
+class PostgresJobStore(WorkspaceQueries, PreferenceQueries, PostIntentQueries):
     """The job store on a PostgreSQL database; any number of connections (and store objects) may share it, and
 every method keeps its meaning among them."""
 

@@ -12,6 +12,7 @@ from bot.jobs.policy import Admission, Policy, Refusal, day_start
 from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob, Workspace
 from db.claims import UserKey, WorkspaceKey, select_claimable, workspace_caps
 from db.sqlite.base import marks, scalar
+from db.sqlite.post_intent_queries import PostIntentQueries
 from db.sqlite.preference_queries import PreferenceQueries
 from db.sqlite.stats_queries import StatsQueries
 from db.sqlite.workspace_queries import WorkspaceQueries, last_request_at, quota_used
@@ -145,7 +146,7 @@ def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float) ->
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries):
+class SqliteJobStore(WorkspaceQueries, PreferenceQueries, PostIntentQueries, StatsQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 
     async def _one(self, sql: str, params: Sequence[object] = ()) -> Job | None:

@@ -11,7 +11,9 @@ Start it and point the clients at it::
 `SLACK_API_BASE_URL` = `slack.api_url`; `slack.bot_token` is `xoxb-…` (one per workspace: `team.bot_token`),
 `slack.app_token` is `xapp-…`. Constructor: `clock` (monotonic, for trigger expiry; `models.ManualClock` moves
 by hand), `wall_clock` (message ts), `ack_timeout` (Socket Mode ack deadline, 3 s like Slack; shorter in
-tests), `trigger_life` (3 s).
+tests), `trigger_life` (3 s), `share_delay` (seconds before an upload's share appears; None: never),
+`rate_limits` (True: Slack's tiers enforced; `slack.rate_limits.set(method, per_minute=, burst=)` tunes one,
+`slack.rate_limits.enabled = False` turns them off, `slack.rate_limits.refusals` lists the 429s).
 
 World (server.FakeSlack): `add_team(name, scopes=)`, `add_user(name, team=, channels=(ch,…), is_admin=,
 is_owner=, is_primary_owner=, locale=, deleted=)`, `add_channel(name, team=, private=, members=(u,…),
@@ -23,7 +25,9 @@ What happened: `messages(channel)` (oldest first, thread replies included; `Fake
 bot_id, blocks, metadata, thread_ts, edited, deleted, unfurl_links), `message(channel, ts)`,
 `ephemerals(user)` (`via` = "ack" | "response_url" | "chat.postEphemeral"), `calls(method)` (`CallRecord`:
 args as received, token_kind, team_id, ok, error, status), `views(user)` (`FakeView`: view, open, updates),
-`downloads` ((file id, authorised) per url_private GET), `state.response_urls[id].posts`.
+`downloads` ((file id, authorised) per url_private GET), `state.response_urls[id].posts`, `files()`,
+`file_messages(channel)` (messages showing a live file: count visible videos with it), `pings(channel)`
+((message, `mentions.Pings(users, groups, broadcasts)`) per message: whom each post notified).
 
 Members' actions, sent as Socket Mode envelopes and waiting for the ack (`socket_mode.NotAcked` when none
 comes within the ack timeout; `NoConnection` when no socket is open):
@@ -40,9 +44,26 @@ Socket faults: `disconnect_socket(reason)` (Socket Mode `disconnect`), `freeze_s
 nothing delivered), `drop_socket()` (TCP cut, no close frame); `wait_connected(count)` counts connections ever
 opened.
 
+Uploads: files.getUploadURLExternal (`file_upload_size_restricted` over `team.file_size_limit`; a single-use
+`upload_url` on the fake), the upload POST (raw or multipart, read streamed; answers `OK - <bytes>`; a second
+POST to the same URL gets 404), files.completeUploadExternal (`files` JSON, channel_id, thread_ts, blocks as
+JSON text, `initial_comment` overriding blocks; the bot must be in the channel; no `ts` in the answer; a second
+completion of a file is refused with `file_already_completed`), then the share's message after `share_delay`,
+visible in `files.info` as `shares.public|private[channel][0].ts`; files.info, files.delete (own files; a
+share that lands after the delete shows a tombstone). Controls: `hold_uploads()` -> gate (`gate.waiting` counts
+POSTs holding after their bytes arrived) and `release_uploads()`; `set_share_delay(s | None)`; `hold_shares()`
+and `release_shares()`; `slack.uploads.pending` lists shares not yet shown.
+
+HTTP mode: `slack.use_http(url, signing_secret)` sends members' actions as signed POSTs (form bodies for
+commands, `payload=` for interactions, JSON for events; `X-Slack-Signature` from slack_sdk's
+SignatureVerifier); an event with no 2xx in the ack timeout is re-sent with `X-Slack-Retry-Num` /
+`X-Slack-Retry-Reason` (unless answered `X-Slack-No-Retry: 1`); `delivery.post(type, payload, signature=,
+timestamp=)` forges bad requests; `delivery.attempts` records each POST.
+
 Web API (`GET|POST /api/<method>`, arguments from query, form or JSON; Bearer or `token` argument;
 `not_authed`, `invalid_auth`, `not_allowed_token_type`; `x-oauth-scopes` / `x-accepted-oauth-scopes` headers;
-`missing_scope` with `needed`/`provided`): auth.test, apps.connections.open (app token), chat.postMessage
+`missing_scope` with `needed`/`provided`; 429 `ratelimited` with `Retry-After` per method per workspace by tier,
+and for chat.postMessage per channel, 1/s with a burst of 5): auth.test, apps.connections.open (app token), chat.postMessage
 (`no_text`, `msg_too_long`, `invalid_blocks` with reasons, `invalid_metadata_format`, `thread_not_found`,
 `not_in_channel` / `channel_not_found`; a user id posts to the IM), chat.update / chat.delete (own messages
 only: `cant_update_message`, `message_not_found`), chat.postEphemeral (`user_not_in_channel`),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes.slack.blocks import check_blocks
-from tests.fakes.slack.models import EphemeralMessage, FakeMessage, SlackError
+from tests.fakes.slack.models import SlackError
+from tests.fakes.slack.records import EphemeralMessage, FakeMessage
 from tests.fakes.slack.web_api import Call, Method
 
 TEXT_LIMIT = 40_000
@@ -55,6 +56,7 @@ def post_message(call: Call) -> dict[str, Any]:
         reply_broadcast=call.flag("reply_broadcast"),
         unfurl_links=call.flag("unfurl_links") if "unfurl_links" in call.args else None,
         unfurl_media=call.flag("unfurl_media") if "unfurl_media" in call.args else None,
+        link_names=call.flag("link_names") or call.text("parse") == "full",
     ))
     return {"channel": channel.id, "ts": message.ts, "message": message.as_json(include_metadata=True)}
 

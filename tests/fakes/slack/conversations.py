@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from tests.fakes.slack.models import IM, PUBLIC, FakeMessage, SlackError, ts_micros
+from tests.fakes.slack.models import IM, PUBLIC, SlackError, ts_micros
+from tests.fakes.slack.records import FakeMessage
 from tests.fakes.slack.web_api import Call, Method
 
 DEFAULT_LIMIT = 100

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tests.fakes.slack.blocks import check_view
-from tests.fakes.slack.models import IM, EphemeralMessage, FakeChannel, FakeFile, FakeMessage, FakeUser, FakeView, MiB
+from tests.fakes.slack.models import IM, FakeChannel, FakeUser, MiB
+from tests.fakes.slack.records import EphemeralMessage, FakeFile, FakeMessage, FakeView
 from tests.fakes.slack.socket_mode import Ack, SocketModeServer
 from tests.fakes.slack.state import SlackState
 
@@ -34,12 +35,20 @@ class Submission:
     errors: dict[str, str]
 
 
+class Transport(Protocol):
+    """How payloads reach the app: Socket Mode envelopes, or signed HTTP requests."""
+
+    async def send(self, type_: str, payload: dict[str, Any], *, timeout: float | None = None) -> Ack:
+        """Deliver one payload and return the app's ack (NotAcked when none comes in time)."""
+        ...
+
+
 class Driver:
-    """Builds Slack's payloads for what a member does and sends them as Socket Mode envelopes."""
+    """Builds Slack's payloads for what a member does and sends them through the transport in use."""
 
     def __init__(self, state: SlackState, socket: SocketModeServer) -> None:
         self.state = state
-        self.socket = socket
+        self.transport: Transport = socket
 
     def _team_user(self, user: FakeUser) -> dict[str, Any]:
         return {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id}
@@ -63,7 +72,7 @@ class Driver:
             "api_app_id": state.app_id, "is_enterprise_install": "false", "response_url": response_url,
             "trigger_id": trigger_id,
         }
-        ack = await self.socket.send("slash_commands", payload, timeout=timeout)
+        ack = await self.transport.send("slash_commands", payload, timeout=timeout)
         if ack.payload and (ack.payload.get("text") or ack.payload.get("blocks")):
             # An ack with a body is Slack's first reply to the command: ephemeral unless in_channel.
             body = ack.payload
@@ -150,7 +159,7 @@ class Driver:
             "api_app_id": state.app_id, "token": VERIFICATION_TOKEN, "trigger_id": trigger_id, "view": view_json,
             "response_urls": [], "is_enterprise_install": False, "enterprise": None,
         }
-        ack = await self.socket.send("interactive", payload, timeout=timeout)
+        ack = await self.transport.send("interactive", payload, timeout=timeout)
         return self._apply_response_action(view, ack)
 
     def _apply_response_action(self, view: FakeView, ack: Ack) -> Submission:
@@ -211,7 +220,7 @@ class Driver:
             "message": message.as_json(include_metadata=True), "state": {"values": {}},
             "response_url": response_url, "actions": [action],
         }
-        ack = await self.socket.send("interactive", payload, timeout=timeout)
+        ack = await self.transport.send("interactive", payload, timeout=timeout)
         return Interaction(ack, trigger_id, response_url)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.fakes.slack.models import FakeFile, FakeTeam, FakeUser
+from tests.fakes.slack.models import FakeTeam, FakeUser
+from tests.fakes.slack.records import FakeFile
 from tests.fakes.slack.state import SlackState
 from tests.fakes.slack.web_api import bearer
 

@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.slack.blocks import check_blocks
-from tests.fakes.slack.models import EphemeralMessage, FakeMessage, SlackError
+from tests.fakes.slack.models import SlackError
+from tests.fakes.slack.records import EphemeralMessage, FakeMessage
 from tests.fakes.slack.state import SlackState
 
 MAX_USES = 5

@@ -6,25 +6,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.slack.mentions import resolve
 from tests.fakes.slack.models import (
     DEFAULT_BOT_SCOPES,
     IM,
     PUBLIC,
     Clock,
-    EphemeralMessage,
     FakeChannel,
-    FakeFile,
-    FakeMessage,
     FakeTeam,
     FakeUser,
     FakeUserGroup,
-    FakeView,
     IdGenerator,
-    ResponseUrl,
     SlackError,
-    Trigger,
     ts_text,
 )
+from tests.fakes.slack.records import EphemeralMessage, FakeFile, FakeMessage, FakeView, ResponseUrl, Trigger
 
 APP_ID = "A0VEOFAKE1"
 
@@ -157,7 +153,8 @@ class SlackState:
         return ts_text(micros)
 
     def add_message(self, message: FakeMessage) -> FakeMessage:
-        """Store a posted message."""
+        """Store a posted message, with whom it notified."""
+        message.pings = resolve(message.text, message.blocks, link_names=message.link_names)
         self.messages.setdefault(message.channel, []).append(message)
         return message
 

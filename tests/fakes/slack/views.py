@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes.slack.blocks import check_view
-from tests.fakes.slack.models import FakeView, SlackError
+from tests.fakes.slack.models import SlackError
+from tests.fakes.slack.records import FakeView
 from tests.fakes.slack.web_api import Call, Method
 
 STACK_LIMIT = 3

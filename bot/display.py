@@ -1,5 +1,8 @@
-"""How a job's state reads in any face: the state labels, a text progress bar, the one-line state, and short
-ages; English templates translated with ``tr`` for the reader's locale."""
+"""How any face shows a job in words: the state labels, a text progress bar, a short age, fixed notes.
+
+Every text is an English template (``msg``) translated with ``bot.i18n.tr`` for the reader's locale; each face
+adds its own markup and escaping around them.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ STATE_LABELS: dict[JobStatus, str] = {
     JobStatus.CANCELLED: msg("🚫 Cancelled"),
     JobStatus.TIMED_OUT: msg("⌛ Timed out"),
 }
+SAFETY_HINT = msg("Try rephrasing the prompt (or using another image) and run /veo again.")
+MOCK_LABEL = msg("🧪 Mock provider: a local test video, no credits spent")
+MOCK_NOTE = msg("🧪 This is a mock video made by the bot itself for testing (VEO_PROVIDER=mock), not by Veo.")
 
 
 def progress_bar(percent: int) -> str:

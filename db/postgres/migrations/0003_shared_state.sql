@@ -1,0 +1,3 @@
+-- Placeholder: number 3 is taken by the shared-state migration (job images, process leases), which lands
+-- separately and replaces this file.
+SELECT 1;

@@ -1,0 +1,147 @@
+"""More of Slack's rules in the fake: a silent socket, response_url uses, mentions, threads, workspaces, groups."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from tests.fakes.slack.conftest import BoltRig
+from tests.fakes.slack.mentions import Pings, resolve
+from tests.fakes.slack.server import FakeSlack
+from tests.fakes.slack.socket_mode import NotAcked
+
+
+async def test_a_frozen_socket_gets_no_envelopes_and_the_client_notices(slack: FakeSlack, bolt: BoltRig) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+
+    @bolt.app.command("/veo")
+    async def veo(ack: AsyncAck) -> None:
+        await ack()
+
+    slack.freeze_socket()
+    with pytest.raises(NotAcked):
+        await slack.slash_command("/veo", "lost", channel=channel, user=user, timeout=0.2)
+    # The frozen link answers no pings: the client's heartbeat (0.2 s in the fixture) gives up and reconnects.
+    await slack.wait_connected(2, timeout=5.0)
+    assert (await slack.slash_command("/veo", "found", channel=channel, user=user)).ack is not None
+
+
+async def test_response_url_takes_five_uses(slack: FakeSlack, bolt: BoltRig) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+    statuses: list[int] = []
+
+    @bolt.app.command("/veo")
+    async def veo(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        for i in range(6):
+            statuses.append((await respond(text=f"reply {i}")).status_code)
+        statuses.append((await respond(text="loud", response_type="in_channel")).status_code)
+
+    await slack.slash_command("/veo", "", channel=channel, user=user)
+    await slack.wait_for(lambda: len(statuses) == 7)
+    assert statuses == [200] * 5 + [404, 404]
+    assert len(slack.ephemerals(user)) == 5 and slack.messages(channel) == []
+
+
+async def test_bad_response_url_bodies_are_refused(slack: FakeSlack) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+    url = slack.state.issue_response_url(slack.team.id, channel.id, user.id)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=b"not json", headers={"Content-Type": "application/json"}) as bad:
+            assert bad.status == 400
+        async with session.post(url, json={"blocks": [{"type": "nonsense"}]}) as blocks:
+            assert blocks.status == 400
+        async with session.post(url, json={"text": "in the open", "response_type": "in_channel"}) as good:
+            assert good.status == 200
+    [message] = slack.messages(channel)
+    assert message.text == "in the open" and message.bot_id == slack.team.bot_id
+
+
+def test_mentions_count_only_where_slack_parses_them() -> None:
+    escaped = "a fox &lt;!channel&gt; &lt;@U0ABC&gt; @here\u2060"
+    assert not resolve(escaped, [{"type": "section", "text": {"type": "mrkdwn", "text": escaped, "verbatim": True}}
+                                 ]).anyone
+    plain = [{"type": "section", "text": {"type": "plain_text", "text": "<!channel> <@U0ABC> <!subteam^S0X>"}}]
+    assert not resolve(None, plain).anyone
+    loud = resolve("<@U0REQ> done <!here|here>",
+                   [{"type": "context", "elements": [{"type": "mrkdwn", "text": "<!subteam^S0MODS|@mods> @everyone"}]}])
+    assert loud == Pings(frozenset({"U0REQ"}), frozenset({"S0MODS"}), frozenset({"here", "everyone"}))
+    assert resolve("@channel", None) == Pings()
+    assert resolve("@channel", None, link_names=True).broadcasts == {"channel"}
+
+
+async def test_posted_messages_record_their_pings(slack: FakeSlack, web: AsyncWebClient) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+    await web.chat_postMessage(channel=channel.id, text=f"<@{user.id}> your video")
+    await web.chat_postMessage(channel=channel.id, text="hey @here", link_names=True)
+    [(_, first), (_, second)] = slack.pings(channel)
+    assert first.users == {user.id} and not first.broadcasts
+    assert second.broadcasts == {"here"}
+
+
+async def test_threads_permalinks_and_ephemerals(slack: FakeSlack, web: AsyncWebClient) -> None:
+    user, stranger = slack.add_user("ana"), slack.add_user("bo")
+    channel = slack.add_channel("general", members=(user,))
+    parent = await web.chat_postMessage(channel=channel.id, text="status")
+    reply = await web.chat_postMessage(channel=channel.id, text="video", thread_ts=parent["ts"])
+    history = await web.conversations_history(channel=channel.id)
+    assert [m["ts"] for m in history["messages"]] == [parent["ts"]]
+    assert history["messages"][0]["reply_count"] == 1
+    thread = await web.conversations_replies(channel=channel.id, ts=parent["ts"])
+    assert [m["ts"] for m in thread["messages"]] == [parent["ts"], reply["ts"]]
+    with pytest.raises(SlackApiError) as missing:
+        await web.chat_postMessage(channel=channel.id, text="x", thread_ts="1.000000")
+    assert missing.value.response["error"] == "thread_not_found"
+    link = await web.chat_getPermalink(channel=channel.id, message_ts=parent["ts"])
+    assert link["permalink"].endswith(f"/archives/{channel.id}/p{parent['ts'].replace('.', '')}")
+    await web.chat_postEphemeral(channel=channel.id, user=user.id, text="only you")
+    with pytest.raises(SlackApiError) as outsider:
+        await web.chat_postEphemeral(channel=channel.id, user=stranger.id, text="x")
+    assert outsider.value.response["error"] == "user_not_in_channel"
+    assert [e.text for e in slack.ephemerals(user)] == ["only you"]
+
+
+async def test_workspaces_are_apart_and_groups_need_a_plan(slack: FakeSlack, web: AsyncWebClient) -> None:
+    other = slack.add_team("Other")
+    theirs = slack.add_channel("theirs", team=other)
+    with pytest.raises(SlackApiError) as apart:
+        await web.chat_postMessage(channel=theirs.id, text="x")
+    assert apart.value.response["error"] == "channel_not_found"
+    mod = slack.add_user("mod")
+    group = slack.add_usergroup("mods", (mod,))
+    assert (await web.usergroups_users_list(usergroup=group.id))["users"] == [mod.id]
+    listed = await web.usergroups_list(include_users=True)
+    assert listed["usergroups"][0]["users"] == [mod.id]
+    slack.team.usergroups_enabled = False
+    with pytest.raises(SlackApiError) as plan:
+        await web.usergroups_users_list(usergroup=group.id)
+    assert plan.value.response["error"] == "plan_upgrade_required"
+    dm = await web.conversations_open(users=mod.id)
+    posted = await web.chat_postMessage(channel=dm["channel"]["id"], text="ready")
+    assert slack.messages(slack.im(mod))[0].ts == posted["ts"]
+
+
+async def test_view_push_stack_and_hash_conflict(slack: FakeSlack, web: AsyncWebClient) -> None:
+    user = slack.add_user("ana")
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Step"},
+             "blocks": [{"type": "section", "text": {"type": "plain_text", "text": "hi"}}]}
+    opened = await web.views_open(trigger_id=slack.state.issue_trigger(slack.team.id, user.id), view=modal)
+    for _ in range(2):
+        await web.views_push(trigger_id=slack.state.issue_trigger(slack.team.id, user.id), view=modal)
+    with pytest.raises(SlackApiError) as deep:
+        await web.views_push(trigger_id=slack.state.issue_trigger(slack.team.id, user.id), view=modal)
+    assert deep.value.response["error"] == "push_limit_reached"
+    with pytest.raises(SlackApiError) as stale:
+        await web.views_update(view_id=opened["view"]["id"], hash="old", view=modal)
+    assert stale.value.response["error"] == "hash_conflict"
+    with pytest.raises(SlackApiError) as bad:
+        await web.views_open(trigger_id=slack.state.issue_trigger(slack.team.id, user.id),
+                             view={**modal, "title": {"type": "plain_text", "text": "x" * 25}})
+    assert bad.value.response["error"] == "invalid_arguments"
