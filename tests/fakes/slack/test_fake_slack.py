@@ -255,8 +255,8 @@ async def test_block_action_click(slack: FakeSlack, bolt: BoltRig, web: AsyncWeb
 async def test_bad_blocks_and_metadata_are_refused(slack: FakeSlack, web: AsyncWebClient) -> None:
     channel = slack.add_channel("general")
     with pytest.raises(SlackApiError) as blocks:
-        await web.chat_postMessage(channel=channel.id, blocks=[{"type": "section", "text": {"type": "mrkdwn",
-                                                                                           "text": "x" * 3001}}])
+        too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+        await web.chat_postMessage(channel=channel.id, text="x", blocks=too_long)
     assert blocks.value.response["error"] == "invalid_blocks"
     with pytest.raises(SlackApiError) as metadata:
         await web.chat_postMessage(channel=channel.id, text="x", metadata={"event_type": "veo_job"})

@@ -145,3 +145,31 @@ async def test_view_push_stack_and_hash_conflict(slack: FakeSlack, web: AsyncWeb
         await web.views_open(trigger_id=slack.state.issue_trigger(slack.team.id, user.id),
                              view={**modal, "title": {"type": "plain_text", "text": "x" * 25}})
     assert bad.value.response["error"] == "invalid_arguments"
+
+
+async def test_shortcut_and_a_click_that_replaces_its_message(slack: FakeSlack, bolt: BoltRig,
+                                                               web: AsyncWebClient) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+    shortcuts: list[dict[str, object]] = []
+
+    @bolt.app.shortcut("veo_from_message")
+    async def from_message(ack: AsyncAck, body: dict[str, object]) -> None:
+        await ack()
+        shortcuts.append(body)
+
+    @bolt.app.action("veo_delete")
+    async def delete(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(text="Deleted", replace_original=True)
+
+    source = slack.post_user_message(channel, user, "a fox in snow")
+    await slack.message_shortcut(source, "veo_from_message", user=user)
+    await slack.wait_for(lambda: shortcuts)
+    assert shortcuts[0]["type"] == "message_action" and shortcuts[0]["message_ts"] == source.ts
+    blocks = [{"type": "actions", "elements": [{"type": "button", "action_id": "veo_delete", "value": "12",
+                                                "text": {"type": "plain_text", "text": "Delete"}}]}]
+    posted = await web.chat_postMessage(channel=channel.id, text="video", blocks=blocks)
+    await slack.click(slack.message(channel, posted["ts"]), "veo_delete", user=user)
+    await slack.wait_for(lambda: slack.message(channel, posted["ts"]).text == "Deleted")
+    assert slack.message(channel, posted["ts"]).blocks is None
