@@ -142,6 +142,10 @@ async def test_update_delete_and_the_bots_own_messages(slack: FakeSlack, web: As
     posted = await web.chat_postMessage(channel=channel.id, text="queued")
     await web.chat_update(channel=channel.id, ts=posted["ts"], text="running")
     assert slack.message(channel, posted["ts"]).text == "running"
+    with pytest.raises(SlackApiError) as bad:
+        await web.chat_update(channel=channel.id, ts=posted["ts"], text="half", metadata={"event_type": "x"})
+    assert bad.value.response["error"] == "invalid_metadata_format"
+    assert slack.message(channel, posted["ts"]).text == "running"
     theirs = slack.post_user_message(channel, user, "hello")
     with pytest.raises(SlackApiError) as refused:
         await web.chat_update(channel=channel.id, ts=theirs.ts, text="hacked")

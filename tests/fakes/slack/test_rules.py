@@ -173,3 +173,34 @@ async def test_shortcut_and_a_click_that_replaces_its_message(slack: FakeSlack, 
     await slack.click(slack.message(channel, posted["ts"]), "veo_delete", user=user)
     await slack.wait_for(lambda: slack.message(channel, posted["ts"]).text == "Deleted")
     assert slack.message(channel, posted["ts"]).blocks is None
+
+
+async def test_malformed_requests_get_slacks_errors(slack: FakeSlack) -> None:
+    api = slack.api_url
+    auth = {"Authorization": f"Bearer {slack.bot_token}"}
+    channel = slack.add_channel("general")
+    async with aiohttp.ClientSession() as session:
+        async def call(method: str, **kwargs: object) -> dict[str, object]:
+            kwargs.setdefault("headers", auth)
+            async with session.post(api + method, **kwargs) as response:  # type: ignore[arg-type]
+                body = await response.json()
+                assert isinstance(body, dict)
+                return body
+
+        assert (await call("chat.nonsense"))["error"] == "unknown_method"
+        bad_json = await call("chat.postMessage", data=b"{nope", headers={**auth, "Content-Type": "application/json"})
+        assert bad_json["error"] == "invalid_json"
+        assert (await call("chat.postMessage", data={"channel": channel.id, "blocks": "[{"}))["error"] \
+            == "invalid_blocks_format"
+        assert (await call("chat.postMessage", json={"channel": channel.id, "blocks": {"type": "section"}}))["error"] \
+            == "invalid_blocks_format"
+        assert (await call("chat.postMessage", json={"channel": channel.id, "text": "x",
+                                                     "metadata": ["veo_job"]}))["error"] == "invalid_metadata_format"
+        assert (await call("conversations.history", data={"channel": channel.id, "limit": "many"}))["error"] \
+            == "invalid_arguments"
+        assert (await call("files.completeUploadExternal", data={"files": '[{"title": "no id"}]'}))["error"] \
+            == "invalid_arguments"
+        form = await call("chat.postMessage", data={"channel": channel.id, "text": "form body", "token": "ignored"})
+        assert form["ok"] is True
+    assert [m.text for m in slack.messages(channel)] == ["form body"]
+    assert "token" not in slack.calls("chat.postMessage")[-1].args
