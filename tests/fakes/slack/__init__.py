@@ -1,4 +1,4 @@
-"""Fake Slack: Web API, Socket Mode, response URLs and file hosting on 127.0.0.1, for the real Slack clients.
+"""Fake Slack: Web API, Socket Mode, HTTP mode, response URLs, uploads and files on 127.0.0.1, for the real clients.
 
 Start it and point the clients at it::
 
@@ -38,8 +38,9 @@ action, view, errors)`: values by block id (text, option value, list of FakeFile
 otherwise; raises ValueError for what Slack's own form would not let through (a required field empty, over
 max_length, an option not offered, a file over 10 MB); then applies `response_action` (errors must name input
 blocks; update/push/clear; none closes the modal); `await slack.click(message, "action_id", user=)` (the element
-must be in the message's blocks); `slack.driver.close_view(view)`; `send_envelope(type, payload)`;
-`send_event(event, retries=n)` (re-sent with retry_attempt/retry_reason while unacked).
+must be in the message's blocks); `close_view(view)`; `message_shortcut(message, callback_id, user=)`,
+`global_shortcut(callback_id, user=)`; `send_envelope(type, payload)`; `send_event(event, retries=n)` (re-sent
+with retry_attempt/retry_reason while unacked).
 Socket faults: `disconnect_socket(reason)` (Socket Mode `disconnect`), `freeze_socket()` (silent: no pongs,
 nothing delivered), `drop_socket()` (TCP cut, no close frame); `wait_connected(count)` counts connections ever
 opened.
@@ -52,7 +53,8 @@ completion of a file is refused with `file_already_completed`), then the share's
 visible in `files.info` as `shares.public|private[channel][0].ts`; files.info, files.delete (own files; a
 share that lands after the delete shows a tombstone). Controls: `hold_uploads()` -> gate (`gate.waiting` counts
 POSTs holding after their bytes arrived) and `release_uploads()`; `set_share_delay(s | None)`; `hold_shares()`
-and `release_shares()`; `slack.uploads.pending` lists shares not yet shown.
+and `release_shares()`; `drop_uploads(times)` (the bytes arrive, the connection is cut before the answer);
+`slack.uploads.pending` lists shares not yet shown.
 
 HTTP mode: `slack.use_http(url, signing_secret)` sends members' actions as signed POSTs (form bodies for
 commands, `payload=` for interactions, JSON for events; `X-Slack-Signature` from slack_sdk's
@@ -63,10 +65,10 @@ timestamp=)` forges bad requests; `delivery.attempts` records each POST.
 Web API (`GET|POST /api/<method>`, arguments from query, form or JSON; Bearer or `token` argument;
 `not_authed`, `invalid_auth`, `not_allowed_token_type`; `x-oauth-scopes` / `x-accepted-oauth-scopes` headers;
 `missing_scope` with `needed`/`provided`; 429 `ratelimited` with `Retry-After` per method per workspace by tier,
-and for chat.postMessage per channel, 1/s with a burst of 5): auth.test, apps.connections.open (app token), chat.postMessage
-(`no_text`, `msg_too_long`, `invalid_blocks` with reasons, `invalid_metadata_format`, `thread_not_found`,
-`not_in_channel` / `channel_not_found`; a user id posts to the IM), chat.update / chat.delete (own messages
-only: `cant_update_message`, `message_not_found`), chat.postEphemeral (`user_not_in_channel`),
+and for chat.postMessage per channel, 1/s with a burst of 5): auth.test, apps.connections.open (app token),
+chat.postMessage (`no_text`, `msg_too_long`, `invalid_blocks` with reasons, `invalid_metadata_format`,
+`thread_not_found`, `not_in_channel` / `channel_not_found`; a user id posts to the IM), chat.update /
+chat.delete (own messages only: `cant_update_message`, `message_not_found`), chat.postEphemeral (`user_not_in_channel`),
 chat.getPermalink, conversations.history / replies (metadata only with `include_all_metadata`; oldest, latest,
 inclusive, limit, cursor), conversations.info / join (public only: `method_not_supported_for_channel_type`) /
 open, users.info (`locale` with `include_locale`), usergroups.list / usergroups.users.list, views.open / push /

@@ -64,6 +64,10 @@ class ActionsMixin:
         if gate is not None:
             gate.release.set()
 
+    def drop_uploads(self, times: int = 1) -> None:
+        """The next `times` upload POSTs take their bytes, then lose the connection without an answer."""
+        self.uploads.drop_next = times
+
     def set_share_delay(self, seconds: float | None) -> None:
         """Seconds between files.completeUploadExternal and the share's message (None: it never comes)."""
         self.uploads.share_delay = seconds
@@ -104,6 +108,19 @@ class ActionsMixin:
                     timeout: float | None = None) -> Interaction:
         """Click the button (or select) `action_id` on a message."""
         return await self.driver.click(message, action_id, user=user, timeout=timeout)
+
+    def close_view(self, view: FakeView) -> None:
+        """The member closes the modal: a later views.update gets not_found."""
+        self.driver.close_view(view)
+
+    async def message_shortcut(self, message: FakeMessage, callback_id: str, *, user: FakeUser,
+                               timeout: float | None = None) -> Interaction:
+        """The member runs a message shortcut on `message`."""
+        return await self.driver.shortcut(callback_id, user=user, message=message, timeout=timeout)
+
+    async def global_shortcut(self, callback_id: str, *, user: FakeUser, timeout: float | None = None) -> Interaction:
+        """The member runs a global shortcut (no channel)."""
+        return await self.driver.shortcut(callback_id, user=user, timeout=timeout)
 
     async def send_envelope(self, type_: str, payload: dict[str, Any], *, timeout: float | None = None) -> Ack:
         """Send any Socket Mode envelope and wait for its ack."""

@@ -224,6 +224,28 @@ class Driver:
         return Interaction(ack, trigger_id, response_url)
 
 
+    async def shortcut(self, callback_id: str, *, user: FakeUser, message: FakeMessage | None = None,
+                       timeout: float | None = None) -> Interaction:
+        """A global shortcut, or a message shortcut when `message` is given."""
+        state = self.state
+        team = state.teams[user.team_id]
+        trigger_id = state.issue_trigger(team.id, user.id)
+        payload: dict[str, Any] = {
+            "type": "shortcut", "callback_id": callback_id, "trigger_id": trigger_id, "team": self._team(team.id),
+            "user": self._team_user(user), "action_ts": f"{time.time():.6f}", "token": VERIFICATION_TOKEN,
+            "api_app_id": state.app_id, "is_enterprise_install": False, "enterprise": None,
+        }
+        response_url = None
+        if message is not None:
+            channel = state.channels[message.channel]
+            response_url = state.issue_response_url(team.id, channel.id, user.id)
+            payload.update({"type": "message_action", "channel": {"id": channel.id, "name": channel.name},
+                            "message": message.as_json(include_metadata=False), "message_ts": message.ts,
+                            "response_url": response_url})
+        ack = await self.transport.send("interactive", payload, timeout=timeout)
+        return Interaction(ack, trigger_id, response_url)
+
+
 def stack_of_state(state: SlackState, root_view_id: str) -> list[FakeView]:
     """The open views of one modal stack."""
     return [v for v in state.views.values() if v.root_view_id == root_view_id and v.open]

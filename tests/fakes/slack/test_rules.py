@@ -145,3 +145,62 @@ async def test_view_push_stack_and_hash_conflict(slack: FakeSlack, web: AsyncWeb
         await web.views_open(trigger_id=slack.state.issue_trigger(slack.team.id, user.id),
                              view={**modal, "title": {"type": "plain_text", "text": "x" * 25}})
     assert bad.value.response["error"] == "invalid_arguments"
+
+
+async def test_shortcut_and_a_click_that_replaces_its_message(slack: FakeSlack, bolt: BoltRig,
+                                                               web: AsyncWebClient) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+    shortcuts: list[dict[str, object]] = []
+
+    @bolt.app.shortcut("veo_from_message")
+    async def from_message(ack: AsyncAck, body: dict[str, object]) -> None:
+        await ack()
+        shortcuts.append(body)
+
+    @bolt.app.action("veo_delete")
+    async def delete(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(text="Deleted", replace_original=True)
+
+    source = slack.post_user_message(channel, user, "a fox in snow")
+    await slack.message_shortcut(source, "veo_from_message", user=user)
+    await slack.wait_for(lambda: shortcuts)
+    assert shortcuts[0]["type"] == "message_action" and shortcuts[0]["message_ts"] == source.ts
+    blocks = [{"type": "actions", "elements": [{"type": "button", "action_id": "veo_delete", "value": "12",
+                                                "text": {"type": "plain_text", "text": "Delete"}}]}]
+    posted = await web.chat_postMessage(channel=channel.id, text="video", blocks=blocks)
+    await slack.click(slack.message(channel, posted["ts"]), "veo_delete", user=user)
+    await slack.wait_for(lambda: slack.message(channel, posted["ts"]).text == "Deleted")
+    assert slack.message(channel, posted["ts"]).blocks is None
+
+
+async def test_malformed_requests_get_slacks_errors(slack: FakeSlack) -> None:
+    api = slack.api_url
+    auth = {"Authorization": f"Bearer {slack.bot_token}"}
+    channel = slack.add_channel("general")
+    async with aiohttp.ClientSession() as session:
+        async def call(method: str, **kwargs: object) -> dict[str, object]:
+            kwargs.setdefault("headers", auth)
+            async with session.post(api + method, **kwargs) as response:  # type: ignore[arg-type]
+                body = await response.json()
+                assert isinstance(body, dict)
+                return body
+
+        assert (await call("chat.nonsense"))["error"] == "unknown_method"
+        bad_json = await call("chat.postMessage", data=b"{nope", headers={**auth, "Content-Type": "application/json"})
+        assert bad_json["error"] == "invalid_json"
+        assert (await call("chat.postMessage", data={"channel": channel.id, "blocks": "[{"}))["error"] \
+            == "invalid_blocks_format"
+        assert (await call("chat.postMessage", json={"channel": channel.id, "blocks": {"type": "section"}}))["error"] \
+            == "invalid_blocks_format"
+        assert (await call("chat.postMessage", json={"channel": channel.id, "text": "x",
+                                                     "metadata": ["veo_job"]}))["error"] == "invalid_metadata_format"
+        assert (await call("conversations.history", data={"channel": channel.id, "limit": "many"}))["error"] \
+            == "invalid_arguments"
+        assert (await call("files.completeUploadExternal", data={"files": '[{"title": "no id"}]'}))["error"] \
+            == "invalid_arguments"
+        form = await call("chat.postMessage", data={"channel": channel.id, "text": "form body", "token": "ignored"})
+        assert form["ok"] is True
+    assert [m.text for m in slack.messages(channel)] == ["form body"]
+    assert "token" not in slack.calls("chat.postMessage")[-1].args

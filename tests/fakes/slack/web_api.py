@@ -137,8 +137,13 @@ class WebApi:
                 raise self._fault_error(fault)
             if self.limiter is not None:
                 self.limiter(call)
-            result = self.methods[method].handler(call)
-            body = await result if asyncio.iscoroutine(result) else result
+            try:
+                result = self.methods[method].handler(call)
+                body = await result if asyncio.iscoroutine(result) else result
+            except (TypeError, ValueError, KeyError, AttributeError) as error:
+                # An argument of a shape the method cannot use (a list where an object belongs, ...).
+                raise SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {error!r}"]}) \
+                    from error
             assert isinstance(body, dict)
             response = web.json_response({"ok": True, **body}, headers=self._scope_headers(call))
             record.ok = True
