@@ -144,7 +144,11 @@ class Process:
 
 async def run(settings: Settings) -> int:
     """Run the bot until SIGINT or SIGTERM, then shut down cleanly; return the exit code."""
-    process = await Process.open(settings)
+    try:
+        process = await Process.open(settings)
+    except FaceFailed as exc:  # a token refused as the face was attached
+        log.error("%s", exc)
+        return exc.exit_code
     loop = asyncio.get_running_loop()
     log.info("event loop: %s; faces: %s", loop_name(loop), ", ".join(settings.frontends))
     stopping = asyncio.Event()

@@ -21,14 +21,18 @@ from slack_sdk.errors import SlackApiError
 from bot.ops.health import HealthProbe
 from bot.runtime import Runtime
 from bot.serve import FaceFailed
-from slack.asking import VideoRequests
-from slack.client import api_errors_counter, web_client
+from slack.asking import Asker, VideoRequests
+from slack.client import CountingWebClient, api_errors_counter, web_client
 from slack.commands import SlackCommands
 from slack.events import SeenEvents
 from slack.files import FileDownloader
 from slack.http_mode import HttpEndpoint
+from slack.ids import PLATFORM
 from slack.members import Members
+from slack.notifier import SlackNotifier
+from slack.results import register_result_actions
 from slack.socket_mode import AppTokenRefused, SocketConnection
+from slack.web import RateLimitRetry, RepeatableConnectionRetry
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +47,47 @@ class BotIdentity:
         self.bot_id = str(response.get("bot_id") or "")
 
 
+async def check_token(client: CountingWebClient) -> BotIdentity:
+    """``auth.test``: the bot token works, and for which workspace; ``FaceFailed`` with what to fix."""
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        raise FaceFailed(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}): copy the Bot User "
+                         "OAuth Token from the app's OAuth & Permissions page (reinstall the app if it "
+                         "was revoked)") from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise FaceFailed(f"Slack could not be reached ({type(exc).__name__}): check SLACK_API_BASE_URL and "
+                         "the network") from None
+    return BotIdentity(response.data if isinstance(response.data, dict) else {})
+
+
 class SlackFace:
     """The Slack face of one bot process."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    @classmethod
+    async def attach(cls, runtime: Runtime) -> SlackFace:
+        """Check the bot token (``FaceFailed`` when Slack refuses it), then build the face on the runtime."""
+        settings = runtime.settings
+        errors = api_errors_counter(runtime.metrics.registry)
+        # Commands' calls: slack_sdk's one retry of a dropped connection is harmless for reads and replies.
+        client = web_client(settings.slack_api_base_url, runtime.session, errors,
+                            token=settings.slack_bot_token.get_secret_value())
+        return cls(runtime, client, errors, await check_token(client))
+
+    def __init__(self, runtime: Runtime, client: CountingWebClient, api_errors: Any, identity: BotIdentity) -> None:
         self.runtime = runtime
         settings = self.settings = runtime.settings
         self._token = settings.slack_bot_token.get_secret_value()
-        self.api_errors = api_errors_counter(runtime.metrics.registry)
-        # Commands' calls: slack_sdk's one retry of a dropped connection is harmless for reads and replies.
-        self.client = web_client(settings.slack_api_base_url, runtime.session, self.api_errors, token=self._token)
-        self.identity: BotIdentity | None = None
+        self.api_errors = api_errors
+        self.client = client
+        self.identity = identity
+        # Posts carry no idempotency key: this client never re-sends one by itself (slack.web).
+        self.notifier_client = web_client(
+            settings.slack_api_base_url, runtime.session, api_errors, token=self._token,
+            retry_handlers=[RateLimitRetry(), RepeatableConnectionRetry()])
+        self.notifier = SlackNotifier(self.notifier_client, runtime.store, nonce_salt=runtime.nonce_salt,
+                                      bot_user_id=identity.user_id, http=runtime.session,
+                                      video_link=runtime.video_link)
         # Bolt's own client carries no token: each request's comes from ``_authorize``; Socket Mode asks for
         # its URL through it with the app-level token.
         self.app = AsyncApp(
@@ -73,6 +107,8 @@ class SlackFace:
                                       join_channels=settings.slack_join_channels)
         self.commands = SlackCommands(runtime.service, self.requests, self.members, self.client, settings)
         self.commands.register(self.app)
+        register_result_actions(self.app, runtime.service, member_groups=self._member_groups,
+                                is_moderator=self._is_moderator, locale_of=self._locale_of)
         self.socket: SocketConnection | None = None
         self.http: HttpEndpoint | None = None
         if settings.role == "worker":
@@ -86,6 +122,18 @@ class SlackFace:
             assert runtime.http is not None, "HTTP mode needs VEO_HTTP_PORT (checked with the settings)"
             self.http = HttpEndpoint(self.app, runtime.http)
         self._stopped = asyncio.Event()
+        runtime.add_face(PLATFORM, self.notifier, *self.probes(), edit_rate=settings.slack_edit_rate,
+                         edit_burst=settings.slack_edit_burst)
+
+    async def _member_groups(self, team: str, user: str) -> list[str]:
+        policy = await self.runtime.service.policy(Asker(team, "", user).workspace)
+        return [g for g in policy.allowed_roles or () if user in await self.members.group_members(g)]
+
+    async def _is_moderator(self, team: str, user: str) -> bool:
+        return user in self.settings.slack_admin_users or (await self.members.get(user)).is_admin
+
+    async def _locale_of(self, team: str, user: str) -> str | None:
+        return (await self.members.get(user)).locale
 
     def probes(self) -> list[HealthProbe]:
         """``/healthz``'s check of the Slack connection (Socket Mode; HTTP mode has no connection to lose)."""
@@ -98,29 +146,15 @@ class SlackFace:
         # included).
         async def authorize(team_id: str | None) -> AuthorizeResult | None:
             identity = self.identity
-            if identity is None or (team_id is not None and team_id != identity.team_id):
+            if team_id is not None and team_id != identity.team_id:
                 return None  # a workspace this install does not serve
             return AuthorizeResult(enterprise_id=identity.enterprise_id, team_id=identity.team_id,
                                    bot_token=self._token, bot_id=identity.bot_id, bot_user_id=identity.user_id)
 
         return authorize
 
-    async def check_token(self) -> BotIdentity:
-        """``auth.test``: the bot token works, and for which workspace; ``FaceFailed`` with what to fix."""
-        try:
-            response = await self.client.auth_test()
-        except SlackApiError as exc:
-            raise FaceFailed(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}): copy the Bot User "
-                             "OAuth Token from the app's OAuth & Permissions page (reinstall the app if it "
-                             "was revoked)") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise FaceFailed(f"Slack could not be reached ({type(exc).__name__}): check SLACK_API_BASE_URL and "
-                             "the network") from None
-        return BotIdentity(response.data if isinstance(response.data, dict) else {})
-
     async def start(self) -> None:
-        """Check the token, then connect (Socket Mode) or wait for Slack's requests (HTTP mode)."""
-        self.identity = await self.check_token()
+        """Connect (Socket Mode), or wait for Slack's requests (HTTP mode)."""
         log.info("Slack: workspace %s as bot user %s (%s mode)", self.identity.team_id, self.identity.user_id,
                  self.settings.slack_mode)
         if self.socket is not None:
@@ -134,10 +168,11 @@ class SlackFace:
         await self._stopped.wait()
 
     async def close(self) -> None:
-        """Close the Socket Mode connection (the HTTP route closes with the runtime's server)."""
+        """Close the Socket Mode connection (the HTTP route closes with the runtime's server) and the notifier."""
         self._stopped.set()
         if self.socket is not None:
             await self.socket.close()
+        await self.notifier.close()
 
     async def kill(self) -> None:
         """Drop the connection abruptly."""

@@ -11,10 +11,7 @@ from slack.app import SlackFace
 
 async def attach(runtime: Runtime) -> SlackFace:
     """Add the Slack face (Bolt app, commands, form, connection) to the process's runtime."""
-    face = SlackFace(runtime)
-    for probe in face.probes():
-        runtime.health.add_probe(probe)
-    return face
+    return await SlackFace.attach(runtime)
 
 
 async def sync_commands(settings: Settings) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.jobs.records import JobStatus
+from tests.fakes.comet.api import TaskScript
 from tests.slack.support import jobs, running_slack, slack_world
 
 
@@ -70,6 +71,7 @@ async def test_a_channel_without_the_bot_gets_invite_advice_or_is_joined_when_al
 
 async def test_status_and_cancel_own_jobs_moderators_any(tmp_path: Path) -> None:
     async with slack_world(tmp_path) as w, running_slack(w, {"VEO_MAX_ACTIVE_TOTAL": "1"}) as process:
+        w.api.default_script = TaskScript(polls_until_done=100_000)  # still generating while cancelled
         other = w.slack.add_user("cy", channels=(w.channel,))
         await w.veo("first <!here> fox")
         await w.veo("second fox")

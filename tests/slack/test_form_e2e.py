@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.slack.models import FakeView
+from tests.fakes.slack.records import FakeView
 from tests.slack.support import PNG, SlackWorld, jobs, running_slack, slack_world
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(100))
