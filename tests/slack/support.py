@@ -70,6 +70,7 @@ class SlackWorld:
 async def slack_world(tmp_path: Path, **fake_options: Any) -> AsyncIterator[SlackWorld]:
     """Start the fake Slack (a workspace, #videos, a member and an admin) and the fake CometAPI."""
     async with FakeSlack(**{"ack_timeout": 3.0, **fake_options}) as slack, FakeCometAPI() as api:
+        slack.team.scopes.add("app_mentions:read")  # the manifest's events (the fake's defaults lack it)
         member = slack.add_user("ana", locale="en-US")
         admin = slack.add_user("boss", is_admin=True, locale="en-US")
         channel = slack.add_channel("videos", members=(member, admin))
