@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.ops.health import HealthProbe
 from bot.runtime import Runtime
 from bot.serve import FaceFailed
+from slack.admin_commands import AdminCommands
 from slack.asking import Asker, VideoRequests
 from slack.client import CountingWebClient, api_errors_counter, web_client
 from slack.commands import SlackCommands
@@ -30,7 +31,9 @@ from slack.http_mode import HttpEndpoint
 from slack.ids import PLATFORM
 from slack.members import Members
 from slack.notifier import SlackNotifier
+from slack.prefer import PreferCommand
 from slack.results import register_result_actions
+from slack.roles import Roles
 from slack.socket_mode import AppTokenRefused, SocketConnection
 from slack.web import RateLimitRetry, RepeatableConnectionRetry
 
@@ -105,8 +108,12 @@ class SlackFace:
                                     max_bytes=settings.max_image_bytes)
         self.requests = VideoRequests(runtime.service, self.client, self.members, downloader,
                                       join_channels=settings.slack_join_channels)
-        self.commands = SlackCommands(runtime.service, self.requests, self.members, self.client, settings)
+        self.roles = Roles(runtime.store, self.members, settings.slack_admin_users)
+        self.commands = SlackCommands(runtime.service, self.requests, self.members, self.roles, self.client,
+                                      settings)
         self.commands.register(self.app)
+        AdminCommands(runtime.service, runtime.admin, self.roles, self.commands).register(self.app)
+        PreferCommand(runtime.service, self.commands).register(self.app)
         register_result_actions(self.app, runtime.service, member_groups=self._member_groups,
                                 is_moderator=self._is_moderator, locale_of=self._locale_of)
         self.socket: SocketConnection | None = None
@@ -130,7 +137,7 @@ class SlackFace:
         return [g for g in policy.allowed_roles or () if user in await self.members.group_members(g)]
 
     async def _is_moderator(self, team: str, user: str) -> bool:
-        return user in self.settings.slack_admin_users or (await self.members.get(user)).is_admin
+        return await self.roles.is_moderator(Asker(team, "", user).workspace, user)
 
     async def _locale_of(self, team: str, user: str) -> str | None:
         return (await self.members.get(user)).locale

@@ -24,6 +24,7 @@ from slack.asking import Asker, VideoRequests
 from slack.form import CALLBACK_ID, FormErrors, form_view, read_form
 from slack.members import Members
 from slack.replies import clip, error_text, escape
+from slack.roles import Roles
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,10 @@ STATUS_JOBS = 10
 class SlackCommands:
     """The listeners of the Slack face's commands and form, on the face's Bolt app."""
 
-    def __init__(self, service: JobService, requests: VideoRequests, members: Members, client: AsyncWebClient,
-                 settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, service: JobService, requests: VideoRequests, members: Members, roles: Roles,
+                 client: AsyncWebClient, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.service = service
+        self.roles = roles
         self.requests = requests
         self.members = members
         self.client = client
@@ -59,7 +61,7 @@ class SlackCommands:
         except TimeoutError:
             return None
 
-    async def _answering(self, reply: Reply, locale: Locale | None, work: Callable[[], Awaitable[str]]) -> None:
+    async def answering(self, reply: Reply, locale: Locale | None, work: Callable[[], Awaitable[str]]) -> None:
         """Run ``work`` and reply with its text; an expected failure replies what to do, anything else a short
         apology (the details go to the log)."""
         try:
@@ -72,7 +74,7 @@ class SlackCommands:
         await reply(clip(text))
 
     @staticmethod
-    def _responder(respond: Any) -> Reply:
+    def responder(respond: Any) -> Reply:
         async def reply(text: str) -> None:
             await respond(text=text, response_type="ephemeral")
         return reply
@@ -84,11 +86,11 @@ class SlackCommands:
         text = str(command.get("text") or "")
         if not text.strip():
             locale = await self._locale(asker.user_id)
-            await self._answering(self._responder(respond), locale,
+            await self.answering(self.responder(respond), locale,
                                   lambda: self._open_form(asker, str(command.get("trigger_id") or ""), locale))
             return
         locale = (await self.members.get(asker.user_id)).locale
-        await self._answering(self._responder(respond), locale, lambda: self._text_job(asker, text, locale))
+        await self.answering(self.responder(respond), locale, lambda: self._text_job(asker, text, locale))
 
     async def _text_job(self, asker: Asker, text: str, locale: str | None) -> str:
         prompt = clean_prompt(text, self.settings.max_prompt_chars)
@@ -135,7 +137,7 @@ class SlackCommands:
                                              files=request.files)
             return await self.requests.after_create(asker, job, choices, request.locale)
 
-        await self._answering(self._private(asker), request.locale, work)
+        await self.answering(self._private(asker), request.locale, work)
 
     def _private(self, asker: Asker) -> Reply:
         """A private answer in the channel; in the member's direct messages with the app when the bot cannot
@@ -154,11 +156,11 @@ class SlackCommands:
         await ack()
         asker = Asker(command["team_id"], command["channel_id"], command["user_id"])
         locale = (await self.members.get(asker.user_id)).locale
-        await self._answering(self._responder(respond), locale,
+        await self.answering(self.responder(respond), locale,
                               lambda: self._status(asker, str(command.get("text") or "").strip(), locale))
 
     async def _is_moderator(self, asker: Asker) -> bool:
-        return asker.user_id in self.settings.slack_admin_users or (await self.members.get(asker.user_id)).is_admin
+        return await self.roles.is_moderator(asker.workspace, asker.user_id)
 
     async def _status(self, asker: Asker, ref: str, locale: str | None) -> str:
         now = self.clock()
@@ -205,7 +207,7 @@ class SlackCommands:
                                             is_moderator=await self._is_moderator(asker))
             return tr("Job #{job} cancelled.", locale, job=job.id)
 
-        await self._answering(self._responder(respond), locale, work)
+        await self.answering(self.responder(respond), locale, work)
 
     async def mentioned(self, event: dict[str, Any]) -> None:
         """A mention of the bot: how to ask for a video (each event handled once, see ``slack.events``)."""
