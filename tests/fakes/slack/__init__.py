@@ -27,7 +27,8 @@ bot_id, blocks, metadata, thread_ts, edited, deleted, unfurl_links), `message(ch
 args as received, token_kind, team_id, ok, error, status), `views(user)` (`FakeView`: view, open, updates),
 `downloads` ((file id, authorised) per url_private GET), `state.response_urls[id].posts`, `files()`,
 `file_messages(channel)` (messages showing a live file: count visible videos with it), `pings(channel)`
-((message, `mentions.Pings(users, groups, broadcasts)`) per message: whom each post notified).
+((message, `mentions.Pings(users, groups, broadcasts)`) per message: whom each post notified), `pinged(channel)`
+(all of them at once; edits notify nobody, as on Slack).
 
 Members' actions, sent as Socket Mode envelopes and waiting for the ack (`socket_mode.NotAcked` when none
 comes within the ack timeout; `NoConnection` when no socket is open):

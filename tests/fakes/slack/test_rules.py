@@ -84,6 +84,7 @@ async def test_posted_messages_record_their_pings(slack: FakeSlack, web: AsyncWe
     [(_, first), (_, second)] = slack.pings(channel)
     assert first.users == {user.id} and not first.broadcasts
     assert second.broadcasts == {"here"}
+    assert slack.pinged(channel) == Pings(frozenset({user.id}), frozenset(), frozenset({"here"}))
 
 
 async def test_threads_permalinks_and_ephemerals(slack: FakeSlack, web: AsyncWebClient) -> None:
