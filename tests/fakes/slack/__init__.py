@@ -44,7 +44,8 @@ must be in the message's blocks); `close_view(view)`; `message_shortcut(message,
 with retry_attempt/retry_reason while unacked).
 Socket faults: `disconnect_socket(reason)` (Socket Mode `disconnect`), `freeze_socket()` (silent: no pongs,
 nothing delivered), `drop_socket()` (TCP cut, no close frame); `wait_connected(count)` counts connections ever
-opened.
+opened. `slack.socket.envelopes` records each envelope sent (type, payload, retry_attempt, ack or None); an
+event keeps its `event_id` across re-sends; a link URL opens one connection only.
 
 Uploads: files.getUploadURLExternal (`file_upload_size_restricted` over `team.file_size_limit`; a single-use
 `upload_url` on the fake), the upload POST (raw or multipart, read streamed; answers `OK - <bytes>`; a second

@@ -205,3 +205,34 @@ async def test_malformed_requests_get_slacks_errors(slack: FakeSlack) -> None:
         assert form["ok"] is True
     assert [m.text for m in slack.messages(channel)] == ["form body"]
     assert "token" not in slack.calls("chat.postMessage")[-1].args
+
+
+async def test_events_over_socket_mode_and_their_retries(slack: FakeSlack, bolt: BoltRig) -> None:
+    seen: list[dict[str, object]] = []
+
+    @bolt.app.event("app_mention")
+    async def mention(event: dict[str, object]) -> None:
+        seen.append(event)
+
+    ack = await slack.send_event({"type": "app_mention", "user": "U1", "text": "<@bot> hi", "ts": "1.000001",
+                                  "channel": "C1"})
+    assert ack.payload is None
+    await slack.wait_for(lambda: seen)
+
+
+async def test_unacked_events_come_back_with_retry_attempt(slack: FakeSlack) -> None:
+    url = slack.socket.issue_url()
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        hello = await ws.receive_json()
+        assert hello["type"] == "hello" and hello["connection_info"]["app_id"] == slack.state.app_id
+        with pytest.raises(NotAcked):
+            await slack.send_event({"type": "app_mention", "user": "U1", "text": "hi", "ts": "1.000002",
+                                    "channel": "C1"}, retries=1, timeout=0.1)
+        frames = [await ws.receive_json() for _ in range(2)]
+    assert [(f["type"], f["retry_attempt"], f["retry_reason"]) for f in frames] \
+        == [("events_api", 0, ""), ("events_api", 1, "timeout")]
+    assert frames[0]["payload"]["event_id"] == frames[1]["payload"]["event_id"]
+    assert frames[0]["envelope_id"] != frames[1]["envelope_id"]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await session.ws_connect(url)  # a link URL opens one connection only
