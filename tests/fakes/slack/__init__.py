@@ -4,7 +4,7 @@ Start it and point the clients at it::
 
     async with FakeSlack(ack_timeout=1.0) as slack:          # a first workspace is slack.team
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-        app = AsyncApp(client=client, token=slack.bot_token)
+        app = AsyncApp(client=client)
         handler = AsyncSocketModeHandler(app, slack.app_token)  # apps.connections.open -> ws://…/link/
         await handler.connect_async(); await slack.wait_connected()
 

@@ -87,7 +87,7 @@ async def test_injected_server_error_and_rate_limit(slack: FakeSlack, web: Async
 async def bolt_http(slack: FakeSlack) -> AsyncIterator[tuple[AsyncApp, str]]:
     """A Bolt app in HTTP mode behind a small aiohttp server on 127.0.0.1; yields it and its events URL."""
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    app = AsyncApp(client=client, token=slack.bot_token, signing_secret=SECRET, process_before_response=True)
+    app = AsyncApp(client=client, signing_secret=SECRET, process_before_response=True)
 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
