@@ -81,6 +81,8 @@ token and `files:read`, else Slack's HTML sign-in page with HTTP 200.
 
 Faults: `inject(method, error=, status=, times=, retry_after=)` (`*` matches any method; status 429 answers
 `ratelimited` with `Retry-After`), `inject_drop(method, after_processing=)` (after: the call took effect but the
-connection is cut before the answer, the ambiguous send), `clear_faults()`. `wait_for(predicate, timeout)`
-polls a sync or async predicate.
+connection is cut before the answer, the ambiguous send), `inject_hold(method, after_processing=)` -> fault (the
+call waits before or after taking effect until `fault.release.set()`; `fault.holding` counts the waiting calls; a
+held call still takes effect when its client has gone: kill the bot mid-post), `clear_faults()`.
+`wait_for(predicate, timeout)` polls a sync or async predicate.
 """

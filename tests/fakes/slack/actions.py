@@ -47,8 +47,17 @@ class ActionsMixin:
         self.web.faults.append(fault)
         return fault
 
+    def inject_hold(self, method: str, *, after_processing: bool, times: int = 1) -> Fault:
+        """The next `times` calls of `method` wait, before or after taking effect, until `fault.release.set()`
+        (`fault.holding` counts the calls waiting); a held call still takes effect if its client has gone."""
+        fault = Fault(method, times=times, hold="after" if after_processing else "before")
+        self.web.faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
-        """Forget every injected fault."""
+        """Forget every injected fault (held calls are let go)."""
+        for fault in self.web.faults:
+            fault.release.set()
         self.web.faults.clear()
 
     # ----- uploads and shares -----

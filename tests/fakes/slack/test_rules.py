@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -236,3 +238,19 @@ async def test_unacked_events_come_back_with_retry_attempt(slack: FakeSlack) -> 
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError):
             await session.ws_connect(url)  # a link URL opens one connection only
+
+
+@pytest.mark.parametrize("after_processing", [True, False])
+async def test_a_held_post_lands_even_when_its_client_is_gone(slack: FakeSlack, web: AsyncWebClient,
+                                                              after_processing: bool) -> None:
+    channel = slack.add_channel("general")
+    fault = slack.inject_hold("chat.postMessage", after_processing=after_processing)
+    in_flight = asyncio.create_task(web.chat_postMessage(channel=channel.id, text="status"))
+    await slack.wait_for(lambda: fault.holding == 1)
+    assert len(slack.messages(channel)) == (1 if after_processing else 0)
+    in_flight.cancel()  # the bot process dies with the post in flight
+    with pytest.raises(asyncio.CancelledError):
+        await in_flight
+    fault.release.set()
+    await slack.wait_for(lambda: fault.holding == 0 and slack.messages(channel))
+    assert [m.text for m in slack.messages(channel)] == ["status"]
