@@ -32,7 +32,9 @@ args as received, token_kind, team_id, ok, error, status), `views(user)` (`FakeV
 
 Members' actions, sent as Socket Mode envelopes and waiting for the ack (`socket_mode.NotAcked` when none
 comes within the ack timeout; `NoConnection` when no socket is open):
-`await slack.slash_command("/veo", "text", channel=, user=)` -> `Interaction(ack, trigger_id, response_url)`
+`await slack.slash_command("/veo", "text", channel=, user=, escape=False)` -> `Interaction(ack, trigger_id,
+response_url)` (`escape=True`: as a command with `should_escape: true`, `#videos @mods @ana` arrive as
+`<#C…|videos> <!subteam^S…|@mods> <@U…|ana>`)
 (an ack body becomes an ephemeral reply, or a channel message with `response_type: in_channel`);
 `await slack.submit_view(view, {"prompt": "…", "first": [file], "orientation": "16x9"})` -> `Submission(ack,
 action, view, errors)`: values by block id (text, option value, list of FakeFile), the form's initial values

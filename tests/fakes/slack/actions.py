@@ -104,9 +104,11 @@ class ActionsMixin:
         await self.socket.wait_connected(count, timeout)
 
     async def slash_command(self, command: str, text: str = "", *, channel: FakeChannel, user: FakeUser,
-                            timeout: float | None = None) -> Interaction:
-        """Deliver `/command text`; returns the ack (NotAcked if none within the ack timeout)."""
-        return await self.driver.slash_command(command, text, channel=channel, user=user, timeout=timeout)
+                            timeout: float | None = None, escape: bool = False) -> Interaction:
+        """Deliver `/command text`; returns the ack (NotAcked if none within the ack timeout); `escape`: the
+        command is declared with `should_escape: true` (names become `<#C…|name>`, `<!subteam^S…|@handle>`, ...)."""
+        return await self.driver.slash_command(command, text, channel=channel, user=user, timeout=timeout,
+                                               escape=escape)
 
     async def submit_view(self, view: FakeView, values: dict[str, Any] | None = None, *,
                           timeout: float | None = None) -> Submission:

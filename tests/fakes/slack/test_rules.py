@@ -254,3 +254,21 @@ async def test_a_held_post_lands_even_when_its_client_is_gone(slack: FakeSlack, 
     fault.release.set()
     await slack.wait_for(lambda: fault.holding == 0 and slack.messages(channel))
     assert [m.text for m in slack.messages(channel)] == ["status"]
+
+
+async def test_escaped_command_text_names_channels_groups_and_members(slack: FakeSlack, bolt: BoltRig) -> None:
+    admin = slack.add_user("boss", is_admin=True)
+    channel = slack.add_channel("videos", members=(admin,))
+    mods = slack.add_usergroup("mods", (admin,))
+    texts: list[str] = []
+
+    @bolt.app.command("/veo-admin")
+    async def veo_admin(ack: AsyncAck, command: dict[str, str]) -> None:
+        await ack()
+        texts.append(command["text"])
+
+    await slack.slash_command("/veo-admin", "channel add #videos moderators add @mods @boss @nobody #nowhere",
+                              channel=channel, user=admin, escape=True)
+    await slack.wait_for(lambda: texts)
+    assert texts == [f"channel add <#{channel.id}|videos> moderators add <!subteam^{mods.id}|@mods> "
+                     f"<@{admin.id}|boss> @nobody #nowhere"]
