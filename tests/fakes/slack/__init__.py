@@ -4,7 +4,7 @@ Start it and point the clients at it::
 
     async with FakeSlack(ack_timeout=1.0) as slack:          # a first workspace is slack.team
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-        app = AsyncApp(client=client, token=slack.bot_token)
+        app = AsyncApp(client=client)
         handler = AsyncSocketModeHandler(app, slack.app_token)  # apps.connections.open -> ws://…/link/
         await handler.connect_async(); await slack.wait_connected()
 
@@ -27,11 +27,14 @@ bot_id, blocks, metadata, thread_ts, edited, deleted, unfurl_links), `message(ch
 args as received, token_kind, team_id, ok, error, status), `views(user)` (`FakeView`: view, open, updates),
 `downloads` ((file id, authorised) per url_private GET), `state.response_urls[id].posts`, `files()`,
 `file_messages(channel)` (messages showing a live file: count visible videos with it), `pings(channel)`
-((message, `mentions.Pings(users, groups, broadcasts)`) per message: whom each post notified).
+((message, `mentions.Pings(users, groups, broadcasts)`) per message: whom each post notified), `pinged(channel)`
+(all of them at once; edits notify nobody, as on Slack).
 
 Members' actions, sent as Socket Mode envelopes and waiting for the ack (`socket_mode.NotAcked` when none
 comes within the ack timeout; `NoConnection` when no socket is open):
-`await slack.slash_command("/veo", "text", channel=, user=)` -> `Interaction(ack, trigger_id, response_url)`
+`await slack.slash_command("/veo", "text", channel=, user=, escape=False)` -> `Interaction(ack, trigger_id,
+response_url)` (`escape=True`: as a command with `should_escape: true`, `#videos @mods @ana` arrive as
+`<#C…|videos> <!subteam^S…|@mods> <@U…|ana>`)
 (an ack body becomes an ephemeral reply, or a channel message with `response_type: in_channel`);
 `await slack.submit_view(view, {"prompt": "…", "first": [file], "orientation": "16x9"})` -> `Submission(ack,
 action, view, errors)`: values by block id (text, option value, list of FakeFile), the form's initial values
@@ -43,7 +46,8 @@ must be in the message's blocks); `close_view(view)`; `message_shortcut(message,
 with retry_attempt/retry_reason while unacked).
 Socket faults: `disconnect_socket(reason)` (Socket Mode `disconnect`), `freeze_socket()` (silent: no pongs,
 nothing delivered), `drop_socket()` (TCP cut, no close frame); `wait_connected(count)` counts connections ever
-opened.
+opened. `slack.socket.envelopes` records each envelope sent (type, payload, retry_attempt, ack or None); an
+event keeps its `event_id` across re-sends; a link URL opens one connection only.
 
 Uploads: files.getUploadURLExternal (`file_upload_size_restricted` over `team.file_size_limit`; a single-use
 `upload_url` on the fake), the upload POST (raw or multipart, read streamed; answers `OK - <bytes>`; a second
@@ -79,6 +83,8 @@ token and `files:read`, else Slack's HTML sign-in page with HTTP 200.
 
 Faults: `inject(method, error=, status=, times=, retry_after=)` (`*` matches any method; status 429 answers
 `ratelimited` with `Retry-After`), `inject_drop(method, after_processing=)` (after: the call took effect but the
-connection is cut before the answer, the ambiguous send), `clear_faults()`. `wait_for(predicate, timeout)`
-polls a sync or async predicate.
+connection is cut before the answer, the ambiguous send), `inject_hold(method, after_processing=)` -> fault (the
+call waits before or after taking effect until `fault.release.set()`; `fault.holding` counts the waiting calls; a
+held call still takes effect when its client has gone: kill the bot mid-post), `clear_faults()`.
+`wait_for(predicate, timeout)` polls a sync or async predicate.
 """

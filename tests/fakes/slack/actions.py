@@ -47,8 +47,17 @@ class ActionsMixin:
         self.web.faults.append(fault)
         return fault
 
+    def inject_hold(self, method: str, *, after_processing: bool, times: int = 1) -> Fault:
+        """The next `times` calls of `method` wait, before or after taking effect, until `fault.release.set()`
+        (`fault.holding` counts the calls waiting); a held call still takes effect if its client has gone."""
+        fault = Fault(method, times=times, hold="after" if after_processing else "before")
+        self.web.faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
-        """Forget every injected fault."""
+        """Forget every injected fault (held calls are let go)."""
+        for fault in self.web.faults:
+            fault.release.set()
         self.web.faults.clear()
 
     # ----- uploads and shares -----
@@ -95,9 +104,11 @@ class ActionsMixin:
         await self.socket.wait_connected(count, timeout)
 
     async def slash_command(self, command: str, text: str = "", *, channel: FakeChannel, user: FakeUser,
-                            timeout: float | None = None) -> Interaction:
-        """Deliver `/command text`; returns the ack (NotAcked if none within the ack timeout)."""
-        return await self.driver.slash_command(command, text, channel=channel, user=user, timeout=timeout)
+                            timeout: float | None = None, escape: bool = False) -> Interaction:
+        """Deliver `/command text`; returns the ack (NotAcked if none within the ack timeout); `escape`: the
+        command is declared with `should_escape: true` (names become `<#C…|name>`, `<!subteam^S…|@handle>`, ...)."""
+        return await self.driver.slash_command(command, text, channel=channel, user=user, timeout=timeout,
+                                               escape=escape)
 
     async def submit_view(self, view: FakeView, values: dict[str, Any] | None = None, *,
                           timeout: float | None = None) -> Submission:
