@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack.ids import is_ts
-from slack.web import error_code
+from slack.web import error_code, retry_after_of
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,21 @@ class VideoUploads:
         deadline = self._clock() + self.timings.share_wait
         pause = self.timings.share_poll_first
         while True:
-            ts = await self.find_share(file_id, channel)
+            wait = pause
+            try:
+                ts = await self.find_share(file_id, channel)
+            except SlackApiError as exc:
+                # Rate limited (many uploads at once): wait as told, within the same bound.
+                limited = retry_after_of(exc)
+                if limited is None:
+                    raise
+                ts, wait = None, max(pause, limited)
             if ts is not None:
                 return ts
             left = deadline - self._clock()
             if left <= 0:
                 return None
-            await self._sleep(min(pause, left))
+            await self._sleep(min(wait, left))
             pause = min(pause * 2, self.timings.share_poll_max)
 
     async def discard(self, file_id: str) -> None:

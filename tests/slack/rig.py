@@ -39,7 +39,7 @@ from tests.fakes.slack.server import FakeSlack
 from tests.support.core import no_sleep
 
 # Short real waits: polling for an upload's message, and a rate limit waited out inside a call.
-FAST_UPLOADS = UploadTimings(send_timeout=10.0, share_wait=0.5, share_poll_first=0.01, share_poll_max=0.05)
+FAST_UPLOADS = UploadTimings(send_timeout=10.0, share_wait=0.3, share_poll_first=0.02, share_poll_max=0.1)
 
 
 async def fast_sleep(seconds: float) -> None:
@@ -86,7 +86,8 @@ async def slack_world(tmp_path: Path, database_url: str | None = None, **slack_o
                       ) -> AsyncIterator[SlackWorld]:
     """Start the fake Slack and the fake CometAPI, with a channel and a member."""
     clock = FakeClock()
-    async with FakeSlack(wall_clock=clock, **slack_options) as slack, FakeCometAPI() as api:
+    # The fake's message timestamps and its rate buckets follow the test's clock: a tick of the worker refills them.
+    async with FakeSlack(clock=clock, wall_clock=clock, **slack_options) as slack, FakeCometAPI() as api:
         member = slack.add_user("member")
         channel = slack.add_channel("videos", members=(member,))
         yield SlackWorld(slack, api, channel, member, clock, tmp_path,
