@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SETTINGS
     # The commands that build the provider; the doctor reports the missing extra among its findings.
     missing = missing_mock_extra(settings.provider) if args.command in ("run", "sync") else None
+    if args.command in ("run", "sync", "doctor"):
+        missing = missing or serve.missing_face_extra(settings.frontends)
     if missing is not None:
         print(f"veo-bot: {missing}", file=sys.stderr)
         return EXIT_SETTINGS

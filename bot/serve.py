@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +28,18 @@ log = logging.getLogger(__name__)
 
 FACE_MODULES = {"discord": "cogs.runner", "slack": "slack.runner"}
 STORE_MODULE = "db"
+# The library each optional face needs, and the extra that installs it.
+FACE_EXTRAS = {"slack": ("slack_bolt", "slack")}
+
+
+def missing_face_extra(faces: Sequence[str]) -> str | None:
+    """The line saying what to install when a chosen face's library is missing; else None."""
+    for face in faces:
+        module, extra = FACE_EXTRAS.get(face, ("", ""))
+        if module and importlib.util.find_spec(module) is None:
+            return (f"the {face} face needs the {extra} extra: pip install 'veo-bot[{extra}]' "
+                    f"(from a checkout: pip install '.[{extra}]')")
+    return None
 
 
 class FaceFailed(Exception):

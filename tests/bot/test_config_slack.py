@@ -88,3 +88,15 @@ def test_a_malformed_mode_does_not_also_report_a_missing_secret() -> None:
     # Which credential is needed depends on the mode, which is unknown: only the real problem is listed.
     assert problems({**KEY, **BOT, "SLACK_MODE": "sockets"}) == [
         "SLACK_MODE is malformed: expected one of: socket, http."]
+
+
+def test_a_chosen_face_without_its_library_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import serve
+
+    assert serve.missing_face_extra(("discord", "slack")) is None  # installed here
+    real = serve.importlib.util.find_spec
+    monkeypatch.setattr(serve.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "slack_bolt" else real(name, *a))
+    assert serve.missing_face_extra(("discord",)) is None
+    assert serve.missing_face_extra(("discord", "slack")) == (
+        "the slack face needs the slack extra: pip install 'veo-bot[slack]' (from a checkout: pip install '.[slack]')")
