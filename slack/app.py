@@ -35,7 +35,7 @@ from slack.prefer import PreferCommand
 from slack.results import register_result_actions
 from slack.roles import Roles
 from slack.socket_mode import AppTokenRefused, SocketConnection
-from slack.web import RateLimitRetry, RepeatableConnectionRetry
+from slack.web_api import RateLimitRetry, RepeatableConnectionRetry
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class SlackFace:
         self.api_errors = api_errors
         self.client = client
         self.identity = identity
-        # Posts carry no idempotency key: this client never re-sends one by itself (slack.web).
+        # Posts carry no idempotency key: this client never re-sends one by itself (slack.web_api).
         self.notifier_client = web_client(
             settings.slack_api_base_url, runtime.session, api_errors, token=self._token,
             retry_handlers=[RateLimitRetry(), RepeatableConnectionRetry()])

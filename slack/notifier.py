@@ -4,7 +4,7 @@ A status message per job (``chat.postMessage``, then ``chat.update``), the video
 upload (``slack.upload``), a link when the workspace refuses the file, a failure notice, and the requester's
 direct message. Every post is made exactly once across crashes without a nonce: ``slack.outbox`` for messages,
 ``slack.video_post`` for the upload. The client must be one whose retries never repeat a post
-(``slack.web.notifier_client``).
+(``slack.web_api.notifier_client``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from slack.render import status_blocks, status_text
 from slack.status_edits import Edit, StatusEdits
 from slack.upload import UploadBroken, UploadRefused, UploadTimings, VideoUploads
 from slack.video_post import SHARE_GRACE, VideoPost
-from slack.web import error_code
+from slack.web_api import error_code
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bot.jobs.post_intents import PostIntent, PostStage
 from bot.jobs.records import Job
 from slack.ids import is_ts
 from slack.metadata import job_metadata, names_post
-from slack.web import error_code, status_of
+from slack.web_api import error_code, status_of
 
 log = logging.getLogger(__name__)
 

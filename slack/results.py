@@ -25,7 +25,7 @@ from bot.jobs.records import NewJob, Workspace
 from bot.jobs.service import JobService
 from slack.escape import escape
 from slack.ids import PLATFORM
-from slack.web import error_code
+from slack.web_api import error_code
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from slack.web import error_code, retry_after_of
+from slack.web_api import error_code, retry_after_of
 
 log = logging.getLogger(__name__)
 

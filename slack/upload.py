@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack.ids import is_ts
-from slack.web import error_code, retry_after_of
+from slack.web_api import error_code, retry_after_of
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from bot.jobs.post_intents import PostKind, PostStage
 from bot.jobs.records import Job
 from slack.outbox import Outbox
 from slack.upload import REFUSED_UPLOADS, UploadRefused, VideoUploads
-from slack.web import error_code, refused
+from slack.web_api import error_code, refused
 
 log = logging.getLogger(__name__)
 

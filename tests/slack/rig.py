@@ -30,7 +30,7 @@ from db import open_store
 from slack.ids import PLATFORM
 from slack.notifier import SlackNotifier
 from slack.upload import UploadTimings
-from slack.web import notifier_client
+from slack.web_api import notifier_client
 from tests.conftest import FakeClock
 from tests.fakes.comet.api import FakeCometAPI
 from tests.fakes.slack.models import FakeChannel, FakeUser
