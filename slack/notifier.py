@@ -62,11 +62,18 @@ def as_failure(exc: BaseException) -> DeliveryFailed:
         return DeliveryFailed(f"Slack answered {code}", permanent=code in PERMANENT_ERRORS)
     if isinstance(exc, BadAnswer | UploadBroken):
         return DeliveryFailed(str(exc), permanent=False)
+    if isinstance(exc, UNREADABLE):
+        # slack_sdk reading a body of the wrong shape (a JSON list, say): the traceback is worth having.
+        log.warning("an answer from Slack could not be read", exc_info=exc)
+        return DeliveryFailed(f"Slack's answer could not be read ({type(exc).__name__})", permanent=False)
     return DeliveryFailed(type(exc).__name__, permanent=False)
 
 
+# slack_sdk's own reading of a body it did not expect can fail with these.
+UNREADABLE = (AttributeError, TypeError, KeyError)
 # What a call to Slack may raise besides a Slack error: a dropped connection, a timeout, a body that is no JSON.
-CALL_ERRORS = (SlackClientError, BadAnswer, UploadBroken, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+CALL_ERRORS = (SlackClientError, BadAnswer, UploadBroken, aiohttp.ClientError, OSError, TimeoutError, ValueError,
+               *UNREADABLE)
 
 
 class SlackNotifier:
