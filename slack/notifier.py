@@ -42,6 +42,10 @@ from slack.web import error_code
 
 log = logging.getLogger(__name__)
 
+# The status edits' share of Slack's allowance for chat.update (Tier 3, about 50 a minute per workspace), for
+# ``Runtime.add_face(..., edit_rate=EDITS_PER_SECOND, edit_burst=EDIT_BURST)``.
+EDITS_PER_SECOND = 40 / 60
+EDIT_BURST = 10.0
 # Slack's own ceiling for one file (a workspace may set a lower one: then the upload is refused and a link
 # goes out instead).
 DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3
