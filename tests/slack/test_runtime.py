@@ -61,7 +61,8 @@ async def test_a_runtime_killed_mid_upload_posts_the_video_once_after_a_restart(
                 return fresh is not None and fresh.status is JobStatus.DELIVERED
             await slack.wait_for(delivered, timeout=15)
             statuses = [m for m in slack.messages(channel) if (m.metadata or {}).get("event_type") == "veo_job"]
-            assert len(statuses) == 1 and "Delivered" in str(statuses[0].blocks)
+            assert len(statuses) == 1
+            await slack.wait_for(lambda: "Delivered" in str(statuses[0].blocks))  # edited right after
             assert len(slack.file_messages(channel)) == 1
             assert [c.ok for c in slack.calls("files.completeUploadExternal")] == [True]
             assert len(slack.calls("files.getUploadURLExternal")) == 2
