@@ -47,8 +47,17 @@ class ActionsMixin:
         self.web.faults.append(fault)
         return fault
 
+    def inject_hold(self, method: str, *, after_processing: bool, times: int = 1) -> Fault:
+        """The next `times` calls of `method` wait, before or after taking effect, until `fault.release.set()`
+        (`fault.holding` counts the calls waiting); a held call still takes effect if its client has gone."""
+        fault = Fault(method, times=times, hold="after" if after_processing else "before")
+        self.web.faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
-        """Forget every injected fault."""
+        """Forget every injected fault (held calls are let go)."""
+        for fault in self.web.faults:
+            fault.release.set()
         self.web.faults.clear()
 
     # ----- uploads and shares -----
@@ -63,6 +72,10 @@ class ActionsMixin:
         gate, self.uploads.gate = self.uploads.gate, None
         if gate is not None:
             gate.release.set()
+
+    def drop_uploads(self, times: int = 1) -> None:
+        """The next `times` upload POSTs take their bytes, then lose the connection without an answer."""
+        self.uploads.drop_next = times
 
     def set_share_delay(self, seconds: float | None) -> None:
         """Seconds between files.completeUploadExternal and the share's message (None: it never comes)."""
@@ -91,9 +104,11 @@ class ActionsMixin:
         await self.socket.wait_connected(count, timeout)
 
     async def slash_command(self, command: str, text: str = "", *, channel: FakeChannel, user: FakeUser,
-                            timeout: float | None = None) -> Interaction:
-        """Deliver `/command text`; returns the ack (NotAcked if none within the ack timeout)."""
-        return await self.driver.slash_command(command, text, channel=channel, user=user, timeout=timeout)
+                            timeout: float | None = None, escape: bool = False) -> Interaction:
+        """Deliver `/command text`; returns the ack (NotAcked if none within the ack timeout); `escape`: the
+        command is declared with `should_escape: true` (names become `<#C…|name>`, `<!subteam^S…|@handle>`, ...)."""
+        return await self.driver.slash_command(command, text, channel=channel, user=user, timeout=timeout,
+                                               escape=escape)
 
     async def submit_view(self, view: FakeView, values: dict[str, Any] | None = None, *,
                           timeout: float | None = None) -> Submission:
@@ -104,6 +119,19 @@ class ActionsMixin:
                     timeout: float | None = None) -> Interaction:
         """Click the button (or select) `action_id` on a message."""
         return await self.driver.click(message, action_id, user=user, timeout=timeout)
+
+    def close_view(self, view: FakeView) -> None:
+        """The member closes the modal: a later views.update gets not_found."""
+        self.driver.close_view(view)
+
+    async def message_shortcut(self, message: FakeMessage, callback_id: str, *, user: FakeUser,
+                               timeout: float | None = None) -> Interaction:
+        """The member runs a message shortcut on `message`."""
+        return await self.driver.shortcut(callback_id, user=user, message=message, timeout=timeout)
+
+    async def global_shortcut(self, callback_id: str, *, user: FakeUser, timeout: float | None = None) -> Interaction:
+        """The member runs a global shortcut (no channel)."""
+        return await self.driver.shortcut(callback_id, user=user, timeout=timeout)
 
     async def send_envelope(self, type_: str, payload: dict[str, Any], *, timeout: float | None = None) -> Ack:
         """Send any Socket Mode envelope and wait for its ack."""

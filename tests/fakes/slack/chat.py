@@ -80,11 +80,11 @@ def update(call: Call) -> dict[str, Any]:
     text, blocks = message_content(call, required=False)
     if text is None and blocks is None and "metadata" not in call.args and "file_ids" not in call.args:
         raise SlackError("no_text")
+    metadata = message_metadata(call)
     if text is not None:
         message.text = text
     if blocks is not None:
         message.blocks = blocks
-    metadata = message_metadata(call)
     if metadata is not None:
         message.metadata = metadata
     message.edited = True

@@ -41,7 +41,7 @@ class BoltRig:
 async def bolt(slack: FakeSlack) -> AsyncIterator[BoltRig]:
     """A minimal Bolt AsyncApp (listeners added by each test) connected over the real Socket Mode handler."""
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    app = AsyncApp(client=client, token=slack.bot_token)
+    app = AsyncApp(client=client)
     handler = AsyncSocketModeHandler(app, slack.app_token, ping_interval=0.2)
     await handler.connect_async()
     await slack.wait_connected()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -57,9 +58,12 @@ class Driver:
         return {"id": team_id, "domain": self.state.teams[team_id].domain}
 
     async def slash_command(self, command: str, text: str, *, channel: FakeChannel, user: FakeUser,
-                            timeout: float | None = None) -> Interaction:
-        """`/command text` typed by `user` in `channel` (who must be able to post there)."""
+                            timeout: float | None = None, escape: bool = False) -> Interaction:
+        """`/command text` typed by `user` in `channel` (who must be able to post there); `escape` does what a
+        command declared with `should_escape: true` gets: `#channel`, `@group`, `@member` as Slack's tokens."""
         state = self.state
+        if escape:
+            text = escape_names(state, state.teams[channel.team_id].id, text)
         if user.team_id != channel.team_id or (channel.kind != IM and user.id not in channel.members):
             raise ValueError(f"{user.id} cannot type in {channel.id}: add them to its members first")
         team = state.teams[channel.team_id]
@@ -222,6 +226,50 @@ class Driver:
         }
         ack = await self.transport.send("interactive", payload, timeout=timeout)
         return Interaction(ack, trigger_id, response_url)
+
+
+    async def shortcut(self, callback_id: str, *, user: FakeUser, message: FakeMessage | None = None,
+                       timeout: float | None = None) -> Interaction:
+        """A global shortcut, or a message shortcut when `message` is given."""
+        state = self.state
+        team = state.teams[user.team_id]
+        trigger_id = state.issue_trigger(team.id, user.id)
+        payload: dict[str, Any] = {
+            "type": "shortcut", "callback_id": callback_id, "trigger_id": trigger_id, "team": self._team(team.id),
+            "user": self._team_user(user), "action_ts": f"{time.time():.6f}", "token": VERIFICATION_TOKEN,
+            "api_app_id": state.app_id, "is_enterprise_install": False, "enterprise": None,
+        }
+        response_url = None
+        if message is not None:
+            channel = state.channels[message.channel]
+            response_url = state.issue_response_url(team.id, channel.id, user.id)
+            payload.update({"type": "message_action", "channel": {"id": channel.id, "name": channel.name},
+                            "message": message.as_json(include_metadata=False), "message_ts": message.ts,
+                            "response_url": response_url})
+        ack = await self.transport.send("interactive", payload, timeout=timeout)
+        return Interaction(ack, trigger_id, response_url)
+
+
+NAME = re.compile(r"(?<![\w<|^])([#@])([a-z0-9][a-z0-9._-]*)")
+
+
+def escape_names(state: SlackState, team_id: str, text: str) -> str:
+    """`#name`, `@handle` and `@name` of the workspace's channels, user groups and members as Slack sends them to a
+    command with escaping on (`<#C…|name>`, `<!subteam^S…|@handle>`, `<@U…|name>`, `<!here>`); unknown names stay."""
+    def token(match: re.Match[str]) -> str:
+        sigil, name = match.group(1), match.group(2)
+        if sigil == "#":
+            found = [c for c in state.channels.values() if c.team_id == team_id and c.name == name and c.kind != IM]
+            return f"<#{found[0].id}|{name}>" if found else match.group(0)
+        if name in ("here", "channel", "everyone"):
+            return f"<!{name}>"
+        groups = [g for g in state.usergroups.values() if g.team_id == team_id and g.handle == name]
+        if groups:
+            return f"<!subteam^{groups[0].id}|@{name}>"
+        users = [u for u in state.users.values() if u.team_id == team_id and u.name == name]
+        return f"<@{users[0].id}|{name}>" if users else match.group(0)
+
+    return NAME.sub(token, text)
 
 
 def stack_of_state(state: SlackState, root_view_id: str) -> list[FakeView]:

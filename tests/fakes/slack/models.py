@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,6 +206,10 @@ class Fault:
     times: int = 1
     retry_after: int | None = None
     drop: str | None = None
+    # "before" / "after" processing: the call waits there until `release` is set (a post in flight).
+    hold: str | None = None
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    holding: int = 0
     hits: int = 0
 
     def matches(self, method: str) -> bool:

@@ -59,15 +59,20 @@ class ResponseUrls:
         text = body.get("text")
         if not isinstance(text, str | None):
             return _error(400, "invalid_payload")
-        if body.get("delete_original"):
-            self._delete_original(record.channel, record.message_ts)
-            return web.json_response({"ok": True})
-        if not text and not blocks:
-            return _error(400, "no_text")
-        if body.get("replace_original") and record.message_ts is not None:
-            original = state.find_message(record.channel, record.message_ts)
-            original.text, original.blocks, original.edited = text or "", blocks, True
-        elif body.get("response_type") == "in_channel":
+        try:
+            if body.get("delete_original"):
+                self._original(record.channel, record.message_ts).deleted = True
+                return web.json_response({"ok": True})
+            if not text and not blocks:
+                return _error(400, "no_text")
+            if body.get("replace_original") and record.message_ts is not None:
+                original = self._original(record.channel, record.message_ts)
+                original.text, original.blocks, original.edited = text or "", blocks, True
+                return web.json_response({"ok": True})
+        except SlackError as error:
+            return _error(404, error.error)
+        # A command's response_url has no original to replace: the reply is posted as a new one instead.
+        if body.get("response_type") == "in_channel":
             team = state.teams[record.team_id]
             state.add_message(FakeMessage(record.channel, state.next_ts(record.channel), text or "",
                                           user=team.bot_user_id, bot_id=team.bot_id, app_id=state.app_id,
@@ -77,6 +82,7 @@ class ResponseUrls:
                                                      state.next_ts(record.channel), "response_url"))
         return web.json_response({"ok": True})
 
-    def _delete_original(self, channel: str, message_ts: str | None) -> None:
-        if message_ts is not None:
-            self.state.find_message(channel, message_ts).deleted = True
+    def _original(self, channel: str, message_ts: str | None) -> FakeMessage:
+        if message_ts is None:
+            raise SlackError("message_not_found")
+        return self.state.find_message(channel, message_ts)

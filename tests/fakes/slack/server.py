@@ -71,6 +71,8 @@ class FakeSlack(WorldMixin, ActionsMixin):
     async def stop(self) -> None:
         """Close the sockets, the HTTP client and server, and forget pending shares."""
         self.release_uploads()
+        for fault in self.web.faults:
+            fault.release.set()
         for share in self.uploads.pending:
             if share.task is not None:
                 share.task.cancel()

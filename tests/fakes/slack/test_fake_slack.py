@@ -142,6 +142,10 @@ async def test_update_delete_and_the_bots_own_messages(slack: FakeSlack, web: As
     posted = await web.chat_postMessage(channel=channel.id, text="queued")
     await web.chat_update(channel=channel.id, ts=posted["ts"], text="running")
     assert slack.message(channel, posted["ts"]).text == "running"
+    with pytest.raises(SlackApiError) as bad:
+        await web.chat_update(channel=channel.id, ts=posted["ts"], text="half", metadata={"event_type": "x"})
+    assert bad.value.response["error"] == "invalid_metadata_format"
+    assert slack.message(channel, posted["ts"]).text == "running"
     theirs = slack.post_user_message(channel, user, "hello")
     with pytest.raises(SlackApiError) as refused:
         await web.chat_update(channel=channel.id, ts=theirs.ts, text="hacked")
@@ -255,8 +259,8 @@ async def test_block_action_click(slack: FakeSlack, bolt: BoltRig, web: AsyncWeb
 async def test_bad_blocks_and_metadata_are_refused(slack: FakeSlack, web: AsyncWebClient) -> None:
     channel = slack.add_channel("general")
     with pytest.raises(SlackApiError) as blocks:
-        await web.chat_postMessage(channel=channel.id, blocks=[{"type": "section", "text": {"type": "mrkdwn",
-                                                                                           "text": "x" * 3001}}])
+        too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+        await web.chat_postMessage(channel=channel.id, text="x", blocks=too_long)
     assert blocks.value.response["error"] == "invalid_blocks"
     with pytest.raises(SlackApiError) as metadata:
         await web.chat_postMessage(channel=channel.id, text="x", metadata={"event_type": "veo_job"})

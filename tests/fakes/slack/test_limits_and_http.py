@@ -54,15 +54,20 @@ async def test_the_sdk_retry_handler_waits_out_retry_after(slack: FakeSlack) -> 
     assert slack.message(channel, posted["ts"]).text == "two"
 
 
-async def test_posts_are_limited_per_channel_with_a_burst(slack: FakeSlack, web: AsyncWebClient) -> None:
-    busy, quiet = slack.add_channel("busy"), slack.add_channel("quiet")
-    for i in range(5):
-        await web.chat_postMessage(channel=busy.id, text=f"m{i}")
-    with pytest.raises(SlackApiError) as limited:
-        await web.chat_postMessage(channel=busy.id, text="one too many")
-    assert limited.value.response.status_code == 429
-    assert (await web.chat_postMessage(channel=quiet.id, text="elsewhere"))["ok"]
-    assert len(slack.messages(busy)) == 5
+async def test_posts_are_limited_per_channel_with_a_burst() -> None:
+    clock = ManualClock()
+    async with FakeSlack(clock=clock) as slack:
+        busy, quiet = slack.add_channel("busy"), slack.add_channel("quiet")
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=[])
+        for i in range(5):
+            await web.chat_postMessage(channel=busy.id, text=f"m{i}")
+        with pytest.raises(SlackApiError) as limited:
+            await web.chat_postMessage(channel=busy.id, text="one too many")
+        assert limited.value.response.status_code == 429
+        assert (await web.chat_postMessage(channel=quiet.id, text="elsewhere"))["ok"]
+        clock.advance(1.0)
+        assert (await web.chat_postMessage(channel=busy.id, text="a second later"))["ok"]
+        assert [m.text for m in slack.messages(busy)] == ["m0", "m1", "m2", "m3", "m4", "a second later"]
 
 
 async def test_injected_server_error_and_rate_limit(slack: FakeSlack, web: AsyncWebClient) -> None:
@@ -82,7 +87,7 @@ async def test_injected_server_error_and_rate_limit(slack: FakeSlack, web: Async
 async def bolt_http(slack: FakeSlack) -> AsyncIterator[tuple[AsyncApp, str]]:
     """A Bolt app in HTTP mode behind a small aiohttp server on 127.0.0.1; yields it and its events URL."""
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-    app = AsyncApp(client=client, token=slack.bot_token, signing_secret=SECRET, process_before_response=True)
+    app = AsyncApp(client=client, signing_secret=SECRET, process_before_response=True)
 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))

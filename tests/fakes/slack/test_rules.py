@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -84,6 +86,7 @@ async def test_posted_messages_record_their_pings(slack: FakeSlack, web: AsyncWe
     [(_, first), (_, second)] = slack.pings(channel)
     assert first.users == {user.id} and not first.broadcasts
     assert second.broadcasts == {"here"}
+    assert slack.pinged(channel) == Pings(frozenset({user.id}), frozenset(), frozenset({"here"}))
 
 
 async def test_threads_permalinks_and_ephemerals(slack: FakeSlack, web: AsyncWebClient) -> None:
@@ -145,3 +148,127 @@ async def test_view_push_stack_and_hash_conflict(slack: FakeSlack, web: AsyncWeb
         await web.views_open(trigger_id=slack.state.issue_trigger(slack.team.id, user.id),
                              view={**modal, "title": {"type": "plain_text", "text": "x" * 25}})
     assert bad.value.response["error"] == "invalid_arguments"
+
+
+async def test_shortcut_and_a_click_that_replaces_its_message(slack: FakeSlack, bolt: BoltRig,
+                                                               web: AsyncWebClient) -> None:
+    user = slack.add_user("ana")
+    channel = slack.add_channel("general", members=(user,))
+    shortcuts: list[dict[str, object]] = []
+
+    @bolt.app.shortcut("veo_from_message")
+    async def from_message(ack: AsyncAck, body: dict[str, object]) -> None:
+        await ack()
+        shortcuts.append(body)
+
+    @bolt.app.action("veo_delete")
+    async def delete(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(text="Deleted", replace_original=True)
+
+    source = slack.post_user_message(channel, user, "a fox in snow")
+    await slack.message_shortcut(source, "veo_from_message", user=user)
+    await slack.wait_for(lambda: shortcuts)
+    assert shortcuts[0]["type"] == "message_action" and shortcuts[0]["message_ts"] == source.ts
+    blocks = [{"type": "actions", "elements": [{"type": "button", "action_id": "veo_delete", "value": "12",
+                                                "text": {"type": "plain_text", "text": "Delete"}}]}]
+    posted = await web.chat_postMessage(channel=channel.id, text="video", blocks=blocks)
+    await slack.click(slack.message(channel, posted["ts"]), "veo_delete", user=user)
+    await slack.wait_for(lambda: slack.message(channel, posted["ts"]).text == "Deleted")
+    assert slack.message(channel, posted["ts"]).blocks is None
+
+
+async def test_malformed_requests_get_slacks_errors(slack: FakeSlack) -> None:
+    api = slack.api_url
+    auth = {"Authorization": f"Bearer {slack.bot_token}"}
+    channel = slack.add_channel("general")
+    async with aiohttp.ClientSession() as session:
+        async def call(method: str, **kwargs: object) -> dict[str, object]:
+            kwargs.setdefault("headers", auth)
+            async with session.post(api + method, **kwargs) as response:  # type: ignore[arg-type]
+                body = await response.json()
+                assert isinstance(body, dict)
+                return body
+
+        assert (await call("chat.nonsense"))["error"] == "unknown_method"
+        bad_json = await call("chat.postMessage", data=b"{nope", headers={**auth, "Content-Type": "application/json"})
+        assert bad_json["error"] == "invalid_json"
+        assert (await call("chat.postMessage", data={"channel": channel.id, "blocks": "[{"}))["error"] \
+            == "invalid_blocks_format"
+        assert (await call("chat.postMessage", json={"channel": channel.id, "blocks": {"type": "section"}}))["error"] \
+            == "invalid_blocks_format"
+        assert (await call("chat.postMessage", json={"channel": channel.id, "text": "x",
+                                                     "metadata": ["veo_job"]}))["error"] == "invalid_metadata_format"
+        assert (await call("conversations.history", data={"channel": channel.id, "limit": "many"}))["error"] \
+            == "invalid_arguments"
+        assert (await call("files.completeUploadExternal", data={"files": '[{"title": "no id"}]'}))["error"] \
+            == "invalid_arguments"
+        form = await call("chat.postMessage", data={"channel": channel.id, "text": "form body", "token": "ignored"})
+        assert form["ok"] is True
+    assert [m.text for m in slack.messages(channel)] == ["form body"]
+    assert "token" not in slack.calls("chat.postMessage")[-1].args
+
+
+async def test_events_over_socket_mode_and_their_retries(slack: FakeSlack, bolt: BoltRig) -> None:
+    seen: list[dict[str, object]] = []
+
+    @bolt.app.event("app_mention")
+    async def mention(event: dict[str, object]) -> None:
+        seen.append(event)
+
+    ack = await slack.send_event({"type": "app_mention", "user": "U1", "text": "<@bot> hi", "ts": "1.000001",
+                                  "channel": "C1"})
+    assert ack.payload is None
+    await slack.wait_for(lambda: seen)
+
+
+async def test_unacked_events_come_back_with_retry_attempt(slack: FakeSlack) -> None:
+    url = slack.socket.issue_url()
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        hello = await ws.receive_json()
+        assert hello["type"] == "hello" and hello["connection_info"]["app_id"] == slack.state.app_id
+        with pytest.raises(NotAcked):
+            await slack.send_event({"type": "app_mention", "user": "U1", "text": "hi", "ts": "1.000002",
+                                    "channel": "C1"}, retries=1, timeout=0.1)
+        frames = [await ws.receive_json() for _ in range(2)]
+    assert [(f["type"], f["retry_attempt"], f["retry_reason"]) for f in frames] \
+        == [("events_api", 0, ""), ("events_api", 1, "timeout")]
+    assert frames[0]["payload"]["event_id"] == frames[1]["payload"]["event_id"]
+    assert frames[0]["envelope_id"] != frames[1]["envelope_id"]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await session.ws_connect(url)  # a link URL opens one connection only
+
+
+@pytest.mark.parametrize("after_processing", [True, False])
+async def test_a_held_post_lands_even_when_its_client_is_gone(slack: FakeSlack, web: AsyncWebClient,
+                                                              after_processing: bool) -> None:
+    channel = slack.add_channel("general")
+    fault = slack.inject_hold("chat.postMessage", after_processing=after_processing)
+    in_flight = asyncio.create_task(web.chat_postMessage(channel=channel.id, text="status"))
+    await slack.wait_for(lambda: fault.holding == 1)
+    assert len(slack.messages(channel)) == (1 if after_processing else 0)
+    in_flight.cancel()  # the bot process dies with the post in flight
+    with pytest.raises(asyncio.CancelledError):
+        await in_flight
+    fault.release.set()
+    await slack.wait_for(lambda: fault.holding == 0 and slack.messages(channel))
+    assert [m.text for m in slack.messages(channel)] == ["status"]
+
+
+async def test_escaped_command_text_names_channels_groups_and_members(slack: FakeSlack, bolt: BoltRig) -> None:
+    admin = slack.add_user("boss", is_admin=True)
+    channel = slack.add_channel("videos", members=(admin,))
+    mods = slack.add_usergroup("mods", (admin,))
+    texts: list[str] = []
+
+    @bolt.app.command("/veo-admin")
+    async def veo_admin(ack: AsyncAck, command: dict[str, str]) -> None:
+        await ack()
+        texts.append(command["text"])
+
+    await slack.slash_command("/veo-admin", "channel add #videos moderators add @mods @boss @nobody #nowhere",
+                              channel=channel, user=admin, escape=True)
+    await slack.wait_for(lambda: texts)
+    assert texts == [f"channel add <#{channel.id}|videos> moderators add <!subteam^{mods.id}|@mods> "
+                     f"<@{admin.id}|boss> @nobody #nowhere"]

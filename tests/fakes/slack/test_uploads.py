@@ -117,3 +117,13 @@ async def test_a_held_upload_waits_for_release(slack: FakeSlack, web: AsyncWebCl
     slack.release_uploads()
     file_id = await asyncio.wait_for(task, 2)
     assert slack.state.files[file_id].uploaded
+
+
+async def test_a_dropped_upload_keeps_the_bytes_but_gives_no_answer(slack: FakeSlack, web: AsyncWebClient) -> None:
+    slack.drop_uploads()
+    step1 = await web.files_getUploadURLExternal(filename="a.mp4", length=len(VIDEO))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientError):
+            async with session.post(step1["upload_url"], data=VIDEO):
+                pass
+    assert slack.state.files[step1["file_id"]].content == VIDEO

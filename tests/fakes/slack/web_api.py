@@ -133,15 +133,24 @@ class WebApi:
             fault = self._take_fault(method)
             if fault is not None and fault.drop == "before":
                 self._drop(request, record)
-            if fault is not None and fault.drop is None:
+            if fault is not None and fault.hold == "before":
+                await self._wait(fault)
+            elif fault is not None and fault.drop is None and fault.hold is None:
                 raise self._fault_error(fault)
             if self.limiter is not None:
                 self.limiter(call)
-            result = self.methods[method].handler(call)
-            body = await result if asyncio.iscoroutine(result) else result
+            try:
+                result = self.methods[method].handler(call)
+                body = await result if asyncio.iscoroutine(result) else result
+            except (TypeError, ValueError, KeyError, AttributeError) as error:
+                # An argument of a shape the method cannot use (a list where an object belongs, ...).
+                raise SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {error!r}"]}) \
+                    from error
             assert isinstance(body, dict)
             response = web.json_response({"ok": True, **body}, headers=self._scope_headers(call))
             record.ok = True
+            if fault is not None and fault.hold == "after":
+                await self._wait(fault)
             if fault is not None and fault.drop == "after":
                 self._drop(request, record)
             return response
@@ -180,6 +189,15 @@ class WebApi:
                 fault.hits += 1
                 return fault
         return None
+
+    @staticmethod
+    async def _wait(fault: Fault) -> None:
+        # The server goes on even when the client has gone: aiohttp does not cancel a handler on disconnect.
+        fault.holding += 1
+        try:
+            await fault.release.wait()
+        finally:
+            fault.holding -= 1
 
     @staticmethod
     def _fault_error(fault: Fault) -> SlackError:

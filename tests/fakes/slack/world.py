@@ -94,6 +94,13 @@ class WorldMixin:
         """Each message posted in `channel` (replies included) with whom it notified."""
         return [(m, m.pings) for m in self.state.messages.get(channel.id, [])]
 
+    def pinged(self, channel: FakeChannel) -> Pings:
+        """Everyone notified by any message posted in `channel` so far."""
+        every = Pings()
+        for message in self.state.messages.get(channel.id, []):
+            every |= message.pings
+        return every
+
     def files(self) -> list[FakeFile]:
         """Every file on the fake (members' uploads and the bot's), oldest first."""
         return list(self.state.files.values())
