@@ -38,7 +38,7 @@ from slack.render import status_blocks, status_text
 from slack.status_edits import Edit, StatusEdits
 from slack.upload import UploadBroken, UploadRefused, UploadTimings, VideoUploads
 from slack.video_post import SHARE_GRACE, VideoPost
-from slack.web import error_code
+from slack.web import error_code, safe_retries
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ class SlackNotifier:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        if not safe_retries(client):
+            raise ValueError("the Slack notifier's client must not re-send posts on its own: build it with "
+                             "slack.web.notifier_client")
         self.client = client
         self.store = store
         self.salt = nonce_salt

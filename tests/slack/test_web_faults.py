@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.jobs.records import JobStatus
 from slack.web import method_of, notifier_client, retry_after
@@ -58,6 +59,18 @@ async def test_a_short_rate_limit_is_waited_out_and_a_long_one_is_the_callers(fa
         with pytest.raises(SlackApiError) as raised:
             await client.chat_postMessage(channel=channel.id, text="later")
         assert raised.value.response.status_code == 429 and slept == [2.0] and len(fake.messages(channel)) == 1
+
+
+async def test_the_notifier_refuses_a_client_that_would_resend_posts(tmp_path: Path) -> None:
+    from bot.jobs.ports import JobStore
+    from slack.notifier import SlackNotifier
+
+    store: JobStore = object()  # type: ignore[assignment]  # never reached
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ValueError, match="must not re-send posts"):
+            SlackNotifier(AsyncWebClient(token="xoxb-1", session=session), store, nonce_salt="s", bot_user_id="U1")
+        assert SlackNotifier(AsyncWebClient(token="xoxb-1", session=session, retry_handlers=[]), store,
+                             nonce_salt="s", bot_user_id="U1").client is not None
 
 
 def test_small_helpers() -> None:
