@@ -38,10 +38,14 @@ from slack.render import status_blocks, status_text
 from slack.status_edits import Edit, StatusEdits
 from slack.upload import UploadBroken, UploadRefused, UploadTimings, VideoUploads
 from slack.video_post import SHARE_GRACE, VideoPost
-from slack.web_api import error_code
+from slack.web_api import error_code, safe_retries
 
 log = logging.getLogger(__name__)
 
+# The status edits' share of Slack's allowance for chat.update (Tier 3, about 50 a minute per workspace), for
+# ``Runtime.add_face(..., edit_rate=EDITS_PER_SECOND, edit_burst=EDIT_BURST)``.
+EDITS_PER_SECOND = 40 / 60
+EDIT_BURST = 10.0
 # Slack's own ceiling for one file (a workspace may set a lower one: then the upload is refused and a link
 # goes out instead).
 DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3
@@ -62,11 +66,18 @@ def as_failure(exc: BaseException) -> DeliveryFailed:
         return DeliveryFailed(f"Slack answered {code}", permanent=code in PERMANENT_ERRORS)
     if isinstance(exc, BadAnswer | UploadBroken):
         return DeliveryFailed(str(exc), permanent=False)
+    if isinstance(exc, UNREADABLE):
+        # slack_sdk reading a body of the wrong shape (a JSON list, say): the traceback is worth having.
+        log.warning("an answer from Slack could not be read", exc_info=exc)
+        return DeliveryFailed(f"Slack's answer could not be read ({type(exc).__name__})", permanent=False)
     return DeliveryFailed(type(exc).__name__, permanent=False)
 
 
+# slack_sdk's own reading of a body it did not expect can fail with these.
+UNREADABLE = (AttributeError, TypeError, KeyError)
 # What a call to Slack may raise besides a Slack error: a dropped connection, a timeout, a body that is no JSON.
-CALL_ERRORS = (SlackClientError, BadAnswer, UploadBroken, aiohttp.ClientError, OSError, TimeoutError, ValueError)
+CALL_ERRORS = (SlackClientError, BadAnswer, UploadBroken, aiohttp.ClientError, OSError, TimeoutError, ValueError,
+               *UNREADABLE)
 
 
 class SlackNotifier:
@@ -87,6 +98,9 @@ class SlackNotifier:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        if not safe_retries(client):
+            raise ValueError("the Slack notifier's client must not re-send posts on its own: build it with "
+                             "slack.web_api.notifier_client")
         self.client = client
         self.store = store
         self.salt = nonce_salt

@@ -31,6 +31,7 @@ from slack.web_api import error_code, refused
 log = logging.getLogger(__name__)
 
 SHARE_GRACE = 120.0
+GONE_FILES = frozenset({"file_not_found", "file_deleted"})
 
 
 class ShareNotYet(DeliveryFailed):
@@ -62,7 +63,16 @@ class VideoPost:
         if intent.stage == PostStage.POSTED and intent.message_id:
             return intent.message_id
         if intent.stage in (PostStage.COMPLETING, PostStage.COMPLETED) and intent.file_id:
-            ts = await self.uploads.wait_for_share(intent.file_id, channel)
+            try:
+                ts = await self.uploads.wait_for_share(intent.file_id, channel)
+            except SlackApiError as exc:
+                if error_code(exc) not in GONE_FILES:
+                    raise
+                # Deleted (by a member, an admin, a retention rule): no message will come; upload anew.
+                log.warning("job=%s the earlier upload %s is gone (%s); uploading anew", job.id, intent.file_id,
+                            error_code(exc))
+                await self.outbox.record(job, PostKind.RESULT, PostStage.UPLOADING, token=token)
+                return None
             if ts is not None:
                 log.info("job=%s the earlier upload's message %s appeared; adopting it", job.id, ts)
                 await self._posted(job, intent.file_id, ts, token)

@@ -97,6 +97,13 @@ def notifier_client(token: str, *, base_url: str, session: aiohttp.ClientSession
         RateLimitRetry(cap=retry_after_cap, sleep=sleep), RepeatableConnectionRetry()])
 
 
+def safe_retries(client: AsyncWebClient) -> bool:
+    """True when none of the client's retry handlers repeats a call after a dropped connection whatever the
+    method (slack_sdk's default handler does)."""
+    return not any(isinstance(h, AsyncConnectionErrorRetryHandler) and not isinstance(h, RepeatableConnectionRetry)
+                   for h in client.retry_handlers)
+
+
 def error_code(exc: SlackApiError) -> str:
     """Slack's error code (``not_in_channel``), or a short description of an answer that had none (an HTML
     page, an empty body, a proxy's error)."""

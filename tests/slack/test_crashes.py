@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.jobs.post_intents import PostKind, PostStage
 from bot.jobs.records import JobStatus, Limits
 from tests.fakes.comet.api import TaskScript
@@ -184,4 +186,46 @@ async def test_two_jobs_crashing_at_once_each_end_with_one_of_each(tmp_path: Pat
         await core.until(b.id, JobStatus.DELIVERED)
         assert len(w.statuses()) == 2 and len(w.videos()) == 2 and len(w.results()) == 2
         await asyncio.sleep(0)
+        await core.kill()
+
+
+async def test_an_earlier_upload_deleted_before_its_share_is_uploaded_anew(tmp_path: Path,
+                                                                          core_database_url: str) -> None:
+    async with slack_world(tmp_path, core_database_url) as w:
+        core = await start_core(w, lease_seconds=LEASE)
+        w.api.default_script = TaskScript(polls_until_done=0)
+        w.slack.hold_shares()
+        job = await core.service.create_job(w.request())
+        await core.tick(30)
+        [stuck] = w.slack.uploads.pending
+        w.slack.files()[-1].deleted = True  # an admin removed the file before its message came
+        core = await restart(w, core)
+        w.slack.uploads.hold_shares = False
+        w.slack.set_share_delay(0.01)
+        done = await core.until(job.id, JobStatus.DELIVERED)
+        [video] = w.videos()
+        assert done.delivered_message_id == video.ts and video.files[0]["id"] != stuck.file_id
+        assert w.slack.calls("files.delete") == []  # nothing left to delete
+        one_of_each(w, job.id)
+        await core.kill()
+
+
+@pytest.mark.parametrize("after_processing", [True, False], ids=["held-after-posting", "held-before-posting"])
+async def test_killed_while_a_post_is_in_flight(tmp_path: Path, core_database_url: str,
+                                                after_processing: bool) -> None:
+    async with slack_world(tmp_path, core_database_url) as w:
+        core = await start_core(w, lease_seconds=LEASE)
+        w.api.default_script = TaskScript.safety_failure(polls_until_done=0)
+        job = await core.service.create_job(w.request())
+        held = w.slack.inject_hold("chat.postMessage", after_processing=after_processing)
+        core.tick_in_background(30)
+        await w.slack.wait_for(lambda: held.holding == 1)
+        await core.kill()  # the process dies with its post in flight
+        held.release.set()  # the server finishes the call; nobody hears the answer
+        await w.slack.wait_for(lambda: held.holding == 0)
+        [notice] = w.results()
+        core = await restart(w, core)
+        done = await core.until(job.id, JobStatus.FAILED)
+        assert done.delivered_message_id == notice.ts
+        one_of_each(w, job.id)
         await core.kill()
