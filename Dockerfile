@@ -9,9 +9,10 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY db ./db
+COPY slack ./slack
 # The mock extra lets admins try the bot with VEO_PROVIDER=mock for free, the postgres extra lets it use
-# DATABASE_URL=postgresql://…; build with --build-arg EXTRAS= to skip both.
-ARG EXTRAS=mock,postgres
+# DATABASE_URL=postgresql://…, the slack extra runs the Slack face; build with --build-arg EXTRAS= to skip them.
+ARG EXTRAS=mock,postgres,slack
 RUN /opt/venv/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
 
 FROM ${PYTHON_IMAGE}

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot import serve
 from bot.config import Settings, SettingsError, settings_from_environment
 from bot.database_url import passwords, redact
 from bot.jobs.ports import StoreInUse, StoreUnavailable
@@ -18,18 +19,8 @@ from bot.ops.logs import configure_logging
 # Bad settings, or a refusal at start (the mock extra missing, the database in use): nothing was started.
 EXIT_SETTINGS = 2
 
-# Each chat face is loaded by name, as settings choose it (VEO_FRONTENDS), so that the runtime and the job core
-# stay free of any one platform.
-FACE_MODULES = {"discord": "cogs.runner"}
+# Loaded by name, as the faces are (``bot.serve``): the stores sit above the core.
 MIGRATE_MODULE = "db.migrate_command"
-
-
-class Frontend(Protocol):
-    """What a chat front-end module offers the command line."""
-
-    async def run(self, settings: Settings) -> int: ...
-    async def sync_commands(self, settings: Settings) -> int: ...
-    async def doctor(self, settings: Settings) -> int: ...
 
 
 class MigrateCommand(Protocol):
@@ -44,10 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="start the bot in the foreground (stops on SIGINT / SIGTERM)")
-    commands.add_parser("sync", help="register the slash commands with Discord now, even if unchanged")
+    commands.add_parser("sync", help="register the slash commands with Discord now, even if unchanged "
+                                     "(Slack's are declared in the app manifest)")
     commands.add_parser("check-config", help="validate the settings and print them (secrets hidden)")
     commands.add_parser(
-        "doctor", help="check the settings, database, CometAPI key, Discord token, intents and permissions"
+        "doctor", help="check the settings, database, CometAPI key, and each chat face's tokens, permissions "
+                       "and scopes"
     )
     migrate = commands.add_parser(
         "migrate-db", help="copy a SQLite database into a new, empty PostgreSQL database (the bot stopped)",
@@ -84,11 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SETTINGS
     # The commands that build the provider; the doctor reports the missing extra among its findings.
     missing = missing_mock_extra(settings.provider) if args.command in ("run", "sync") else None
+    if args.command in ("run", "sync", "doctor"):
+        missing = missing or serve.missing_face_extra(settings.frontends)
     if missing is not None:
         print(f"veo-bot: {missing}", file=sys.stderr)
         return EXIT_SETTINGS
     secrets = [settings.discord_token.get_secret_value(), settings.cometapi_key.get_secret_value(),
-               *passwords(settings.database_url)]
+               settings.slack_bot_token.get_secret_value(), settings.slack_app_token.get_secret_value(),
+               settings.slack_signing_secret.get_secret_value(), *passwords(settings.database_url)]
     configure_logging(settings.log_level, secrets, settings.log_format)
     if args.command == "check-config":
         for name in [*Settings.model_fields, "frontends"]:
@@ -96,14 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             shown = redact(value) if name == "database_url" else value
             print(f"{name} = {shown!r}")
         return 0
-    [face] = settings.frontends  # one face per process until a second face exists
-    frontend: Frontend = importlib.import_module(FACE_MODULES[face])
     try:
         if args.command == "sync":
-            return event_loop.run(frontend.sync_commands(settings))
+            return event_loop.run(serve.sync_commands(settings))
         if args.command == "doctor":
-            return event_loop.run(frontend.doctor(settings))
-        return event_loop.run(frontend.run(settings))
+            return event_loop.run(serve.doctor(settings))
+        return event_loop.run(serve.run(settings))
     except StoreInUse as exc:
         # Raised as the store opens, before anything else starts.
         print(f"veo-bot: {exc}", file=sys.stderr)

@@ -45,6 +45,9 @@ DEFAULT_COMETAPI_BASE_URL = "https://api.cometapi.com/v1"
 DEFAULT_DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_URL = "sqlite:///data/veo.sqlite3"
+DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
+SlackMode = Literal["socket", "http"]
+SLACK_MODES: tuple[str, ...] = get_args(SlackMode)
 DEFAULT_ORIENTATION_MAP = "16x9=16x9,9x16=9x16"
 # US dollars per generated second (CometAPI's published prices, Aug 2026; unknown models at the higher rate).
 DEFAULT_PRICES = "veo3.1-fast=0.08,veo3.1=0.32,veo3.1-pro=0.32,veo3-fast=0.08,veo3=0.32"
@@ -68,18 +71,29 @@ class SettingsError(Exception):
 @dataclass(frozen=True, slots=True)
 class Face:
     """A chat face the bot can run: its name in ``VEO_FRONTENDS``, the variable whose value turns it on when
-    ``VEO_FRONTENDS`` is unset, and the variables it needs to run with given settings."""
+    ``VEO_FRONTENDS`` is unset, the variables it needs to run with given settings, and the variables that
+    decide which those are."""
 
     name: str
     label: str
     credential: str
     needs: Callable[[Settings], tuple[str, ...]]
+    needs_depend_on: tuple[str, ...] = ()
 
 
 # Another face (Slack) adds its section to Settings and its entry here; the first is the one named when none
 # has its credentials set.
+def _slack_needs(settings: Settings) -> tuple[str, ...]:
+    """The bot token always; the app-level token in Socket Mode; in HTTP mode the signing secret, and the HTTP
+    server that Slack's requests arrive at."""
+    if settings.slack_mode == "socket":
+        return ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+    return ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "VEO_HTTP_PORT")
+
+
 FACES: tuple[Face, ...] = (
     Face("discord", "Discord", "DISCORD_TOKEN", lambda settings: ("DISCORD_TOKEN",)),
+    Face("slack", "Slack", "SLACK_BOT_TOKEN", _slack_needs, needs_depend_on=("SLACK_MODE",)),
 )
 
 
@@ -202,6 +216,30 @@ class DiscordSettings(BaseModel):
         return self.shard_ids if self.shard_ids is not None else tuple(range(self.shard_count))
 
 
+class SlackSettings(BaseModel):
+    """The Slack face: its tokens, mode (Socket Mode or HTTP), endpoint, admins and edit budget."""
+
+    slack_bot_token: cp.SlackBotToken = setting(
+        "SLACK_BOT_TOKEN", NO_SECRET, "the bot token (xoxb-…) shown after installing the Slack app")
+    slack_app_token: cp.SlackAppToken = setting(
+        "SLACK_APP_TOKEN", NO_SECRET, "an app-level token (xapp-…) with the connections:write scope")
+    slack_signing_secret: SecretStr = setting(
+        "SLACK_SIGNING_SECRET", NO_SECRET, "the signing secret from the Slack app's Basic Information page")
+    slack_mode: Annotated[SlackMode, BeforeValidator(cp.lowered)] = setting(
+        "SLACK_MODE", "socket", "one of: " + ", ".join(SLACK_MODES))
+    slack_api_base_url: cp.HttpBaseUrl = setting("SLACK_API_BASE_URL", DEFAULT_SLACK_API_BASE_URL, URL)
+    slack_admin_users: cp.SlackUserIds = setting(
+        "SLACK_ADMIN_USERS", (), "comma-separated Slack user ids such as U0123ABCD")
+    # Off by default: joining a channel is something a workspace admin may not expect of an app.
+    slack_join_channels: bool = setting("SLACK_JOIN_CHANNELS", False, "true or false")
+    # Slack allows chat.update about 50 times a minute per workspace (Tier 3): progress edits stay well under,
+    # so that new states and results go first.
+    slack_edit_rate: float = setting("SLACK_EDIT_RATE", 0.5, "a number of edits per second greater than 0", gt=0)
+    slack_edit_burst: int = setting("SLACK_EDIT_BURST", 5, AT_LEAST_ONE, ge=1)
+    # A Socket Mode connection that has carried no message and no ping answer for this long is replaced.
+    slack_socket_timeout: float = setting("SLACK_SOCKET_TIMEOUT", 40.0, "a number of seconds, 2 or more", ge=2)
+
+
 class StorageSettings(BaseModel):
     """Where the job store, input images and delivered videos live, how long videos are kept, and how videos
     over an upload limit are re-encoded to fit it."""
@@ -243,7 +281,7 @@ class OpsSettings(BaseModel):
 
 
 # pydantic lists the fields of the last base first: these bases are in the reverse of the sections' order.
-class Settings(OpsSettings, StorageSettings, DiscordSettings, CometSettings, CoreSettings, BaseSettings):
+class Settings(OpsSettings, StorageSettings, SlackSettings, DiscordSettings, CometSettings, CoreSettings, BaseSettings):
     """Every setting the bot reads, typed and frozen; secrets are ``SecretStr`` so that ``repr()`` hides them.
 
     Built by ``load_settings`` from the variables it is given, never from ``os.environ`` by itself."""
@@ -292,11 +330,17 @@ def _missing(settings: Settings, undecided: Collection[str]) -> list[str]:
     """A line for each credential these settings need but lack, except where a malformed variable (in
     ``undecided``) would have decided whether it is needed."""
     lines = []
-    if "VEO_FRONTENDS" not in undecided:
+    # Unset VEO_FRONTENDS: a malformed credential would have decided whether its face runs.
+    faces_undecided = "VEO_FRONTENDS" in undecided or (
+        settings.chosen_frontends is None and any(face.credential in undecided for face in FACES))
+    if not faces_undecided:
         if not settings.frontends:
             lines.append(_no_face_line())
-        needed = [name for face in FACES if face.name in settings.frontends for name in face.needs(settings)]
-        lines += [_missing_line(name) for name in dict.fromkeys(needed) if not _is_set(settings, name)]
+        needed = [name for face in FACES if face.name in settings.frontends
+                  and not any(variable in undecided for variable in face.needs_depend_on)
+                  for name in face.needs(settings)]
+        lines += [_missing_line(name) for name in dict.fromkeys(needed)
+                  if name not in undecided and not _is_set(settings, name)]
     if "DISCORD_SHARD_COUNT" not in undecided and settings.shard_ids is not None and settings.shard_count is None:
         lines.append("DISCORD_SHARD_IDS is set without DISCORD_SHARD_COUNT: set DISCORD_SHARD_COUNT to the number "
                      "of shards that every process of the bot shares.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode
 
@@ -129,6 +129,18 @@ def _host(text: str) -> str:
     return text
 
 
+def _token_with_prefix(prefix: str) -> Callable[[SecretStr], SecretStr]:
+    """A check that a token (when set) starts with ``prefix``: a Slack bot token pasted where the app-level
+    token belongs, or the other way round, is said at start rather than refused by Slack later."""
+    def check(token: SecretStr) -> SecretStr:
+        value = token.get_secret_value()
+        if value and (not value.startswith(prefix) or any(c.isspace() for c in value)):
+            raise ValueError("not a token of this kind")  # never the value
+        return token
+
+    return check
+
+
 HttpBaseUrl = Annotated[str, AfterValidator(_url(("http", "https")))]
 WebSocketUrl = Annotated[str, AfterValidator(_url(("ws", "wss")))]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
@@ -138,6 +150,13 @@ Ids = Annotated[tuple[Annotated[int, Field(gt=0)], ...], NoDecode, BeforeValidat
 ShardIds = Annotated[
     tuple[Annotated[int, Field(ge=0)], ...], NoDecode, BeforeValidator(split), AfterValidator(_no_repeats),
     Field(min_length=1),
+]
+SlackBotToken = Annotated[SecretStr, AfterValidator(_token_with_prefix("xoxb-"))]
+SlackAppToken = Annotated[SecretStr, AfterValidator(_token_with_prefix("xapp-"))]
+# Member ids (U…, or W… on Enterprise Grid), upper-case letters and digits.
+SlackUserIds = Annotated[
+    tuple[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")], ...], NoDecode, BeforeValidator(split),
+    AfterValidator(unique),
 ]
 Names = Annotated[
     tuple[Annotated[str, Field(max_length=100, pattern=r"^\S+$")], ...],

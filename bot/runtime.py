@@ -118,6 +118,7 @@ class Runtime:
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self._started = False
 
     @classmethod
     async def open(cls, settings: Settings, store: JobStore, *, retry: RetryPolicy | None = None,
@@ -152,7 +153,10 @@ class Runtime:
         return self.videos.public_url(job.id)
 
     async def start(self) -> None:
-        """Start serving ``/healthz`` and ``/metrics``, and pruning stored videos."""
+        """Start serving ``/healthz`` and ``/metrics``, and pruning stored videos (once: later calls do nothing)."""
+        if self._started:
+            return
+        self._started = True
         if self.http is not None:
             await self.http.start()
         if self.videos.keeps_videos and self._pruner is None:

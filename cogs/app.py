@@ -137,8 +137,11 @@ def build_bot(app: VeoApp) -> VeoBot:
 class VeoApp:
     """The Discord face of one bot process: the discord.py client and its notifier, joined to a ``Runtime``."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, owns_runtime: bool = False) -> None:
         self.runtime = runtime
+        # Alone (``create``), the face starts the worker and closes the runtime; beside other faces, the process
+        # (``bot.serve``) does both.
+        self.owns_runtime = owns_runtime
         self.settings = runtime.settings
         self.role = self.settings.role
         self.bot = build_bot(self)
@@ -159,7 +162,7 @@ class VeoApp:
         # A worker neither adds nor syncs commands (``veo-bot sync`` turns adding them back on).
         self.takes_commands = self.role != "worker"
         self.sync_on_start = self.takes_commands
-        self.worker_enabled = True
+        self.worker_enabled = owns_runtime
         self._bot_task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
 
@@ -195,7 +198,7 @@ class VeoApp:
         except BaseException:
             await store.close()
             raise
-        return cls(runtime)
+        return cls(runtime, owns_runtime=True)
 
     def start_worker(self) -> None:
         """Start the background job worker (once)."""
@@ -222,10 +225,17 @@ class VeoApp:
         assert self._bot_task is not None
         await self._bot_task
 
+    async def wait_stopped(self) -> None:
+        """Return (or raise discord.py's error) when the bot's connection ends by itself."""
+        assert self._bot_task is not None, "start() first"
+        await asyncio.shield(self._bot_task)
+
     async def close(self) -> None:
-        """Stop the worker, then the bot, then the rest of the runtime, in that order."""
+        """Stop the worker, then the bot, then the rest of the runtime, in that order (only the bot when the
+        runtime is the process's)."""
         self._closing.set()
-        await self.runtime.stop_worker()
+        if self.owns_runtime:
+            await self.runtime.stop_worker()
         if not self.bot.is_closed():
             await self.bot.close()
         if self._bot_task is not None:
@@ -235,7 +245,8 @@ class VeoApp:
                 await self._bot_task
         # The gateway is closed: a process waiting for these shards may open them now.
         await self.gateway_leases.release_all()
-        await self.runtime.close()
+        if self.owns_runtime:
+            await self.runtime.close()
 
     async def kill(self) -> None:
         """Stop abruptly, as a crash would: cancel everything mid-step (for crash tests)."""
@@ -246,4 +257,5 @@ class VeoApp:
         with contextlib.suppress(Exception):
             await self.bot.http.close()
         await self.gateway_leases.abandon()  # a dead process renews nothing: its shards' leases run out
-        await self.runtime.kill()
+        if self.owns_runtime:
+            await self.runtime.kill()

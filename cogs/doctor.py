@@ -13,8 +13,8 @@ import discord
 from bot.config import Settings
 from bot.database_url import is_postgres
 from bot.mock.provider import mock_available
-from bot.ops.doctor import Finding, Level, check_cometapi, check_database, check_settings, exit_code, report
-from bot.ops.postgres_checks import check_postgres_server
+from bot.ops.doctor import Finding, Level, common_findings, exit_code, report
+from bot.ops.postgres_checks import postgres_server_findings
 from cogs.app import bot_intents, configure_discord_endpoints
 from db import open_store, read_postgres_server
 
@@ -135,6 +135,20 @@ async def check_discord(
             await client.close()
 
 
+async def discord_findings(
+    settings: Settings, *, intents: discord.Intents | None = None, gateway_wait: float = GATEWAY_TIMEOUT
+) -> tuple[list[Finding], list[str]]:
+    """The Discord face's part of the doctor: its findings, and the invite link to print after the report."""
+    # discord.py's own INFO lines (login, gateway) would interleave with the report.
+    logging.getLogger("discord").setLevel(logging.WARNING)
+    found, application_id = await check_discord(settings, intents=intents, gateway_wait=gateway_wait)
+    notes = []
+    if application_id is not None:
+        notes.append(f"Invite link (scopes {' + '.join(SCOPES)}, permissions {REQUIRED_PERMISSIONS.value}): "
+                     f"{invite_url(application_id)}")
+    return found, notes
+
+
 async def run_doctor(
     settings: Settings,
     *,
@@ -142,20 +156,12 @@ async def run_doctor(
     intents: discord.Intents | None = None,
     gateway_wait: float = GATEWAY_TIMEOUT,
 ) -> int:
-    """Run every check, print the report and the invite link; 0 when nothing failed, else 1."""
-    # discord.py's own INFO lines (login, gateway) would interleave with the report.
-    logging.getLogger("discord").setLevel(logging.WARNING)
-    findings = check_settings(settings, mock_ready=mock_available())
-    database = await check_database(settings.database_url, open_store)
-    findings.append(database)
-    if is_postgres(settings.database_url) and database.level is not Level.FAIL:
-        findings += await check_postgres_server(settings.database_url, read_postgres_server)
-    async with aiohttp.ClientSession() as session:
-        findings.append(await check_cometapi(settings, session))
-    discord_findings, application_id = await check_discord(settings, intents=intents, gateway_wait=gateway_wait)
-    findings += discord_findings
+    """Run every check of a Discord-only bot, print the report and the invite link; 0 when nothing failed, else 1."""
+    findings = await common_findings(settings, open_store, mock_ready=mock_available())
+    findings += await postgres_server_findings(settings, findings, read_postgres_server)
+    face_findings, notes = await discord_findings(settings, intents=intents, gateway_wait=gateway_wait)
+    findings += face_findings
     out(report(findings))
-    if application_id is not None:
-        out(f"Invite link (scopes {' + '.join(SCOPES)}, permissions {REQUIRED_PERMISSIONS.value}): "
-            f"{invite_url(application_id)}")
+    for note in notes:
+        out(note)
     return exit_code(findings)

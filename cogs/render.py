@@ -11,6 +11,7 @@ from collections import Counter
 
 import discord
 
+from bot.display import MOCK_LABEL, MOCK_NOTE, SAFETY_HINT, STATE_LABELS, age, state_line
 from bot.i18n import tr
 from bot.jobs.errors import msg
 from bot.jobs.ports import StatusView
@@ -23,28 +24,12 @@ Locale = discord.Locale | str | None
 # Characters of the escaped prompt a status embed shows (a 1,000-character prompt, every character escaped).
 PROMPT_IN_EMBED = 2000
 PROMPT_EXCERPT = 60
-BAR_CELLS = 12
-
-STATE_LABELS: dict[JobStatus, str] = {
-    JobStatus.QUEUED: msg("⏳ Waiting in the queue"),
-    JobStatus.SUBMITTING: msg("📤 Sending to the video service"),
-    JobStatus.SUBMITTED: msg("🕐 Accepted, waiting to start"),
-    JobStatus.RUNNING: msg("🎬 Generating"),
-    JobStatus.COMPLETED: msg("📦 Done, posting the video"),
-    JobStatus.DELIVERED: msg("✅ Delivered"),
-    JobStatus.FAILED: msg("❌ Failed"),
-    JobStatus.CANCELLED: msg("🚫 Cancelled"),
-    JobStatus.TIMED_OUT: msg("⌛ Timed out"),
-}
 STATE_COLOURS: dict[JobStatus, discord.Colour] = {
     JobStatus.DELIVERED: discord.Colour.green(),
     JobStatus.FAILED: discord.Colour.red(),
     JobStatus.TIMED_OUT: discord.Colour.red(),
     JobStatus.CANCELLED: discord.Colour.light_grey(),
 }
-SAFETY_HINT = msg("Try rephrasing the prompt (or using another image) and run /veo again.")
-MOCK_LABEL = msg("🧪 Mock provider: a local test video, no credits spent")
-MOCK_NOTE = msg("🧪 This is a mock video made by the bot itself for testing (VEO_PROVIDER=mock), not by Veo.")
 
 
 def plain(text: str) -> str:
@@ -56,28 +41,6 @@ def plain(text: str) -> str:
 def excerpt(text: str, limit: int = PROMPT_EXCERPT) -> str:
     """A short, inert excerpt of a prompt: at most ``limit`` characters once escaped."""
     return clip(plain(text), limit)
-
-
-def progress_bar(percent: int) -> str:
-    """A text progress bar such as ``▰▰▰▱▱▱▱▱▱▱▱▱ 25%``."""
-    percent = max(0, min(100, percent))
-    filled = round(percent * BAR_CELLS / 100)
-    return "▰" * filled + "▱" * (BAR_CELLS - filled) + f" {percent}%"
-
-
-def age(seconds: float, locale: Locale = None) -> str:
-    """A short human duration: ``45 s``, ``3 min``, ``2 h 5 min``, ``3 d``."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return tr("{n} s", locale, n=seconds)
-    if seconds < 3600:
-        return tr("{n} min", locale, n=seconds // 60)
-    if seconds < 86400:
-        hours, rest = divmod(seconds, 3600)
-        if rest >= 60:
-            return tr("{hours} h {minutes} min", locale, hours=hours, minutes=rest // 60)
-        return tr("{hours} h", locale, hours=hours)
-    return tr("{n} d", locale, n=seconds // 86400)
 
 
 def message_link(job: Job, message_id: str | None) -> str | None:
@@ -93,16 +56,6 @@ def result_link(job: Job) -> str | None:
         return None
     where = job.status_message_id if job.in_thread and job.status_message_id is not None else job.channel_id
     return f"https://discord.com/channels/{job.workspace_id}/{where}/{job.delivered_message_id}"
-
-
-def state_line(job: Job, position: int = 0, locale: Locale = None) -> str:
-    """The job's state in one line: label, and progress or queue position where they mean something."""
-    label = tr(STATE_LABELS[job.status], locale)
-    if job.status in (JobStatus.SUBMITTED, JobStatus.RUNNING):
-        return f"{label} · {progress_bar(job.progress)}"
-    if job.status is JobStatus.QUEUED and position:
-        return f"{label} · " + tr("position {position}", locale, position=position)
-    return label
 
 
 def status_embed(job: Job, view: StatusView, *, now: float | None = None, locale: Locale = None) -> discord.Embed:

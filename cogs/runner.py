@@ -1,50 +1,60 @@
-"""The Discord front-end's entry points for the command line: ``run`` and ``sync_commands``."""
+"""The Discord face's entry points for the process (``bot.serve``): attach to the runtime, register the slash
+commands (``veo-bot sync``), and its part of ``veo-bot doctor``."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 
 import discord
 
 from bot.config import Settings
-from bot.ops.event_loop import loop_name
-from cogs.app import VeoApp
+from bot.ops.doctor import Finding
+from bot.runtime import Runtime
+from bot.serve import FaceFailed
+from cogs.app import VeoApp, configure_discord_endpoints
 from cogs.sync import sync_commands as sync_tree
 
 log = logging.getLogger(__name__)
 
+TOKEN_REFUSED = "Discord refused the bot token: check DISCORD_TOKEN"  # noqa: S105 (names the setting)
+INTENTS_REFUSED = "Discord refused the gateway intents"
 
-async def run(settings: Settings) -> int:
-    """Run the bot until SIGINT or SIGTERM, then shut down cleanly; return the exit code."""
-    app = await VeoApp.create(settings)
-    loop = asyncio.get_running_loop()
-    log.info("event loop: %s", loop_name(loop))
-    stopping = asyncio.Event()
 
-    def stop() -> None:
-        log.info("shutting down")
-        stopping.set()
+class DiscordFace:
+    """The Discord face as one of the process's faces: its client on the process's runtime."""
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    try:
-        serve = asyncio.create_task(app.serve())
-        stop_wait = asyncio.create_task(stopping.wait())
-        done, _ = await asyncio.wait({serve, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-        stop_wait.cancel()
-        if serve in done and serve.exception() is not None:
-            raise serve.exception()  # type: ignore[misc]
-    except discord.LoginFailure:
-        log.error("Discord refused the bot token: check DISCORD_TOKEN")
-        return 1
-    except discord.PrivilegedIntentsRequired:
-        log.error("Discord refused the gateway intents")
-        return 1
-    finally:
-        await app.close()
-    return 0
+    def __init__(self, app: VeoApp) -> None:
+        self.app = app
+
+    async def start(self) -> None:
+        """Log in (a refused token is ``FaceFailed``) and connect to the gateway in the background."""
+        try:
+            await self.app.start()
+        except discord.LoginFailure:
+            raise FaceFailed(TOKEN_REFUSED) from None
+
+    async def wait_stopped(self) -> None:
+        """Return when the gateway connection ends; ``FaceFailed`` when Discord refused the bot."""
+        try:
+            await self.app.wait_stopped()
+        except discord.LoginFailure:
+            raise FaceFailed(TOKEN_REFUSED) from None
+        except discord.PrivilegedIntentsRequired:
+            raise FaceFailed(INTENTS_REFUSED) from None
+
+    async def close(self) -> None:
+        """Close the client."""
+        await self.app.close()
+
+    async def kill(self) -> None:
+        """Drop the connection abruptly."""
+        await self.app.kill()
+
+
+async def attach(runtime: Runtime) -> DiscordFace:
+    """Add the Discord face (client, commands, notifier) to the process's runtime."""
+    configure_discord_endpoints(runtime.settings)
+    return DiscordFace(VeoApp(runtime))
 
 
 async def sync_commands(settings: Settings) -> int:
@@ -58,15 +68,15 @@ async def sync_commands(settings: Settings) -> int:
         synced = await sync_tree(app.bot.tree, app.store, settings.guild_ids, force=True)
         print("synced: " + ", ".join(synced))
     except discord.LoginFailure:
-        log.error("Discord refused the bot token: check DISCORD_TOKEN")
+        log.error(TOKEN_REFUSED)
         return 1
     finally:
         await app.close()
     return 0
 
 
-async def doctor(settings: Settings) -> int:
-    """Check the settings, database, CometAPI key, Discord token, intents and permissions; print what to fix."""
-    from cogs.doctor import run_doctor
+async def doctor_findings(settings: Settings) -> tuple[list[Finding], list[str]]:
+    """The Discord checks (token, intents, guilds, permissions), and the invite link to print after them."""
+    from cogs.doctor import discord_findings  # discord.py's login and gateway code, only for the doctor
 
-    return await run_doctor(settings)
+    return await discord_findings(settings)

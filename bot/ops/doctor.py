@@ -145,6 +145,16 @@ async def check_cometapi(settings: Settings, session: aiohttp.ClientSession) -> 
     return Finding(Level.WARN, "cometapi", "CometAPI answered for a made-up task id; the key works")
 
 
+async def common_findings(settings: Settings, open_store: Callable[[str], Awaitable[DoctorStore]], *,
+                          mock_ready: bool) -> list[Finding]:
+    """The checks every face shares: the settings, the database, the video provider."""
+    findings = check_settings(settings, mock_ready=mock_ready)
+    findings.append(await check_database(settings.database_url, open_store))
+    async with aiohttp.ClientSession() as session:
+        findings.append(await check_cometapi(settings, session))
+    return findings
+
+
 def report(findings: list[Finding]) -> str:
     """The findings, one line each with its fix below, and a closing summary line."""
     lines = []

@@ -1,8 +1,10 @@
-"""The optional HTTP server: ``/healthz``, ``/metrics``, and the stored videos when they are public."""
+"""The optional HTTP server: ``/healthz``, ``/metrics``, the stored videos when they are public, and routes a
+face adds (Slack's requests in HTTP mode)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -34,6 +36,13 @@ class HttpServer:
         # Videos are served only when they have a public URL to be reached at.
         self.videos = videos if videos is not None and videos.public_base_url else None
         self._runner: web.AppRunner | None = None
+        self._posts: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
+
+    def add_post(self, path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
+        """Serve ``POST path`` with ``handler`` too (before ``start``)."""
+        if self._runner is not None:
+            raise RuntimeError("routes are added before the server starts")
+        self._posts[path] = handler
 
     def build_app(self) -> web.Application:
         """The routes."""
@@ -42,6 +51,8 @@ class HttpServer:
         app.router.add_get("/metrics", self._metrics)
         if self.videos is not None:
             app.router.add_get("/videos/{name}", self._video)
+        for path, handler in self._posts.items():
+            app.router.add_post(path, handler)
         return app
 
     async def start(self) -> None:

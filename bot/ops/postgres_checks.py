@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.database_url import redact, scrub
+from bot.config import Settings
+from bot.database_url import is_postgres, redact, scrub
 from bot.ops.doctor import Finding, Level
 
 # starts_with(), in the store's stale-status query, arrived in PostgreSQL 11; the tests run on 15.
@@ -105,3 +106,13 @@ async def check_postgres_server(url: str, read: Callable[[str], Awaitable[Postgr
                         f"{type(exc).__name__}: {scrub(str(exc), url)[:200]}",
                         "check that the role may read pg_settings and pg_stat_activity")]
     return check_server(facts)
+
+
+async def postgres_server_findings(settings: Settings, findings: list[Finding],
+                                   read: Callable[[str], Awaitable[PostgresServerFacts]]) -> list[Finding]:
+    """The server checks of a PostgreSQL ``DATABASE_URL`` whose database check (among ``findings``) passed."""
+    url = settings.database_url
+    database_failed = any(f.check == "database" and f.level is Level.FAIL for f in findings)
+    if not is_postgres(url) or database_failed:
+        return []
+    return await check_postgres_server(url, read)

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.display import state_line
 from bot.i18n import tr
 from bot.jobs.errors import InvalidInput
 from bot.jobs.ports import StatusView
@@ -19,7 +20,7 @@ from cogs.attachments import check_attachment, check_attachments, check_bot_can_
 from cogs.ids import member_id, role_ids, rules_channel_id, workspace_of
 from cogs.limits import CONTENT, clip
 from cogs.model_choices import model_choices
-from cogs.render import Locale, message_link, state_line, status_embed
+from cogs.render import Locale, message_link, status_embed
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from bot.jobs.records import IN_FLIGHT_STATUSES, Job, JobStatus, Limits, NewJob,
 from db.image_kinds import image_rows
 from db.postgres.base import texts
 from db.postgres.connection import schema_version
+from db.postgres.post_intent_queries import PostIntentQueries
 from db.postgres.preference_queries import PreferenceQueries
 from db.postgres.rows import JOB_COLUMNS, insert, job_by_id, job_of
 from db.postgres.shared_state import SharedStateQueries
@@ -56,7 +57,8 @@ _KEEP_LEASE = {
 }
 
 
-class PostgresJobStore(WorkspaceQueries, PreferenceQueries, SharedStateQueries, StatusMessageQueries):
+class PostgresJobStore(WorkspaceQueries, PreferenceQueries, SharedStateQueries, StatusMessageQueries,
+                       PostIntentQueries):
     """The job store on a PostgreSQL database; any number of connections (and store objects) may share it, and
 every method keeps its meaning among them."""
 

@@ -14,6 +14,7 @@ from bot.jobs.records import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Job, JobStatus
 from db.claims import UserKey, WorkspaceKey, select_claimable, workspace_caps
 from db.image_kinds import image_rows
 from db.sqlite.base import marks, scalar
+from db.sqlite.post_intent_queries import PostIntentQueries
 from db.sqlite.preference_queries import PreferenceQueries
 from db.sqlite.shared_state import SharedStateQueries, insert_images
 from db.sqlite.stats_queries import StatsQueries
@@ -151,7 +152,7 @@ def _admit(conn: sqlite3.Connection, new: NewJob, policy: Policy, now: float,
     return Admission(job_id, used_today=user_used + 1)
 
 
-class SqliteJobStore(WorkspaceQueries, PreferenceQueries, StatsQueries, SharedStateQueries,
+class SqliteJobStore(WorkspaceQueries, PreferenceQueries, PostIntentQueries, StatsQueries, SharedStateQueries,
                      StatusMessageQueries):
     """The job store on one long-lived SQLite connection; with its query groups, the only place that speaks SQL."""
 

@@ -18,7 +18,8 @@ ALL_SETTINGS = ("DISCORD_TOKEN", "COMETAPI_KEY", "VEO_POLL_INTERVAL", "DATABASE_
 
 
 def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ALL_SETTINGS and not k.startswith(("VEO_", "DISCORD_"))}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ALL_SETTINGS and not k.startswith(("VEO_", "DISCORD_", "SLACK_"))}
     env.update(extra)
     return env
 
@@ -74,7 +75,8 @@ def test_no_face_credentials_exit_2_naming_the_discord_token(tmp_path: Path) -> 
     proc = _run(tmp_path, COMETAPI_KEY="sk-secret-987654321")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines[0] == "veo-bot: DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal."
+    assert lines[0] == ("veo-bot: DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal"
+                        " (or SLACK_BOT_TOKEN for the Slack face).")
     assert len(lines) == 2 and ".env.example" in lines[1]
     assert "sk-secret-987654321" not in proc.stderr + proc.stdout
 
@@ -83,7 +85,7 @@ def test_unknown_frontend_exits_2(tmp_path: Path) -> None:
     proc = _run(tmp_path, DISCORD_TOKEN="tok-123456789", COMETAPI_KEY="sk-secret-987654321", VEO_FRONTENDS="teams")
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0] == (
-        "veo-bot: VEO_FRONTENDS is malformed: expected a comma-separated list of the chat faces: discord."
+        "veo-bot: VEO_FRONTENDS is malformed: expected a comma-separated list of the chat faces: discord, slack."
     )
     assert "teams" not in proc.stderr
 
@@ -106,7 +108,7 @@ def test_mock_provider_starts_without_a_key(monkeypatch: pytest.MonkeyPatch, cap
 
 
 @pytest.mark.parametrize(("name", "value", "line"), [
-    ("VEO_FRONTENDS", "discord,teams", "expected a comma-separated list of the chat faces: discord."),
+    ("VEO_FRONTENDS", "discord,teams", "expected a comma-separated list of the chat faces: discord, slack."),
     ("DISCORD_EDIT_RATE", "0", "expected a number of edits per second greater than 0."),
     ("DISCORD_EDIT_BURST", "0.5", "expected a whole number, 1 or more."),
 ])

@@ -167,7 +167,8 @@ def _not_echoed(error: SettingsError, value: str) -> None:
 
 
 # Variables some of those values are good for: secrets, paths, a host name, model names.
-TAKE_TEXT = {"DISCORD_TOKEN", "COMETAPI_KEY", "VEO_DATA_DIR", "VEO_VIDEO_DIR", "VEO_HTTP_HOST", "VEO_MODELS"}
+TAKE_TEXT = {"DISCORD_TOKEN", "SLACK_SIGNING_SECRET", "COMETAPI_KEY", "VEO_DATA_DIR", "VEO_VIDEO_DIR", "VEO_HTTP_HOST",
+             "VEO_MODELS"}
 
 
 @pytest.mark.parametrize("value", LEAKS)

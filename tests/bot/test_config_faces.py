@@ -10,9 +10,11 @@ from bot.config import Face, SettingsError, load_settings
 
 TOKEN = {"DISCORD_TOKEN": "discord-token-value-123"}
 KEY = {"COMETAPI_KEY": "sk-comet-key-value-456"}
-NO_FACE = "DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal."
+NO_FACE = ("DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal"
+           " (or SLACK_BOT_TOKEN for the Slack face).")
+NO_DISCORD = "DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal."
 NO_KEY = "COMETAPI_KEY is missing: set it to your CometAPI key (or VEO_PROVIDER=mock to try the bot without one)."
-BAD_FRONTENDS = "VEO_FRONTENDS is malformed: expected a comma-separated list of the chat faces: discord."
+BAD_FRONTENDS = "VEO_FRONTENDS is malformed: expected a comma-separated list of the chat faces: discord, slack."
 
 
 def problems(env: dict[str, str]) -> list[str]:
@@ -31,7 +33,7 @@ def test_frontends_are_read(value: str) -> None:
     assert load_settings({**TOKEN, **KEY, "VEO_FRONTENDS": value}).frontends == ("discord",)
 
 
-@pytest.mark.parametrize("value", ["slack", "teams", "discord,slack", " , ", '["discord"]', "discord;slack"])
+@pytest.mark.parametrize("value", ["teams", "discord,teams", " , ", '["discord"]', "discord;slack"])
 def test_unknown_or_malformed_frontends_give_one_line(value: str) -> None:
     assert problems({**TOKEN, **KEY, "VEO_FRONTENDS": value}) == [BAD_FRONTENDS]
 
@@ -42,7 +44,7 @@ def test_no_face_credentials_name_the_discord_token() -> None:
 
 
 def test_a_chosen_face_needs_its_credentials() -> None:
-    assert problems({**KEY, "VEO_FRONTENDS": "discord"}) == [NO_FACE]
+    assert problems({**KEY, "VEO_FRONTENDS": "discord"}) == [NO_DISCORD]
 
 
 def test_malformed_frontends_do_not_also_report_a_missing_token() -> None:
@@ -51,11 +53,11 @@ def test_malformed_frontends_do_not_also_report_a_missing_token() -> None:
 
 
 def test_no_face_line_names_every_other_face_as_the_alternative(monkeypatch: pytest.MonkeyPatch) -> None:
-    slack = Face("slack", "Slack", "SLACK_BOT_TOKEN", lambda settings: ("SLACK_BOT_TOKEN",))
-    monkeypatch.setattr(config, "FACES", (*config.FACES, slack))
+    teams = Face("teams", "Teams", "TEAMS_TOKEN", lambda settings: ("TEAMS_TOKEN",))
+    monkeypatch.setattr(config, "FACES", (*config.FACES, teams))
     assert config._no_face_line() == (
         "DISCORD_TOKEN is missing: set it to the bot token from the Discord developer portal"
-        " (or SLACK_BOT_TOKEN for the Slack face)."
+        " (or SLACK_BOT_TOKEN for the Slack face, or TEAMS_TOKEN for the Teams face)."
     )
 
 

@@ -38,7 +38,7 @@ def code_templates() -> dict[str, str]:
     """Every template the code shows users: tr()/msg() literals, error messages, default messages."""
     errors = _error_classes()
     found: dict[str, str] = {}
-    for folder in ("bot", "cogs"):
+    for folder in ("bot", "cogs", "slack"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):

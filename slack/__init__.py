@@ -1,0 +1,1 @@
+"""The Slack face: the same job core, store and limits, in Slack workspaces."""
