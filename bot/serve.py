@@ -21,8 +21,8 @@ from bot.config import Settings
 from bot.jobs.ports import JobStore
 from bot.mock.provider import mock_available
 from bot.ops.doctor import Finding, common_findings, exit_code, report
-from bot.ops.postgres_checks import PostgresServerFacts, postgres_server_findings
 from bot.ops.event_loop import loop_name
+from bot.ops.postgres_checks import PostgresServerFacts, postgres_server_findings
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ import aiohttp
 import discord
 
 from bot.config import Settings
-from bot.database_url import is_postgres
 from bot.mock.provider import mock_available
 from bot.ops.doctor import Finding, Level, common_findings, exit_code, report
 from bot.ops.postgres_checks import postgres_server_findings
